@@ -1,0 +1,132 @@
+//! The `moat-fs` binary: arguments, policy, roots, then the shared runtime.
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::Parser;
+use moat_fs::FsServer;
+use moat_shared::{
+    cli::{self, Command, ServeArgs},
+    policy::Mode,
+};
+
+/// A sandboxed MCP filesystem server. Every access goes through a directory
+/// handle opened once per root; nothing outside the roots can be reached.
+#[derive(Debug, Parser)]
+#[command(
+    name = "moat-fs",
+    version,
+    subcommand_precedence_over_arg = true,
+    after_help = "EXAMPLES:
+  moat-fs ~/projects ~/notes:ro            serve two roots on stdio (notes read-only)
+  moat-fs . serve --http 127.0.0.1:8080    serve the current folder over Streamable HTTP
+  moat-fs . tools                          print the tools/list JSON
+  moat-fs . call list_directory '{\"path\":\".\"}'
+  moat-fs . call read_text_file '{\"path\":\"README.md\",\"head\":5}'
+  moat-fs --policy policies/strict.toml    roots and limits from a policy file
+  moat-fs check-policy policies/strict.toml"
+)]
+struct Cli {
+    /// Directories to serve, each optionally suffixed `:ro` (read-only) or
+    /// `:rw` (the default). Replace the policy file's roots when given.
+    #[arg(value_name = "ROOT")]
+    roots: Vec<String>,
+    /// Policy file (TOML): roots, deny globs, limits, HTTP settings.
+    #[arg(long, global = true, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Serve this directory too (repeatable; same syntax as ROOT).
+    #[arg(long = "root", global = true, value_name = "DIR[:ro]")]
+    extra_roots: Vec<String>,
+    /// Make every root read-only: write tools are not even listed.
+    #[arg(long, global = true)]
+    read_only: bool,
+    /// Hide and refuse paths matching this glob (repeatable), e.g. '**/.env'.
+    #[arg(long = "deny", global = true, value_name = "GLOB")]
+    deny: Vec<String>,
+    /// Byte budget of one result.
+    #[arg(long, global = true, value_name = "BYTES")]
+    max_result_bytes: Option<usize>,
+    /// Deadline of one call, in milliseconds.
+    #[arg(long, global = true, value_name = "MS")]
+    timeout_ms: Option<u64>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Split `path:ro` / `path:rw`.
+fn parse_root(spec: &str) -> (String, Mode) {
+    match spec.rsplit_once(':') {
+        Some((path, "ro")) => (path.to_string(), Mode::Ro),
+        Some((path, "rw")) => (path.to_string(), Mode::Rw),
+        _ => (spec.to_string(), Mode::Rw),
+    }
+}
+
+/// Make a relative root absolute against the working directory.
+fn absolute(path: &str) -> String {
+    let expanded = moat_fs::root::expand_home(path);
+    if expanded.is_absolute() {
+        return expanded.to_string_lossy().into_owned();
+    }
+    std::env::current_dir()
+        .map(|cwd| {
+            let mut joined = cwd;
+            for component in expanded.components() {
+                match component {
+                    std::path::Component::CurDir => {}
+                    std::path::Component::ParentDir => {
+                        joined.pop();
+                    }
+                    other => joined.push(other),
+                }
+            }
+            joined.to_string_lossy().into_owned()
+        })
+        .unwrap_or_else(|_| path.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    moat_shared::telemetry::init();
+    if let Some(Command::CheckPolicy { file }) = &cli.command {
+        return cli::check_policy(file);
+    }
+    let policy = match cli::load_policy(cli.policy.as_deref()) {
+        Ok(policy) => policy,
+        Err(code) => return code,
+    };
+    let mut roots: Vec<(String, Mode)> = cli
+        .roots
+        .iter()
+        .chain(&cli.extra_roots)
+        .map(|spec| parse_root(spec))
+        .collect();
+    if roots.is_empty() {
+        roots = policy
+            .roots
+            .iter()
+            .map(|root| (root.path.get_ref().clone(), root.mode))
+            .collect();
+    }
+    for (path, mode) in &mut roots {
+        *path = absolute(path);
+        if cli.read_only {
+            *mode = Mode::Ro;
+        }
+    }
+    let mut fs_policy = policy.fs.clone();
+    fs_policy
+        .deny
+        .extend(cli.deny.iter().map(|glob| toml::Spanned::new(0..0, glob.clone())));
+    if let Some(bytes) = cli.max_result_bytes {
+        fs_policy.max_result_bytes = bytes;
+    }
+    if let Some(ms) = cli.timeout_ms {
+        fs_policy.call_timeout_ms = ms;
+    }
+    let server = match FsServer::new(&roots, fs_policy) {
+        Ok(server) => server,
+        Err(error) => return cli::usage_error(error),
+    };
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    cli::block_on(cli::execute(command, &policy.http, Arc::new(server)))
+}

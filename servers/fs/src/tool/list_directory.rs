@@ -1,0 +1,149 @@
+//! `list_directory`: a directory's entries, one per line, marked `[DIR]`,
+//! `[FILE]`, `[LINK]` or `[OTHER]`.
+//!
+//! Entry types come from the directory listing itself (d_type, or an
+//! lstat through the directory handle), never from opening the entry: a
+//! FIFO in the directory must not block the listing.
+
+use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
+use rmcp::model::{JsonObject, Tool};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{FsServer, Target, error::FsError};
+
+/// Arguments of `list_directory`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The directory.
+    pub path: String,
+    /// Skip this many entries (for continuing a cut listing).
+    #[serde(default)]
+    pub offset: usize,
+}
+
+const DESCRIPTION: &str = "List a directory's entries, one per line: [DIR], [FILE], [LINK] \
+(symbolic link) or [OTHER]. Use it to see what a folder holds; use directory_tree or \
+search_files to look deeper. Long listings are cut and say which offset continues them.";
+
+/// The `tools/list` entry.
+pub fn definition() -> Tool {
+    tool_definition::<Args>("list_directory", "List directory", DESCRIPTION)
+        .with_annotations(super::read_only())
+        .with_raw_output_schema(super::output_schema(json!({
+            "entries": { "type": "array", "items": { "type": "object" } },
+            "total": { "type": "integer" },
+            "nextOffset": { "type": ["integer", "null"] },
+        })))
+}
+
+/// What a listing says an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link (not followed).
+    Link,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+impl Kind {
+    /// The marker used in text listings.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Kind::Dir => "[DIR]",
+            Kind::File => "[FILE]",
+            Kind::Link => "[LINK]",
+            Kind::Other => "[OTHER]",
+        }
+    }
+
+    /// The word used in structured output.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Dir => "directory",
+            Kind::File => "file",
+            Kind::Link => "symlink",
+            Kind::Other => "other",
+        }
+    }
+
+    /// Classify a file type without following links.
+    pub fn of(file_type: cap_std::fs::FileType) -> Self {
+        if file_type.is_symlink() {
+            Kind::Link
+        } else if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
+        }
+    }
+}
+
+/// One listed entry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub kind: Kind,
+}
+
+/// The entries of `target` (sorted by name, deny globs hidden).
+pub fn entries(server: &FsServer, target: &Target<'_>) -> Result<Vec<Entry>, FsError> {
+    let io = |error| FsError::io(&target.shown, error);
+    let directory = target.root.dir.open_dir(&target.rel).map_err(io)?;
+    let mut entries = Vec::new();
+    for entry in directory.entries().map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if server.roots.is_denied(&target.rel.join(&name)) {
+            continue;
+        }
+        let kind = entry.file_type().map_or(Kind::Other, Kind::of);
+        entries.push(Entry { name, kind });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+/// Run the tool.
+pub fn run(server: &FsServer, arguments: JsonObject, _context: &CallContext) -> Result<ToolOutput, ToolError> {
+    let args: Args = parse_arguments(arguments)?;
+    let target = server.roots.resolve(&args.path)?;
+    let all = entries(server, &target)?;
+    let total = all.len();
+    let mut text = String::new();
+    let mut listed = Vec::new();
+    let mut next = None;
+    for (index, entry) in all.iter().enumerate().skip(args.offset) {
+        let line = format!("{} {}\n", entry.kind.marker(), entry.name);
+        if listed.len() >= server.policy.max_entries || text.len() + line.len() > server.policy.max_result_bytes {
+            next = Some(index);
+            break;
+        }
+        text.push_str(&line);
+        listed.push(json!({ "name": entry.name, "type": entry.kind.word() }));
+    }
+    let content = text.clone();
+    if total == 0 {
+        text.push_str("(empty directory)\n");
+    }
+    if let Some(next) = next {
+        text.push_str(&format!(
+            "[cut at {} of {total} entries; call list_directory with offset={next} to continue]\n",
+            listed.len()
+        ));
+    }
+    Ok(ToolOutput::with_structured(
+        text,
+        json!({ "content": content, "entries": listed, "total": total, "nextOffset": next }),
+    ))
+}

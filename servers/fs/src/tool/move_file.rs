@@ -1,0 +1,82 @@
+//! `move_file`: move or rename a file or directory, never over an existing
+//! one.
+//!
+//! The rename is `renameat2(RENAME_NOREPLACE)` between the two parent
+//! directories' handles, so "does the destination exist?" and "move" are
+//! one atomic step: nothing can appear at the destination in between and
+//! be overwritten.
+
+use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
+use rmcp::model::{JsonObject, Tool};
+use rustix::fs::{RenameFlags, renameat_with};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{FsServer, error::FsError};
+
+/// Arguments of `move_file`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// What to move.
+    pub source: String,
+    /// Where it goes; must not exist yet.
+    pub destination: String,
+}
+
+const DESCRIPTION: &str = "Move or rename a file or directory. Fails if the destination already \
+exists (nothing is ever overwritten); delete or rename the destination first if that is what you \
+want. Both paths must be in writable allowed directories.";
+
+/// The `tools/list` entry.
+pub fn definition() -> Tool {
+    tool_definition::<Args>("move_file", "Move file", DESCRIPTION)
+        .with_annotations(super::writes(true, false))
+        .with_raw_output_schema(super::output_schema(json!({})))
+}
+
+/// Run the tool.
+pub fn run(server: &FsServer, arguments: JsonObject, _context: &CallContext) -> Result<ToolOutput, ToolError> {
+    let args: Args = parse_arguments(arguments)?;
+    let source = server.roots.resolve(&args.source)?;
+    let destination = server.roots.resolve(&args.destination)?;
+    source.writable()?;
+    destination.writable()?;
+    let (source_parent, source_name) = source.split()?;
+    let (destination_parent, destination_name) = destination.split()?;
+    let source_dir = source
+        .root
+        .dir
+        .open_dir(&source_parent)
+        .map_err(|error| FsError::io(&source.shown, error))?;
+    let destination_dir = destination
+        .root
+        .dir
+        .open_dir(&destination_parent)
+        .map_err(|error| FsError::io(&destination.shown, error))?;
+    // Names are single normalised components (never `.`, `..` or with a
+    // slash), so this cannot leave either directory.
+    renameat_with(
+        &source_dir,
+        source_name.as_os_str(),
+        &destination_dir,
+        destination_name.as_os_str(),
+        RenameFlags::NOREPLACE,
+    )
+    .map_err(|errno| {
+        let error = std::io::Error::from(errno);
+        if error.kind() == std::io::ErrorKind::AlreadyExists {
+            FsError::Refused(format!(
+                "destination already exists: {} (move_file never overwrites)",
+                destination.shown
+            ))
+        } else if error.kind() == std::io::ErrorKind::NotFound {
+            FsError::io(&source.shown, error)
+        } else {
+            FsError::io(&format!("{} -> {}", source.shown, destination.shown), error)
+        }
+    })?;
+    let message = format!("Successfully moved {} to {}", args.source, args.destination);
+    Ok(ToolOutput::with_structured(message.clone(), json!({ "content": message })))
+}

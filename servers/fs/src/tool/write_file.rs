@@ -1,0 +1,122 @@
+//! `write_file`: create or replace a file, atomically.
+//!
+//! The content goes to a temporary file in the same directory, is flushed to
+//! disk, and is renamed over the target in one step, so a reader (or a crash)
+//! sees the complete old file or the complete new one, never a mix. On any
+//! failure the temporary file is removed and the old file is untouched.
+
+use std::{io::Write, path::Path};
+
+use cap_std::fs::{Dir, Permissions, PermissionsExt};
+use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
+use rmcp::model::{JsonObject, Tool};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{FsServer, Target, error::FsError};
+
+/// Arguments of `write_file`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The file to create or replace; its directory must exist.
+    pub path: String,
+    /// The complete new content.
+    pub content: String,
+}
+
+const DESCRIPTION: &str = "Create a file, or replace an existing file's whole content. Use \
+edit_file instead to change part of a file. The write is atomic: the file holds either its old \
+or its new content, never a mix. The parent directory must exist (create_directory makes it).";
+
+/// Mode of a new file (before the umask-free set): owner read-write,
+/// others read, as `touch` would give.
+const NEW_FILE_MODE: u32 = 0o644;
+
+/// The `tools/list` entry.
+pub fn definition() -> Tool {
+    tool_definition::<Args>("write_file", "Write file", DESCRIPTION)
+        .with_annotations(super::writes(true, true))
+        .with_raw_output_schema(super::output_schema(json!({ "bytes": { "type": "integer" } })))
+}
+
+/// Run the tool.
+pub fn run(server: &FsServer, arguments: JsonObject, _context: &CallContext) -> Result<ToolOutput, ToolError> {
+    let args: Args = parse_arguments(arguments)?;
+    let target = server.roots.resolve(&args.path)?;
+    target.writable()?;
+    let limit = server.policy.max_write_bytes;
+    if args.content.len() as u64 > limit {
+        return Err(FsError::Refused(format!(
+            "content is {} bytes, over the {limit}-byte write limit",
+            args.content.len()
+        ))
+        .into());
+    }
+    let target = follow_final_symlink(server, target)?;
+    atomic_write(&target, args.content.as_bytes())?;
+    let message = format!("Successfully wrote to {}", args.path);
+    Ok(ToolOutput::with_structured(
+        message.clone(),
+        json!({ "content": message, "bytes": args.content.len() }),
+    ))
+}
+
+/// When the target is a symlink (inside the root), write to what it points
+/// at rather than replacing the link with a file; the result is checked
+/// against the deny globs again.
+pub fn follow_final_symlink<'a>(server: &'a FsServer, target: Target<'a>) -> Result<Target<'a>, ToolError> {
+    let is_link = target
+        .root
+        .dir
+        .symlink_metadata(&target.rel)
+        .is_ok_and(|metadata| metadata.file_type().is_symlink());
+    if !is_link {
+        return Ok(target);
+    }
+    // cap-std resolves inside the root or fails: a link out is an escape.
+    let resolved = target
+        .root
+        .dir
+        .canonicalize(&target.rel)
+        .map_err(|error| FsError::io(&target.shown, error))?;
+    server.roots.check_deny(&target, &resolved)?;
+    Ok(Target {
+        rel: resolved,
+        ..target
+    })
+}
+
+/// Write `content` to `target` through a temporary file and a rename.
+pub fn atomic_write(target: &Target<'_>, content: &[u8]) -> Result<(), FsError> {
+    let (parent, name) = target.split()?;
+    let io = |error| FsError::io(&target.shown, error);
+    let directory: Dir = target.root.dir.open_dir(&parent).map_err(io)?;
+    let mode = match directory.symlink_metadata(Path::new(&name)) {
+        Ok(existing) if existing.is_dir() => {
+            return Err(FsError::io(
+                &target.shown,
+                std::io::Error::from(std::io::ErrorKind::IsADirectory),
+            ));
+        }
+        Ok(existing) if !existing.is_file() => {
+            return Err(FsError::Refused(format!(
+                "{} is not a regular file and is never replaced",
+                target.shown
+            )));
+        }
+        Ok(existing) => existing.permissions().mode() & 0o7777,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => NEW_FILE_MODE,
+        Err(error) => return Err(io(error)),
+    };
+    // Dropping the TempFile on any error below removes it.
+    let mut temp = cap_tempfile::TempFile::new(&directory).map_err(io)?;
+    temp.as_file_mut().write_all(content).map_err(io)?;
+    temp.as_file()
+        .set_permissions(Permissions::from_mode(mode))
+        .map_err(io)?;
+    temp.as_file().sync_all().map_err(io)?;
+    temp.replace(&name).map_err(io)?;
+    Ok(())
+}

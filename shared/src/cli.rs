@@ -1,0 +1,263 @@
+//! The subcommands every moat binary shares, so a newcomer can try any tool
+//! without an MCP client: `serve` (the default), `tools`, `call`,
+//! `check-policy`.
+//!
+//! Exit codes: 0 success; 1 a tool returned `isError` or the server failed;
+//! 2 bad usage or a bad policy file.
+
+use std::{
+    future::Future,
+    net::{SocketAddr, ToSocketAddrs},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
+
+use rmcp::model::{CallToolRequestParams, ContentBlock, JsonObject};
+
+use crate::{
+    error::Error,
+    policy::{HttpPolicy, Policy},
+    runtime::{
+        handler::RuntimeState,
+        http::{HttpOptions, serve_http},
+        inprocess,
+        stdio::serve_stdio,
+        toolbox::Toolbox,
+    },
+};
+
+/// Exit code for bad usage or a bad policy file.
+pub const EXIT_USAGE: u8 = 2;
+
+/// How long the runtime waits for blocking work (a read stuck on a slow
+/// disk) when the process exits. Past it the process leaves anyway.
+const RUNTIME_EXIT_WAIT: Duration = Duration::from_millis(500);
+
+/// A subcommand shared by every moat binary.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Serve MCP on stdio (the default) or, with --http, on Streamable HTTP.
+    Serve(ServeArgs),
+    /// Print the tools/list result as JSON.
+    Tools,
+    /// Run one tool through the MCP path in this process and print the result.
+    Call(CallArgs),
+    /// Validate a policy file and exit (0 when valid, 2 when not).
+    CheckPolicy {
+        /// The policy file.
+        file: PathBuf,
+    },
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Serve Streamable HTTP at /mcp on ADDR (e.g. 127.0.0.1:8080; port 0
+    /// picks a free one, printed on stderr) instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Accept this Host header too (repeatable; `name` or `name:port`).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Accept this Origin header too (repeatable; `https://app.example:443`).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// Serve HTTP without in-memory sessions, so any replica can answer any
+    /// request.
+    #[arg(long)]
+    pub stateless: bool,
+    /// Largest HTTP request body in bytes (413 past it).
+    #[arg(long, value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+}
+
+/// Options of `call`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CallArgs {
+    /// The tool's name, as `tools` lists it.
+    pub tool: String,
+    /// The arguments as one JSON object.
+    #[arg(default_value = "{}")]
+    pub arguments: String,
+    /// Print the whole result as JSON instead of its text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Print a policy problem and return exit code 2.
+pub fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// Load the policy file, or the defaults when none is given.
+///
+/// # Errors
+/// Exit code 2 after printing the file, line and field at fault.
+pub fn load_policy(path: Option<&Path>) -> Result<Policy, ExitCode> {
+    match path {
+        Some(path) => Policy::load(path).map_err(usage_error),
+        None => Ok(Policy::default()),
+    }
+}
+
+/// `check-policy FILE`.
+pub fn check_policy(file: &Path) -> ExitCode {
+    match Policy::load(file) {
+        Ok(policy) => {
+            println!(
+                "{}: valid ({} root(s), {} deny glob(s))",
+                file.display(),
+                policy.roots.len(),
+                policy.fs.deny.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => usage_error(error),
+    }
+}
+
+/// Run `future` on a multi-threaded runtime, and do not let blocking work
+/// hold the process at exit.
+pub fn block_on<F: Future<Output = ExitCode>>(future: F) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(future);
+    runtime.shutdown_timeout(RUNTIME_EXIT_WAIT);
+    code
+}
+
+/// Run a shared subcommand (other than `check-policy`) for `toolbox`.
+pub async fn execute(command: Command, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) -> ExitCode {
+    let result = match command {
+        Command::Serve(args) => serve(args, http, toolbox).await.map(|()| ExitCode::SUCCESS),
+        Command::Tools => tools(toolbox).await,
+        Command::Call(args) => call(args, toolbox).await,
+        Command::CheckPolicy { file } => Ok(check_policy(&file)),
+    };
+    result.unwrap_or_else(|error| match error {
+        Error::Policy(_) | Error::Config(_) => usage_error(error),
+        other => {
+            eprintln!("error: {other}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// Parse `--http ADDR`: `IP:PORT`, `HOST:PORT` or a bare port (loopback).
+fn parse_bind(value: &str) -> Result<SocketAddr, Error> {
+    if let Ok(port) = value.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    value
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| Error::Config(format!("--http {value:?}: expected ADDR:PORT, e.g. 127.0.0.1:8080")))
+}
+
+async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) -> Result<(), Error> {
+    let state = Arc::new(RuntimeState::default());
+    let Some(bind) = args.http else {
+        return serve_stdio(toolbox, state).await;
+    };
+    let mut options = HttpOptions {
+        bind: parse_bind(&bind)?,
+        allowed_hosts: http.allowed_hosts.clone(),
+        allowed_origins: http.allowed_origins.clone(),
+        max_body_bytes: http.max_body_bytes,
+        stateless: http.stateless,
+        shutdown_grace: Duration::from_millis(http.shutdown_grace_ms),
+    };
+    options.allowed_hosts.extend(args.allow_hosts);
+    options.allowed_origins.extend(args.allow_origins);
+    options.stateless |= args.stateless;
+    if let Some(bytes) = args.max_body_bytes {
+        options.max_body_bytes = bytes;
+    }
+    serve_http(toolbox, state, options, shutdown_signal()).await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+async fn tools(toolbox: Arc<dyn Toolbox>) -> Result<ExitCode, Error> {
+    let client = inprocess::connect(toolbox).await?;
+    let tools = client
+        .list_all_tools()
+        .await
+        .map_err(|error| Error::Transport(error.to_string()))?;
+    let listing = serde_json::json!({ "tools": tools });
+    println!("{}", serde_json::to_string_pretty(&listing).unwrap_or_default());
+    let _ = client.cancel().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn call(args: CallArgs, toolbox: Arc<dyn Toolbox>) -> Result<ExitCode, Error> {
+    let arguments: JsonObject = serde_json::from_str(&args.arguments)
+        .map_err(|error| Error::Config(format!("the arguments must be one JSON object: {error}")))?;
+    let client = inprocess::connect(toolbox).await?;
+    let result = client
+        .call_tool(CallToolRequestParams::new(args.tool.clone()).with_arguments(arguments))
+        .await;
+    let _ = client.cancel().await;
+    let result = match result {
+        Ok(result) => result,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+    } else {
+        for block in &result.content {
+            match block {
+                ContentBlock::Text(text) => println!("{}", text.text),
+                other => println!(
+                    "{}",
+                    serde_json::to_string(&describe_binary(other)).unwrap_or_default()
+                ),
+            }
+        }
+    }
+    Ok(if result.is_error == Some(true) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A one-line summary of a non-text content block (the bytes would flood a
+/// terminal).
+fn describe_binary(content: &ContentBlock) -> serde_json::Value {
+    match content {
+        ContentBlock::Image(image) => serde_json::json!({
+            "type": "image", "mimeType": image.mime_type, "base64_bytes": image.data.len()
+        }),
+        ContentBlock::Audio(audio) => serde_json::json!({
+            "type": "audio", "mimeType": audio.mime_type, "base64_bytes": audio.data.len()
+        }),
+        other => serde_json::to_value(other).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,36 @@
+//! moat-shared: the one MCP runtime every moat server stands on, and the
+//! policy files that bound what those servers may do.
+//!
+//! A moat server is a [`Toolbox`]: a list of tools and a way to call them.
+//! This crate serves a toolbox over stdio or Streamable HTTP (both protocol
+//! eras, through rmcp), maps every failure to one short English line, turns a
+//! panicking tool into an `isError` result, guards the HTTP listener (Host and
+//! Origin allow-lists, body cap, graceful shutdown) and loads typed policy
+//! files.
+//!
+//! # Layout
+//! - [`runtime`]: the [`Toolbox`] trait, the rmcp handler that routes calls to
+//!   it, and the stdio and HTTP entry points.
+//! - [`policy`]: typed, validated policy files (`policies/*.toml`).
+//! - [`cli`]: the subcommands every moat binary shares (`serve`, `tools`,
+//!   `call`, `check-policy`).
+//! - [`telemetry`]: tracing to stderr, once per process.
+//!
+//! # Must never
+//! - write anything but protocol messages to stdout (stdout is the stdio
+//!   transport);
+//! - put a stack trace, a secret or a host path the client did not send into
+//!   a tool result;
+//! - touch the filesystem or the network on a tool's behalf: that is each
+//!   server's job, behind its own checks.
+
+pub mod cli;
+pub mod error;
+pub mod policy;
+pub mod runtime;
+pub mod telemetry;
+
+pub use error::{Error, ToolError};
+pub use runtime::{
+    CallContext, ServerIdentity, ToolFuture, ToolOutput, Toolbox, parse_arguments, tool_definition,
+};

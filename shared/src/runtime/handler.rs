@@ -1,0 +1,320 @@
+//! The rmcp `ServerHandler` every moat server uses: it lists a
+//! [`Toolbox`]'s tools, routes calls to it and applies the one error mapping.
+//!
+//! The rule (MCP 2025-11-25 server/tools, "Error Handling"): a tool that ran
+//! and failed returns a result with `isError: true` and one short English
+//! line; an unknown tool or a malformed request is a JSON-RPC error. A panic
+//! inside a tool is caught here and becomes an `isError` result, so one bad
+//! call never takes the server down.
+
+use std::{
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Instant as StdInstant,
+};
+
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+        ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
+        ServerCapabilities, ServerConfig, Tool,
+    },
+    service::{NotificationContext, Peer, RequestContext},
+};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    error::ToolError,
+    runtime::toolbox::{CallContext, Toolbox},
+};
+
+/// State shared by every session of one server process.
+#[derive(Debug)]
+pub struct RuntimeState {
+    /// When the process started serving (for `/health`).
+    pub started: StdInstant,
+    inflight: AtomicUsize,
+    idle: Notify,
+    shutting_down: AtomicBool,
+    /// Cancelled when the server shuts down for good: running calls stop.
+    pub shutdown: CancellationToken,
+}
+
+impl Default for RuntimeState {
+    fn default() -> Self {
+        Self {
+            started: StdInstant::now(),
+            inflight: AtomicUsize::new(0),
+            idle: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+            shutdown: CancellationToken::new(),
+        }
+    }
+}
+
+impl RuntimeState {
+    /// Calls running now.
+    pub fn inflight(&self) -> usize {
+        self.inflight.load(Ordering::SeqCst)
+    }
+
+    /// Refuse new calls from now on; running calls carry on.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`Self::begin_shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Wait until no call is running.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.inflight() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Counts a call as in flight for as long as it lives.
+struct InflightGuard(Arc<RuntimeState>);
+
+impl InflightGuard {
+    fn new(state: &Arc<RuntimeState>) -> Self {
+        state.inflight.fetch_add(1, Ordering::SeqCst);
+        Self(state.clone())
+    }
+}
+
+impl Drop for InflightGuard {
+    fn drop(&mut self) {
+        if self.0.inflight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Aborts a spawned call when the request that started it goes away.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Sends `notifications/progress` for one call. Progress values only grow,
+/// as MCP 2025-11-25 basic/utilities/progress requires.
+#[derive(Clone)]
+pub struct ProgressReporter {
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+    last: Arc<std::sync::Mutex<f64>>,
+}
+
+impl ProgressReporter {
+    /// Report `progress` (of `total`, when known). Values that do not exceed
+    /// the last one sent are dropped; send failures are ignored (progress is
+    /// advisory).
+    pub async fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        {
+            let Ok(mut last) = self.last.lock() else {
+                return;
+            };
+            if progress <= *last {
+                return;
+            }
+            *last = progress;
+        }
+        let mut param = ProgressNotificationParam::new(self.token.clone(), progress);
+        param.total = total;
+        param.message = message;
+        let _ = self.peer.notify_progress(param).await;
+    }
+}
+
+/// Per-session state: what this client told us about itself.
+#[derive(Debug, Default)]
+struct SessionState {
+    /// `file://` URIs from the client's last `roots/list` answer.
+    client_roots: RwLock<Option<Vec<String>>>,
+}
+
+/// The rmcp handler for one session, over one [`Toolbox`].
+#[derive(Clone)]
+pub struct Handler {
+    toolbox: Arc<dyn Toolbox>,
+    state: Arc<RuntimeState>,
+    session: Arc<SessionState>,
+}
+
+impl Handler {
+    /// A handler for a new session.
+    pub fn new(toolbox: Arc<dyn Toolbox>, state: Arc<RuntimeState>) -> Self {
+        Self {
+            toolbox,
+            state,
+            session: Arc::default(),
+        }
+    }
+
+    /// Ask the client for its roots and remember them for this session.
+    ///
+    /// Roots are deprecated from MCP 2026-07-28 (SEP-2577) but are how every
+    /// handshake-era client (Claude Desktop among them) scopes a server.
+    #[expect(deprecated, reason = "MCP Roots still serve handshake-era clients")]
+    async fn refresh_client_roots(&self, peer: Peer<RoleServer>) {
+        let supports_roots = peer
+            .peer_info()
+            .is_some_and(|info| info.capabilities.roots.is_some());
+        if !self.toolbox.wants_client_roots() || !supports_roots {
+            return;
+        }
+        // MCP 2025-11-25 basic/lifecycle: requests the server sends SHOULD
+        // time out. A client that never answers leaves the roots unchanged.
+        let answer =
+            tokio::time::timeout(crate::runtime::toolbox_limits::ROOTS_LIST_TIMEOUT, peer.list_roots())
+                .await;
+        match answer {
+            Ok(Ok(result)) => {
+                let uris: Vec<String> = result.roots.into_iter().map(|root| root.uri).collect();
+                tracing::info!(count = uris.len(), "client roots received");
+                if let Ok(mut roots) = self.session.client_roots.write() {
+                    *roots = Some(uris);
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "roots/list failed; keeping the previous roots"),
+            Err(_) => tracing::warn!("roots/list timed out; keeping the previous roots"),
+        }
+    }
+
+    async fn run_call(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, McpError> {
+        let name = request.name.to_string();
+        let arguments = request.arguments.unwrap_or_default();
+        if self.state.is_shutting_down() {
+            return Ok(error_result(&ToolError::ShuttingDown));
+        }
+        let timeout = self.toolbox.call_timeout();
+        let cancel = self.state.shutdown.child_token();
+        let progress = context
+            .meta
+            .get_progress_token()
+            .map(|token| ProgressReporter {
+                peer: context.peer.clone(),
+                token,
+                last: Arc::new(std::sync::Mutex::new(f64::NEG_INFINITY)),
+            });
+        let client_roots = self
+            .session
+            .client_roots
+            .read()
+            .ok()
+            .and_then(|roots| roots.clone());
+        let call_context = CallContext {
+            cancel: cancel.clone(),
+            deadline: tokio::time::Instant::now() + timeout,
+            progress,
+            client_roots,
+        };
+        let Some(future) = self.toolbox.clone().call(&name, arguments, call_context) else {
+            // MCP 2025-11-25 server/tools, "Error Handling": unknown tools are
+            // protocol errors (-32602 in the spec's example).
+            return Err(McpError::invalid_params(format!("unknown tool: {name}"), None));
+        };
+        let _inflight = InflightGuard::new(&self.state);
+        let started = StdInstant::now();
+        // Spawned so that a panic stays inside the task (JoinError::is_panic)
+        // instead of unwinding through the transport.
+        let task = tokio::spawn(future);
+        let _abort = AbortOnDrop(task.abort_handle());
+        let outcome = tokio::select! {
+            joined = task => match joined {
+                Ok(result) => result,
+                Err(join) if join.is_panic() => {
+                    tracing::error!(tool = %name, "tool panicked; the server keeps serving");
+                    Err(ToolError::Panicked(name.clone()))
+                }
+                Err(_) => Err(ToolError::Cancelled),
+            },
+            () = tokio::time::sleep(timeout) => Err(ToolError::Timeout(timeout)),
+            () = context.ct.cancelled() => Err(ToolError::Cancelled),
+        };
+        // Whatever ended the wait, tell the tool to stop.
+        cancel.cancel();
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match outcome {
+            Ok(output) => {
+                tracing::debug!(tool = %name, elapsed_ms, "tool call succeeded");
+                let mut result = CallToolResult::success(output.content);
+                result.structured_content = output.structured;
+                Ok(result)
+            }
+            Err(error) => {
+                tracing::info!(tool = %name, elapsed_ms, error = %error.to_line(), "tool call failed");
+                Ok(error_result(&error))
+            }
+        }
+    }
+}
+
+/// The `isError` result for a failed call: one short line of text.
+pub fn error_result(error: &ToolError) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(error.to_line())])
+}
+
+impl ServerHandler for Handler {
+    fn get_info(&self) -> ServerConfig {
+        let identity = self.toolbox.identity();
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new(identity.name, identity.version).with_title(identity.title),
+            )
+            .with_instructions(identity.instructions)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(self.toolbox.tools()))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.toolbox.tools().into_iter().find(|tool| tool.name == name)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        self.run_call(request, context).await.map(Into::into)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let handler = self.clone();
+        let peer = context.peer.clone();
+        // Not awaited here: roots/list is a request to the client, and the
+        // client may not answer until this notification handler returns.
+        tokio::spawn(async move { handler.refresh_client_roots(peer).await });
+    }
+
+    async fn on_roots_list_changed(&self, context: NotificationContext<RoleServer>) {
+        let handler = self.clone();
+        let peer = context.peer.clone();
+        tokio::spawn(async move { handler.refresh_client_roots(peer).await });
+    }
+}

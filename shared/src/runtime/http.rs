@@ -1,0 +1,339 @@
+//! Serve many clients over Streamable HTTP at `/mcp`, beside `GET /health`.
+//!
+//! Guards, all on from the first request (MCP 2025-11-25
+//! basic/transports, "Security Warning"): the listener binds 127.0.0.1
+//! unless told otherwise; the `Host` header must be on an allow-list and a
+//! present `Origin` must be too (403 otherwise: this is what stops DNS
+//! rebinding from a browser); bodies are capped (413); every accepted socket
+//! gets TCP_NODELAY (without it a keep-alive connection stalls ~40 ms per
+//! request on Nagle and delayed ACK).
+//!
+//! Shutdown: when `shutdown` resolves the listener stops accepting, new calls
+//! are refused, calls in flight get a bounded grace period, then sessions are
+//! closed and the function returns.
+
+use std::{
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    extract::{Request, State},
+    http::{HeaderMap, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::get,
+    serve::ListenerExt,
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use serde_json::json;
+
+use crate::{
+    error::Error,
+    runtime::{
+        handler::{Handler, RuntimeState},
+        toolbox::Toolbox,
+        toolbox_limits::{DEFAULT_MAX_BODY_BYTES, SHUTDOWN_GRACE},
+    },
+};
+
+/// How the HTTP listener is set up.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Address to bind; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Extra `Host` values accepted besides the loopback names and the bound
+    /// address (`name` matches any port, `name:port` only that port).
+    pub allowed_hosts: Vec<String>,
+    /// Extra `Origin` values accepted besides this server's own loopback
+    /// origins (`scheme://host:port`, or `:*` for any port).
+    pub allowed_origins: Vec<String>,
+    /// Largest request body accepted (413 past it).
+    pub max_body_bytes: usize,
+    /// Serve without in-memory sessions, so any replica can answer any
+    /// request (no server-to-client requests then).
+    pub stateless: bool,
+    /// How long shutdown waits for calls in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            stateless: false,
+            shutdown_grace: SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// The resolved allow-lists, shared with the guard middleware.
+#[derive(Debug)]
+struct Guard {
+    hosts: Vec<String>,
+    origins: Vec<String>,
+    state: Arc<RuntimeState>,
+    name: &'static str,
+    version: &'static str,
+}
+
+/// Bind, serve until `shutdown` resolves, then drain and return.
+///
+/// Prints `<name> listening on http://ADDR/mcp` on stderr once bound, so a
+/// caller that asked for port 0 can read the port.
+///
+/// # Errors
+/// [`Error::Bind`] when the address cannot be bound.
+pub async fn serve_http(
+    toolbox: Arc<dyn Toolbox>,
+    state: Arc<RuntimeState>,
+    options: HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .map_err(|source| Error::Bind {
+            addr: options.bind.to_string(),
+            source,
+        })?;
+    let local = listener.local_addr()?;
+    let identity = toolbox.identity();
+    let guard = Arc::new(Guard {
+        hosts: allowed_hosts(local, &options.allowed_hosts),
+        origins: allowed_origins(local, &options.allowed_origins),
+        state: state.clone(),
+        name: identity.name,
+        version: identity.version,
+    });
+
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(guard.hosts.clone())
+        .with_allowed_origins(guard.origins.clone())
+        .enforce_origin_validation()
+        .with_max_request_body_bytes(options.max_body_bytes)
+        .with_legacy_session_mode(!options.stateless)
+        .with_json_response(options.stateless)
+        .with_cancellation_token(state.shutdown.child_token());
+    let service: StreamableHttpService<Handler, LocalSessionManager> = {
+        let toolbox = toolbox.clone();
+        let state = state.clone();
+        StreamableHttpService::new(
+            move || Ok(Handler::new(toolbox.clone(), state.clone())),
+            Arc::default(),
+            config,
+        )
+    };
+
+    let router = Router::new()
+        .route("/health", get(health))
+        .nest_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(guard.clone(), guard_request))
+        .with_state(guard);
+
+    eprintln!("{} listening on http://{local}/mcp", identity.name);
+    tracing::info!(%local, stateless = options.stateless, "serving Streamable HTTP");
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    {
+        let stop = stop.clone();
+        let state = state.clone();
+        let grace = options.shutdown_grace;
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!(inflight = state.inflight(), "shutting down: no new calls");
+            state.begin_shutdown();
+            stop.cancel();
+            if tokio::time::timeout(grace, state.wait_idle()).await.is_err() {
+                tracing::warn!("calls still running after the grace period; stopping them");
+            }
+            // Ends every session and SSE stream, so the server can return.
+            state.shutdown.cancel();
+        });
+    }
+
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    let serve = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned());
+    // Bounded: a client that keeps a connection open cannot hold the
+    // process past the grace period plus a few seconds.
+    let limit = options.shutdown_grace + Duration::from_secs(5);
+    tokio::select! {
+        result = serve => result?,
+        () = async {
+            state.shutdown.cancelled().await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        } => tracing::warn!(?limit, "connections still open after shutdown; leaving anyway"),
+    }
+    Ok(())
+}
+
+/// `GET /health`: always open, cheap, and says who answers.
+async fn health(State(guard): State<Arc<GuardState>>) -> impl IntoResponse {
+    let status = if guard.state.is_shutting_down() {
+        "stopping"
+    } else {
+        "ok"
+    };
+    Json(json!({
+        "status": status,
+        "name": guard.name,
+        "version": guard.version,
+        "uptime_s": guard.state.started.elapsed().as_secs(),
+    }))
+}
+
+type GuardState = Guard;
+
+/// Host and Origin validation for every route, and 503 for new work once
+/// shutdown has begun.
+async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    if let Err(message) = check_headers(&guard, request.headers()) {
+        return (StatusCode::FORBIDDEN, message).into_response();
+    }
+    if guard.state.is_shutting_down() && request.uri().path() != "/health" {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+fn check_headers(guard: &Guard, headers: &HeaderMap) -> Result<(), &'static str> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .ok_or("missing or unreadable Host header")?;
+    if !host_allowed(&guard.hosts, host) {
+        return Err("Host header not allowed");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().map_err(|_| "unreadable Origin header")?;
+        if !origin_allowed(&guard.origins, origin) {
+            return Err("Origin not allowed");
+        }
+    }
+    Ok(())
+}
+
+/// Loopback names, the bound address, and the operator's extra names.
+fn allowed_hosts(local: SocketAddr, extra: &[String]) -> Vec<String> {
+    let mut hosts = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "[::1]".to_string(),
+        "::1".to_string(),
+    ];
+    let ip = match local.ip() {
+        IpAddr::V6(v6) => format!("[{v6}]"),
+        IpAddr::V4(v4) => v4.to_string(),
+    };
+    if !local.ip().is_unspecified() && !hosts.contains(&ip) {
+        hosts.push(ip);
+    }
+    hosts.extend(extra.iter().map(|host| host.to_ascii_lowercase()));
+    hosts
+}
+
+/// This server's own loopback origins, and the operator's extra ones.
+fn allowed_origins(local: SocketAddr, extra: &[String]) -> Vec<String> {
+    let port = local.port();
+    let mut origins = vec![
+        format!("http://localhost:{port}"),
+        format!("http://127.0.0.1:{port}"),
+        format!("http://[::1]:{port}"),
+    ];
+    origins.extend(extra.iter().map(|origin| origin.to_ascii_lowercase()));
+    origins
+}
+
+/// Split a `Host` value into host and optional port (`[v6]:p`, `name:p`).
+fn split_host(value: &str) -> (String, Option<&str>) {
+    let value = value.trim();
+    if let Some(rest) = value.strip_prefix('[') {
+        if let Some((inside, after)) = rest.split_once(']') {
+            return (
+                format!("[{}]", inside.to_ascii_lowercase()),
+                after.strip_prefix(':'),
+            );
+        }
+        return (value.to_ascii_lowercase(), None);
+    }
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            (host.trim_end_matches('.').to_ascii_lowercase(), Some(port))
+        }
+        _ => (value.trim_end_matches('.').to_ascii_lowercase(), None),
+    }
+}
+
+fn host_allowed(allowed: &[String], value: &str) -> bool {
+    let (host, port) = split_host(value);
+    allowed.iter().any(|entry| {
+        let (entry_host, entry_port) = split_host(entry);
+        entry_host == host && (entry_port.is_none() || entry_port == port)
+    })
+}
+
+fn origin_allowed(allowed: &[String], origin: &str) -> bool {
+    let origin = origin.trim().to_ascii_lowercase();
+    allowed.iter().any(|entry| {
+        if let Some(prefix) = entry.strip_suffix(":*") {
+            origin == prefix
+                || origin
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.strip_prefix(':'))
+                    .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+        } else {
+            *entry == origin
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts() -> Vec<String> {
+        allowed_hosts(SocketAddr::from(([127, 0, 0, 1], 8080)), &["mcp.example.com:443".into()])
+    }
+
+    /// Loopback names pass with any port; other names fail.
+    #[test]
+    fn host_allow_list() {
+        let hosts = hosts();
+        for good in ["localhost", "localhost:8080", "127.0.0.1:9", "[::1]:8080", "LOCALHOST."] {
+            assert!(host_allowed(&hosts, good), "{good}");
+        }
+        for bad in ["evil.example.com", "127.0.0.2", "localhost.evil.com", "mcp.example.com:80", ""] {
+            assert!(!host_allowed(&hosts, bad), "{bad}");
+        }
+        assert!(host_allowed(&hosts, "mcp.example.com:443"));
+    }
+
+    /// Only this server's own origins pass unless the operator adds more.
+    #[test]
+    fn origin_allow_list() {
+        let local = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let origins = allowed_origins(local, &["https://app.example.com:*".into()]);
+        assert!(origin_allowed(&origins, "http://localhost:8080"));
+        assert!(origin_allowed(&origins, "https://app.example.com:8443"));
+        assert!(origin_allowed(&origins, "https://app.example.com"));
+        assert!(!origin_allowed(&origins, "http://localhost:3000"));
+        assert!(!origin_allowed(&origins, "http://evil.example.com"));
+        assert!(!origin_allowed(&origins, "https://app.example.com.evil.com"));
+        assert!(!origin_allowed(&origins, "null"));
+    }
+}

@@ -1,0 +1,22 @@
+//! The MCP runtime: a [`Toolbox`] served over stdio or Streamable HTTP.
+//!
+//! - [`toolbox`]: the trait a server implements, and the values it passes.
+//! - [`handler`]: the rmcp `ServerHandler` that routes calls to a toolbox and
+//!   applies the one error mapping, deadlines and panic isolation.
+//! - [`stdio`]: serve one client on stdin/stdout.
+//! - [`http`]: serve many clients over Streamable HTTP at `/mcp`, with
+//!   `/health` and the listener guards.
+//! - [`inprocess`]: a client wired to a server in memory, for the CLI's
+//!   `tools` and `call` and for tests.
+
+pub mod handler;
+pub mod http;
+pub mod inprocess;
+pub mod stdio;
+pub mod toolbox;
+pub mod toolbox_limits;
+
+pub use handler::{Handler, RuntimeState};
+pub use toolbox::{
+    CallContext, ServerIdentity, ToolFuture, ToolOutput, Toolbox, parse_arguments, tool_definition,
+};

@@ -1,0 +1,163 @@
+//! The contract between the runtime and a server: [`Toolbox`].
+//!
+//! A toolbox lists its tools and runs one by name. It never speaks JSON-RPC:
+//! the runtime owns the protocol, the error mapping and the deadlines, so
+//! every moat server behaves the same way at its edge.
+
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use rmcp::model::{ContentBlock, JsonObject, Tool};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ToolError;
+
+/// Who a server is: sent in `initialize` and `server/discover` results and
+/// in `/health`.
+#[derive(Debug, Clone)]
+pub struct ServerIdentity {
+    /// Machine name, e.g. `moat-fs`.
+    pub name: &'static str,
+    /// Human title, e.g. `moat filesystem`.
+    pub title: &'static str,
+    /// Crate version.
+    pub version: &'static str,
+    /// Instructions for the model: what this server is for and how to use it.
+    pub instructions: String,
+}
+
+/// The future a tool call returns.
+pub type ToolFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
+
+/// What a tool gets besides its arguments.
+#[derive(Clone)]
+pub struct CallContext {
+    /// Cancelled when the client sends `notifications/cancelled`, the
+    /// deadline passes or the server shuts down. Long work checks it.
+    pub cancel: CancellationToken,
+    /// When the runtime stops waiting for this call.
+    pub deadline: Instant,
+    /// Reports progress to the client, when it asked for progress.
+    pub progress: Option<crate::runtime::handler::ProgressReporter>,
+    /// The roots the client declared through MCP Roots, as `file://` URIs,
+    /// when the client supports roots; `None` when it does not.
+    pub client_roots: Option<Vec<String>>,
+}
+
+impl CallContext {
+    /// A context for calls made outside any client (tests, benches).
+    pub fn detached(timeout: Duration) -> Self {
+        Self {
+            cancel: CancellationToken::new(),
+            deadline: Instant::now() + timeout,
+            progress: None,
+            client_roots: None,
+        }
+    }
+
+    /// `Err(Cancelled)` once the call was cancelled, `Err(Timeout)` once its
+    /// deadline passed; walks call this between entries.
+    pub fn check(&self) -> Result<(), ToolError> {
+        if self.cancel.is_cancelled() {
+            return Err(ToolError::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// True once the deadline has passed.
+    pub fn past_deadline(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
+/// A tool's successful result: content for every client, and structured
+/// content for clients that read `outputSchema`.
+#[derive(Debug, Clone, Default)]
+pub struct ToolOutput {
+    /// Content blocks (text, image, audio...).
+    pub content: Vec<ContentBlock>,
+    /// `structuredContent`, matching the tool's `outputSchema`.
+    pub structured: Option<Value>,
+}
+
+impl ToolOutput {
+    /// A plain text result.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            content: vec![ContentBlock::text(text.into())],
+            structured: None,
+        }
+    }
+
+    /// A text result with the same facts as structured content. Per MCP
+    /// 2025-06-18 (server/tools, "Structured Content") the structured value
+    /// SHOULD also be given as text, for clients that ignore it.
+    pub fn with_structured(text: impl Into<String>, structured: Value) -> Self {
+        Self {
+            content: vec![ContentBlock::text(text.into())],
+            structured: Some(structured),
+        }
+    }
+}
+
+/// A set of tools the runtime can serve.
+pub trait Toolbox: Send + Sync + 'static {
+    /// Who this server is.
+    fn identity(&self) -> ServerIdentity;
+
+    /// The tools to list, in the order a client should show them.
+    fn tools(&self) -> Vec<Tool>;
+
+    /// Start the tool `name`. `None` means no such tool (a protocol error).
+    /// The future must check `context.cancel` during long work; the runtime
+    /// also drops it at the deadline.
+    fn call(
+        self: Arc<Self>,
+        name: &str,
+        arguments: JsonObject,
+        context: CallContext,
+    ) -> Option<ToolFuture>;
+
+    /// The longest any call may run before the runtime stops it.
+    fn call_timeout(&self) -> Duration;
+
+    /// Whether this toolbox uses the client's MCP roots; when true the
+    /// runtime asks `roots/list` after initialisation and on every
+    /// `notifications/roots/list_changed`.
+    fn wants_client_roots(&self) -> bool {
+        false
+    }
+}
+
+/// Parse a tool's arguments into its typed struct, with a one-line error
+/// naming what was wrong.
+pub fn parse_arguments<T: DeserializeOwned>(arguments: JsonObject) -> Result<T, ToolError> {
+    serde_json::from_value(Value::Object(arguments)).map_err(|error| {
+        // serde_json appends "at line 1 column N", meaningless for a value.
+        let message = error.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        ToolError::InvalidArguments(message)
+    })
+}
+
+/// A tool definition whose input schema is generated from `A`, so the schema
+/// the model reads is the type the tool parses.
+pub fn tool_definition<A: schemars::JsonSchema + 'static>(
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+) -> Tool {
+    let mut tool = Tool::new(
+        name,
+        description,
+        rmcp::handler::server::common::schema_for_type::<A>(),
+    );
+    tool.title = Some(title.to_string());
+    tool
+}
