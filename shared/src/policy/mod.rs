@@ -7,9 +7,13 @@
 //!
 //! - [`fs`]: roots, deny globs and limits for moat-fs.
 //! - [`http`]: listener settings shared by every server.
+//! - [`url`]: which destinations moat-scrape may reach (SSRF guard).
+//! - [`scrape`]: moat-scrape limits and search provider.
 
 pub mod fs;
 pub mod http;
+pub mod scrape;
+pub mod url;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +21,8 @@ use serde::Deserialize;
 
 pub use fs::{FsPolicy, Mode, RootEntry};
 pub use http::HttpPolicy;
+pub use scrape::{ScrapePolicy, SearchPolicy};
+pub use url::{AllowedUrl, UrlDenied, UrlPolicy};
 
 /// A whole policy file. Every section is optional; a server reads the
 /// sections it uses and ignores the others, so one file can serve a fleet.
@@ -32,6 +38,12 @@ pub struct Policy {
     /// HTTP listener settings.
     #[serde(default)]
     pub http: HttpPolicy,
+    /// Destinations moat-scrape may reach.
+    #[serde(default)]
+    pub url: UrlPolicy,
+    /// moat-scrape limits and search provider.
+    #[serde(default)]
+    pub scrape: ScrapePolicy,
 }
 
 /// A policy file that cannot be used, with where and why.
@@ -58,7 +70,12 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
 
 impl PolicyError {
     /// An error at a byte offset of `source`.
-    pub fn at(file: &Path, source: &str, offset: Option<usize>, message: impl Into<String>) -> Self {
+    pub fn at(
+        file: &Path,
+        source: &str,
+        offset: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column) = match offset {
             Some(offset) => {
                 let offset = offset.min(source.len());
@@ -118,6 +135,8 @@ impl Policy {
         })?;
         policy.fs.validate(path, source)?;
         policy.http.validate(path, source)?;
+        policy.url.validate(path, source)?;
+        policy.scrape.validate(path, source)?;
         for root in &policy.roots {
             root.validate(path, source)?;
         }
@@ -165,7 +184,10 @@ mod tests {
     #[test]
     fn shipped_policies_are_valid() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
-        #[expect(clippy::disallowed_methods, reason = "test reads the repository's own files")]
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "test reads the repository's own files"
+        )]
         let entries = std::fs::read_dir(&dir).expect("policies/ exists");
         let mut count = 0;
         for entry in entries {

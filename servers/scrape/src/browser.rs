@@ -1,0 +1,547 @@
+//! The browser: one Chromium per process, behind the egress proxy.
+//!
+//! Its job: render a page (or take a screenshot) in a fresh tab of a
+//! lazily launched Chromium, within a hard deadline, at most
+//! `concurrency` tabs at once, and recover from a crashed or hung browser
+//! by killing it and launching a new one for the next call.
+//!
+//! It must never: download a browser (chromiumoxide's fetcher features are
+//! off), let Chromium reach the network except through
+//! [`crate::egress::EgressProxy`], keep a tab open after a call, share a
+//! profile between launches, or leave a profile folder behind.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use chromiumoxide::{
+    Browser, BrowserConfig, Page,
+    cdp::browser_protocol::{
+        browser::{SetDownloadBehaviorBehavior, SetDownloadBehaviorParams},
+        emulation::SetDeviceMetricsOverrideParams,
+        page::{CaptureScreenshotFormat, NavigateParams},
+    },
+    page::ScreenshotParams,
+};
+use futures::StreamExt;
+use moat_shared::policy::{AllowedUrl, UrlPolicy};
+use tokio::{
+    io::AsyncBufReadExt,
+    sync::{Mutex, Semaphore},
+    time::Instant,
+};
+
+use crate::{egress::EgressProxy, egress::REFUSAL_MARKER, error::ScrapeError};
+
+/// Where Debian puts Chromium (a wrapper script that execs the binary).
+pub const DEFAULT_CHROME: &str = "/usr/bin/chromium";
+
+/// How long Chromium may take to start and print its DevTools address.
+/// Measured: ~0.3 s; a cold disk or a loaded machine can take a few.
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Timeout of one DevTools command (open a tab, evaluate...). Each is
+/// milliseconds when the browser is healthy; past this it is hung.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long closing a tab may take before the browser is declared hung and
+/// killed.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Share of a call's deadline (in percent) spent waiting for the load
+/// event; the rest is for settling and extraction, so a page that never
+/// finishes loading still yields what it shows.
+const NAVIGATION_SHARE_PERCENT: u32 = 60;
+
+/// Interval between checks that a JavaScript page stopped changing.
+const SETTLE_STEP: Duration = Duration::from_millis(100);
+
+/// Longest wait for a JavaScript page to stop changing after load.
+const SETTLE_MAX: Duration = Duration::from_secs(2);
+
+/// Chromium flags (without the leading `--`; chromiumoxide adds them).
+/// PITFALLS: as root Chromium needs no-sandbox; without the others it tries
+/// to reach Google at start-up.
+const CHROME_FLAGS: &[&str] = &[
+    "disable-gpu",
+    "no-first-run",
+    "no-default-browser-check",
+    "disable-background-networking",
+    "disable-component-update",
+    "disable-sync",
+    "disable-dev-shm-usage",
+    "disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
+    "mute-audio",
+    "hide-scrollbars",
+    // Chromium never resolves names itself: the proxy does, once, checked.
+    "host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+];
+
+/// How the browser is reached.
+#[derive(Debug, Clone)]
+pub struct BrowserSettings {
+    /// Executable to launch.
+    pub chrome: PathBuf,
+    /// DevTools WebSocket of a remote browser to use instead.
+    pub remote: Option<String>,
+    /// Tabs open at once.
+    pub concurrency: usize,
+    /// Longest wait for a free tab.
+    pub queue_wait: Duration,
+    /// TCP connect timeout of the egress proxy.
+    pub connect_timeout: Duration,
+}
+
+/// What a rendered page gave us.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// The document's HTML after scripts ran.
+    pub html: String,
+    /// Where the tab ended up.
+    pub final_url: String,
+    /// The navigation's HTTP status, when Chromium reports it.
+    pub status: Option<u16>,
+    /// `document.contentType`.
+    pub content_type: Option<String>,
+    /// False when the load event had not fired by the navigation budget.
+    pub loaded: bool,
+}
+
+/// A launched (or connected) browser.
+struct Running {
+    browser: Mutex<Browser>,
+    alive: Arc<AtomicBool>,
+    launched: bool,
+    /// Dropped after the browser is killed: removes the profile folder.
+    _profile: Option<tempfile::TempDir>,
+}
+
+/// The one browser of this process.
+pub struct BrowserPool {
+    settings: BrowserSettings,
+    policy: Arc<UrlPolicy>,
+    slots: Semaphore,
+    running: Mutex<Option<Arc<Running>>>,
+    proxy: Mutex<Option<Arc<EgressProxy>>>,
+}
+
+impl std::fmt::Debug for BrowserPool {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("BrowserPool")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrowserPool {
+    /// A pool that launches nothing until the first call.
+    pub fn new(settings: BrowserSettings, policy: Arc<UrlPolicy>) -> Self {
+        let slots = Semaphore::new(settings.concurrency.max(1));
+        Self {
+            settings,
+            policy,
+            slots,
+            running: Mutex::new(None),
+            proxy: Mutex::new(None),
+        }
+    }
+
+    /// Render `url` in a fresh tab within `timeout`.
+    ///
+    /// # Errors
+    /// Busy, unavailable, crashed, timed out or refused navigation.
+    pub async fn render(
+        &self,
+        url: &AllowedUrl,
+        timeout: Duration,
+    ) -> Result<Rendered, ScrapeError> {
+        let deadline = Instant::now() + timeout;
+        let url = url.as_str().to_string();
+        self.with_tab(deadline, timeout, move |page| {
+            Box::pin(async move { navigate_and_read(&page, &url, deadline, timeout).await })
+        })
+        .await
+    }
+
+    /// Screenshot `url` as PNG.
+    ///
+    /// # Errors
+    /// As [`BrowserPool::render`], plus a capture failure.
+    pub async fn screenshot(
+        &self,
+        url: &AllowedUrl,
+        viewport: (u32, u32),
+        full_page: bool,
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, Rendered), ScrapeError> {
+        let deadline = Instant::now() + timeout;
+        let url = url.as_str().to_string();
+        self.with_tab(deadline, timeout, move |page| {
+            Box::pin(async move {
+                page.execute(SetDeviceMetricsOverrideParams::new(
+                    i64::from(viewport.0),
+                    i64::from(viewport.1),
+                    1.0,
+                    false,
+                ))
+                .await
+                .map_err(cdp_error)?;
+                let rendered = navigate_and_read(&page, &url, deadline, timeout).await?;
+                let params = ScreenshotParams::builder()
+                    .format(CaptureScreenshotFormat::Png)
+                    .full_page(full_page)
+                    .build();
+                let png = page.screenshot(params).await.map_err(cdp_error)?;
+                Ok((png, rendered))
+            })
+        })
+        .await
+    }
+
+    /// Run `work` on a fresh tab: take a slot, make sure a browser runs,
+    /// open the tab, enforce the deadline, close the tab, and kill the
+    /// browser when it crashed or hung.
+    async fn with_tab<T, F>(
+        &self,
+        deadline: Instant,
+        timeout: Duration,
+        work: F,
+    ) -> Result<T, ScrapeError>
+    where
+        F: FnOnce(Page) -> futures::future::BoxFuture<'static, Result<T, ScrapeError>>,
+    {
+        let _slot = tokio::time::timeout(self.settings.queue_wait, self.slots.acquire())
+            .await
+            .map_err(|_| ScrapeError::Busy {
+                slots: self.settings.concurrency,
+                waited: self.settings.queue_wait,
+            })?
+            .map_err(|_| ScrapeError::Browser("the browser is shutting down".into()))?;
+        let running = self.ensure_running().await?;
+        let page = {
+            let browser = running.browser.lock().await;
+            tokio::time::timeout(COMMAND_TIMEOUT, browser.new_page("about:blank")).await
+        };
+        let page = match page {
+            Ok(Ok(page)) => page,
+            Ok(Err(error)) => {
+                self.retire(&running).await;
+                return Err(ScrapeError::Browser(format!(
+                    "Chromium could not open a tab ({error}); it was restarted, retry the call"
+                )));
+            }
+            Err(_) => {
+                self.retire(&running).await;
+                return Err(ScrapeError::Browser(
+                    "Chromium stopped answering; it was killed and will be relaunched, retry the call".into(),
+                ));
+            }
+        };
+        let outcome = tokio::time::timeout_at(deadline, work(page.clone())).await;
+        let crashed = !running.alive.load(Ordering::SeqCst);
+        let closed = if crashed {
+            false
+        } else {
+            matches!(
+                tokio::time::timeout(CLOSE_TIMEOUT, page.close()).await,
+                Ok(Ok(()))
+            )
+        };
+        if crashed {
+            self.retire(&running).await;
+            return Err(ScrapeError::Browser(
+                "Chromium crashed during the call; it will be relaunched, retry the call".into(),
+            ));
+        }
+        if !closed {
+            tracing::warn!("a tab did not close in time; killing Chromium");
+            self.retire(&running).await;
+        }
+        match outcome {
+            Ok(result) => result,
+            Err(_) => Err(ScrapeError::Timeout {
+                what: "rendering the page in the browser",
+                limit: timeout,
+            }),
+        }
+    }
+
+    /// The running browser, launching one when there is none or the last
+    /// one died.
+    async fn ensure_running(&self) -> Result<Arc<Running>, ScrapeError> {
+        let mut slot = self.running.lock().await;
+        if let Some(running) = slot.as_ref()
+            && running.alive.load(Ordering::SeqCst)
+        {
+            return Ok(running.clone());
+        }
+        if let Some(old) = slot.take() {
+            kill(&old).await;
+        }
+        let running = Arc::new(self.start().await?);
+        *slot = Some(running.clone());
+        Ok(running)
+    }
+
+    /// Kill `running` if it is still the current browser.
+    async fn retire(&self, running: &Arc<Running>) {
+        running.alive.store(false, Ordering::SeqCst);
+        let mut slot = self.running.lock().await;
+        if slot
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, running))
+        {
+            *slot = None;
+        }
+        drop(slot);
+        kill(running).await;
+    }
+
+    async fn proxy(&self) -> Result<Arc<EgressProxy>, ScrapeError> {
+        let mut slot = self.proxy.lock().await;
+        if let Some(proxy) = slot.as_ref() {
+            return Ok(proxy.clone());
+        }
+        let proxy = Arc::new(
+            EgressProxy::start(self.policy.clone(), self.settings.connect_timeout)
+                .await
+                .map_err(|error| {
+                    ScrapeError::Browser(format!("cannot start the egress proxy: {error}"))
+                })?,
+        );
+        *slot = Some(proxy.clone());
+        Ok(proxy)
+    }
+
+    async fn start(&self) -> Result<Running, ScrapeError> {
+        if let Some(remote) = &self.settings.remote {
+            let (browser, handler) = Browser::connect(remote.clone()).await.map_err(|error| {
+                ScrapeError::BrowserUnavailable(format!(
+                    "cannot connect to the browser at --browser-ws: {error}"
+                ))
+            })?;
+            tracing::warn!(
+                "using a remote browser: its own network settings apply, the egress proxy does not; give it --proxy-server pointing at a moat egress or run it in an isolated network"
+            );
+            return Ok(self.finish_start(browser, handler, false, None).await);
+        }
+        let proxy = self.proxy().await?;
+        let profile = tempfile::Builder::new()
+            .prefix("moat-scrape-profile-")
+            .tempdir()
+            .map_err(|error| {
+                ScrapeError::Browser(format!("cannot create a browser profile folder: {error}"))
+            })?;
+        let mut builder = BrowserConfig::builder()
+            .chrome_executable(&self.settings.chrome)
+            .user_data_dir(profile.path())
+            .no_sandbox()
+            .launch_timeout(LAUNCH_TIMEOUT)
+            .request_timeout(COMMAND_TIMEOUT)
+            .arg(format!("proxy-server=http://{}", proxy.address()))
+            .arg("proxy-bypass-list=<-loopback>");
+        for flag in CHROME_FLAGS {
+            builder = builder.arg(*flag);
+        }
+        let config = builder
+            .build()
+            .map_err(|message| self.unavailable(&message))?;
+        let (mut browser, handler) = Browser::launch(config)
+            .await
+            .map_err(|error| self.unavailable(&error.to_string()))?;
+        // chromiumoxide reads Chromium's stderr only until the DevTools
+        // address; drain the rest or a chatty Chromium blocks on a full pipe.
+        if let Some(stderr) = browser
+            .get_mut_child()
+            .and_then(|child| child.as_mut_inner().stderr.take())
+        {
+            tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tracing::debug!(target: "chromium", "{line}");
+                }
+            });
+        }
+        Ok(self
+            .finish_start(browser, handler, true, Some(profile))
+            .await)
+    }
+
+    async fn finish_start(
+        &self,
+        browser: Browser,
+        mut handler: chromiumoxide::Handler,
+        launched: bool,
+        profile: Option<tempfile::TempDir>,
+    ) -> Running {
+        let alive = Arc::new(AtomicBool::new(true));
+        let flag = alive.clone();
+        tokio::spawn(async move {
+            while let Some(event) = handler.next().await {
+                if let Err(error) = event {
+                    tracing::warn!(%error, "lost the DevTools connection to Chromium");
+                    break;
+                }
+            }
+            flag.store(false, Ordering::SeqCst);
+        });
+        let deny = SetDownloadBehaviorParams::builder()
+            .behavior(SetDownloadBehaviorBehavior::Deny)
+            .build();
+        if let Ok(deny) = deny
+            && let Err(error) = browser.execute(deny).await
+        {
+            tracing::warn!(%error, "could not disable downloads");
+        }
+        tracing::info!(launched, "browser ready");
+        Running {
+            browser: Mutex::new(browser),
+            alive,
+            launched,
+            _profile: profile,
+        }
+    }
+
+    fn unavailable(&self, detail: &str) -> ScrapeError {
+        let chrome = self.settings.chrome.display();
+        ScrapeError::BrowserUnavailable(format!(
+            "the browser is not available ({chrome}: {detail}); install Chromium (Debian/Ubuntu: apt-get install -y chromium), point CHROME or --chrome at it, or use render=\"http\""
+        ))
+    }
+
+    /// Kill the browser (tests and shutdown).
+    pub async fn shutdown(&self) {
+        if let Some(running) = self.running.lock().await.take() {
+            kill(&running).await;
+        }
+    }
+}
+
+async fn kill(running: &Running) {
+    running.alive.store(false, Ordering::SeqCst);
+    if !running.launched {
+        return;
+    }
+    let mut browser = running.browser.lock().await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.kill()).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.wait()).await;
+}
+
+#[expect(clippy::needless_pass_by_value, reason = "used as a map_err function")]
+fn cdp_error(error: chromiumoxide::error::CdpError) -> ScrapeError {
+    ScrapeError::Browser(format!("the browser failed: {error}"))
+}
+
+/// The page state read by [`navigate_and_read`], as JSON from the page.
+#[derive(Debug, serde::Deserialize)]
+struct State {
+    ready: String,
+    url: String,
+    status: Option<u16>,
+    #[serde(rename = "type")]
+    content_type: Option<String>,
+    length: usize,
+}
+
+const STATE_SCRIPT: &str = "(() => { const n = performance.getEntriesByType('navigation')[0]; \
+    return JSON.stringify({ ready: document.readyState, url: location.href, \
+    status: n && n.responseStatus ? n.responseStatus : null, type: document.contentType || null, \
+    length: document.body ? document.body.innerText.length : 0 }); })()";
+
+async fn read_state(page: &Page) -> Result<State, ScrapeError> {
+    let json: String = page
+        .evaluate(STATE_SCRIPT)
+        .await
+        .map_err(cdp_error)?
+        .into_value()
+        .map_err(|error| ScrapeError::Browser(format!("unexpected page state: {error}")))?;
+    serde_json::from_str(&json)
+        .map_err(|error| ScrapeError::Browser(format!("unexpected page state: {error}")))
+}
+
+/// Navigate, wait for load (up to the navigation budget), wait for the DOM
+/// to settle, and read it.
+async fn navigate_and_read(
+    page: &Page,
+    url: &str,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Rendered, ScrapeError> {
+    let navigation_budget = timeout * NAVIGATION_SHARE_PERCENT / 100;
+    let navigation_end = (Instant::now() + navigation_budget).min(deadline);
+    let navigated = tokio::time::timeout_at(
+        navigation_end,
+        page.execute(NavigateParams::new(url.to_string())),
+    )
+    .await;
+    match navigated {
+        Ok(Ok(response)) => {
+            if let Some(error) = response.result.error_text.as_deref()
+                && !error.is_empty()
+            {
+                return Err(ScrapeError::Network(format!(
+                    "the browser could not load the page: {error}"
+                )));
+            }
+        }
+        Ok(Err(error)) => return Err(cdp_error(error)),
+        Err(_) => {
+            return Err(ScrapeError::Timeout {
+                what: "the page's first response in the browser",
+                limit: navigation_budget,
+            });
+        }
+    }
+    // Wait for the load event, polling readyState.
+    let mut state = read_state(page).await?;
+    while state.ready != "complete" && Instant::now() + SETTLE_STEP < navigation_end {
+        tokio::time::sleep(SETTLE_STEP).await;
+        state = read_state(page).await?;
+    }
+    let loaded = state.ready == "complete";
+    // Wait for scripts to stop changing the text.
+    let settle_end = (Instant::now() + SETTLE_MAX).min(deadline - SETTLE_STEP * 3);
+    let mut stable = 0;
+    while stable < 2 && Instant::now() + SETTLE_STEP < settle_end {
+        tokio::time::sleep(SETTLE_STEP).await;
+        let next = read_state(page).await?;
+        stable = if next.length == state.length && next.ready == state.ready {
+            stable + 1
+        } else {
+            0
+        };
+        state = next;
+    }
+    let html: String = page
+        .evaluate("document.documentElement ? document.documentElement.outerHTML : ''")
+        .await
+        .map_err(cdp_error)?
+        .into_value()
+        .map_err(|error| ScrapeError::Browser(format!("could not read the page: {error}")))?;
+    if state.status == Some(403) && html.contains(REFUSAL_MARKER) {
+        let reason = html
+            .split(REFUSAL_MARKER)
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or("")
+            .trim_start_matches(':')
+            .trim()
+            .to_string();
+        return Err(ScrapeError::Network(format!(
+            "a redirect or request was refused by the URL policy: {reason}"
+        )));
+    }
+    Ok(Rendered {
+        html,
+        final_url: state.url,
+        status: state.status,
+        content_type: state.content_type,
+        loaded,
+    })
+}

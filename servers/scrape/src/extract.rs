@@ -1,0 +1,547 @@
+//! From bytes to clean text: content-type gating, charset decoding, HTML to
+//! plain text, the "does this page need JavaScript" heuristic, and cutting
+//! text into windows for continuation.
+//!
+//! It must never return a binary body as text, and never hand html2text a
+//! `<script>`, `<style>`, `<noscript>` or `<template>`: html2text renders
+//! `<noscript>`, so a JS page fetched over plain HTTP would come out as
+//! "you need JavaScript" (PITFALLS, text extraction).
+
+use encoding_rs::Encoding;
+use scraper::{Html, Selector};
+
+use crate::error::ScrapeError;
+
+/// Elements removed before conversion: code, invisible content and page
+/// furniture (navigation, cookie banners' usual homes) that would drown the
+/// article in a model's context.
+const REMOVED: &str = "script, style, noscript, template, svg, canvas, iframe, object, embed, \
+    nav, header, footer, aside, form, button, dialog, [role=navigation], [role=banner], \
+    [role=contentinfo], [aria-hidden=true], [hidden]";
+
+/// Containers that usually hold the page's main content, tried in order.
+const MAIN_CANDIDATES: &[&str] = &["main", "article", "[role=main]", "#content", ".content"];
+
+/// A main-content container is used only when it holds at least this share
+/// (in percent) of the body's text; below it, the guess was wrong (a teaser
+/// `<article>` on a listing page) and the whole body is kept.
+const MAIN_MIN_SHARE_PERCENT: usize = 40;
+
+/// Wrap width given to html2text. Models do not need hard line breaks;
+/// a wide width keeps paragraphs on one line without breaking tables.
+const TEXT_WIDTH: usize = 200;
+
+/// Below this many characters of visible text, a page with scripts is
+/// considered JavaScript-built (an article or a docs page has thousands).
+pub const JS_TEXT_THRESHOLD: usize = 250;
+
+/// With a `<noscript>` notice mentioning JavaScript, a page with less
+/// visible text than this is considered to need the browser.
+pub const NOSCRIPT_TEXT_THRESHOLD: usize = 1_500;
+
+/// Element ids and selectors of single-page-app mount points.
+const APP_ROOTS: &str =
+    "#root, #app, #__next, #__nuxt, #svelte, [data-reactroot], app-root, [ng-app]";
+
+/// How many bytes are sniffed for a `<meta charset>` (the HTML standard's
+/// prescan looks at the first 1024).
+const CHARSET_PRESCAN_BYTES: usize = 1024;
+
+/// What a response body is, for our purposes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// HTML or XHTML: extracted.
+    Html,
+    /// Plain text, JSON, XML, CSS, CSV...: returned as text.
+    Text,
+}
+
+/// Decide from the Content-Type (and, when it is missing or generic, the
+/// first bytes) whether a body becomes text.
+///
+/// # Errors
+/// [`ScrapeError::Unsupported`] for PDF, images, archives and other binary
+/// bodies.
+pub fn classify(content_type: Option<&str>, head: &[u8]) -> Result<Kind, ScrapeError> {
+    let essence = content_type
+        .map(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    match essence.as_str() {
+        "text/html" | "application/xhtml+xml" => return Ok(Kind::Html),
+        "application/json"
+        | "application/xml"
+        | "application/javascript"
+        | "application/ld+json"
+        | "application/rss+xml"
+        | "application/atom+xml" => return Ok(Kind::Text),
+        "application/pdf" => {
+            return Err(ScrapeError::Unsupported(
+                "the URL is a PDF (application/pdf); moat-scrape returns text of HTML, text, JSON and XML pages only".into(),
+            ));
+        }
+        _ => {}
+    }
+    if essence.starts_with("text/") || essence.ends_with("+json") || essence.ends_with("+xml") {
+        return Ok(Kind::Text);
+    }
+    if !essence.is_empty() && essence != "application/octet-stream" {
+        return Err(ScrapeError::Unsupported(format!(
+            "the URL serves {essence}, which is not text; moat-scrape returns text of HTML, text, JSON and XML pages only"
+        )));
+    }
+    // No type, or a generic one: look at the bytes.
+    if head.starts_with(b"%PDF") {
+        return Err(ScrapeError::Unsupported(
+            "the URL is a PDF; moat-scrape returns text pages only".into(),
+        ));
+    }
+    if looks_binary(head) {
+        return Err(ScrapeError::Unsupported(
+            "the URL serves binary data, not text; moat-scrape returns text pages only".into(),
+        ));
+    }
+    let start = String::from_utf8_lossy(&head[..head.len().min(512)]).to_ascii_lowercase();
+    if start.contains("<html") || start.contains("<!doctype html") || start.contains("<body") {
+        Ok(Kind::Html)
+    } else {
+        Ok(Kind::Text)
+    }
+}
+
+/// NUL bytes or many control characters mean binary.
+fn looks_binary(head: &[u8]) -> bool {
+    let sample = &head[..head.len().min(1024)];
+    if sample.contains(&0) {
+        return true;
+    }
+    let control = sample
+        .iter()
+        .filter(|byte| byte.is_ascii_control() && !matches!(byte, b'\n' | b'\r' | b'\t' | 0x0c))
+        .count();
+    control * 10 > sample.len()
+}
+
+/// Decode a body: BOM, then the Content-Type charset, then (for HTML) a
+/// `<meta charset>` in the first 1024 bytes, then UTF-8 if valid, else
+/// windows-1252 (what browsers assume).
+pub fn decode(body: &[u8], content_type: Option<&str>, kind: Kind) -> String {
+    let encoding = Encoding::for_bom(body)
+        .map(|(encoding, _)| encoding)
+        .or_else(|| {
+            content_type
+                .and_then(charset_param)
+                .and_then(|label| Encoding::for_label(label.as_bytes()))
+        })
+        .or_else(|| (kind == Kind::Html).then(|| meta_charset(body)).flatten())
+        .unwrap_or_else(|| {
+            if std::str::from_utf8(body).is_ok() {
+                encoding_rs::UTF_8
+            } else {
+                encoding_rs::WINDOWS_1252
+            }
+        });
+    let (text, _, _) = encoding.decode(body);
+    text.into_owned()
+}
+
+fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches(['"', '\'']).to_string())
+    })
+}
+
+/// The HTML prescan, simplified: `charset=` inside a `<meta` tag.
+fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
+    let head = String::from_utf8_lossy(&body[..body.len().min(CHARSET_PRESCAN_BYTES)])
+        .to_ascii_lowercase();
+    let mut rest = head.as_str();
+    while let Some(position) = rest.find("<meta") {
+        rest = &rest[position + 5..];
+        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+        if let Some(at) = tag.find("charset=") {
+            let label: String = tag[at + 8..]
+                .trim_start_matches(['"', '\''])
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+                .collect();
+            if let Some(encoding) = Encoding::for_label(label.as_bytes()) {
+                // A page cannot declare itself UTF-16 in ASCII (HTML standard).
+                return Some(
+                    if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
+                        encoding_rs::UTF_8
+                    } else {
+                        encoding
+                    },
+                );
+            }
+        }
+    }
+    None
+}
+
+/// A page's text and what we learnt on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    /// `<title>`, trimmed.
+    pub title: Option<String>,
+    /// The main content as plain text.
+    pub text: String,
+    /// Why this page seems to need JavaScript, when it does.
+    pub needs_browser: Option<&'static str>,
+}
+
+/// Turn HTML into clean text. With `selector`, only the matching elements
+/// are kept; without, the main-content container when there is a
+/// convincing one, else the body.
+///
+/// # Errors
+/// [`ScrapeError::Invalid`] for a selector that does not parse or matches
+/// nothing.
+pub fn html_to_text(html: &str, selector: Option<&str>) -> Result<Extracted, ScrapeError> {
+    let mut document = Html::parse_document(html);
+    let title = select_first_text(&document, "title");
+    let signals = JsSignals::read(&document);
+
+    let removed =
+        Selector::parse(REMOVED).map_err(|_| ScrapeError::Invalid("internal selector".into()))?;
+    let ids: Vec<_> = document
+        .select(&removed)
+        .map(|element| element.id())
+        .collect();
+    for id in ids {
+        if let Some(mut node) = document.tree.get_mut(id) {
+            node.detach();
+        }
+    }
+
+    let fragment = match selector {
+        Some(selector) => {
+            let parsed = Selector::parse(selector).map_err(|error| {
+                ScrapeError::Invalid(format!("selector {selector:?} does not parse: {error}"))
+            })?;
+            let parts: Vec<String> = document
+                .select(&parsed)
+                .map(|element| element.html())
+                .collect();
+            if parts.is_empty() {
+                return Err(ScrapeError::Invalid(format!(
+                    "selector {selector:?} matched nothing on the page"
+                )));
+            }
+            parts.join("\n")
+        }
+        None => main_fragment(&document),
+    };
+    let text = to_plain_text(&fragment);
+    let visible = text.chars().filter(|c| !c.is_whitespace()).count();
+    let needs_browser = signals.verdict(visible);
+    Ok(Extracted {
+        title,
+        text,
+        needs_browser,
+    })
+}
+
+fn select_first_text(document: &Html, selector: &str) -> Option<String> {
+    let selector = Selector::parse(selector).ok()?;
+    let element = document.select(&selector).next()?;
+    let text = element.text().collect::<String>();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!text.is_empty()).then_some(text)
+}
+
+fn element_text_len(element: scraper::ElementRef<'_>) -> usize {
+    element
+        .text()
+        .map(|part| part.chars().filter(|c| !c.is_whitespace()).count())
+        .sum()
+}
+
+fn main_fragment(document: &Html) -> String {
+    let body_len = Selector::parse("body")
+        .ok()
+        .and_then(|body| document.select(&body).next())
+        .map_or(0, element_text_len);
+    for candidate in MAIN_CANDIDATES {
+        let Ok(selector) = Selector::parse(candidate) else {
+            continue;
+        };
+        if let Some(element) = document
+            .select(&selector)
+            .max_by_key(|element| element_text_len(*element))
+            && body_len > 0
+            && element_text_len(element) * 100 >= body_len * MAIN_MIN_SHARE_PERCENT
+        {
+            return element.html();
+        }
+    }
+    document.html()
+}
+
+fn to_plain_text(html: &str) -> String {
+    let text = html2text::config::plain()
+        .string_from_read(html.as_bytes(), TEXT_WIDTH)
+        .unwrap_or_default();
+    tidy(&text)
+}
+
+/// Trim trailing spaces and squeeze runs of blank lines to one.
+fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            blank += 1;
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank > 0 { "\n\n" } else { "\n" });
+        }
+        blank = 0;
+        out.push_str(line);
+    }
+    out
+}
+
+/// What the raw document says about needing JavaScript.
+#[derive(Debug, Default)]
+struct JsSignals {
+    scripts: usize,
+    empty_app_root: bool,
+    noscript_mentions_js: bool,
+}
+
+impl JsSignals {
+    fn read(document: &Html) -> Self {
+        let count = |selector: &str| {
+            Selector::parse(selector).map_or(0, |selector| document.select(&selector).count())
+        };
+        let empty_app_root = Selector::parse(APP_ROOTS).is_ok_and(|selector| {
+            document
+                .select(&selector)
+                .any(|element| element_text_len(element) == 0)
+        });
+        let noscript_mentions_js = Selector::parse("noscript").is_ok_and(|selector| {
+            document.select(&selector).any(|element| {
+                // html5ever keeps <noscript> content as text when scripting
+                // is on; either way the words are there.
+                let inner = element.inner_html().to_ascii_lowercase();
+                inner.contains("javascript")
+            })
+        });
+        Self {
+            scripts: count("script"),
+            empty_app_root,
+            noscript_mentions_js,
+        }
+    }
+
+    /// The escalation rule, in order (documented in docs/scrape.md).
+    fn verdict(&self, visible_chars: usize) -> Option<&'static str> {
+        if self.empty_app_root && self.scripts > 0 {
+            return Some("an empty single-page-app root");
+        }
+        if self.noscript_mentions_js && visible_chars < NOSCRIPT_TEXT_THRESHOLD {
+            return Some("a <noscript> notice asking for JavaScript");
+        }
+        if self.scripts > 0 && visible_chars < JS_TEXT_THRESHOLD {
+            return Some("scripts and almost no visible text");
+        }
+        None
+    }
+}
+
+/// One window of a text, for the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The text shown.
+    pub text: String,
+    /// Where the next window starts, when the text goes on.
+    pub next_start: Option<usize>,
+    /// Characters in the whole text.
+    pub total_chars: usize,
+}
+
+/// Cut `text` to at most `max_length` characters from `start` (both in
+/// characters), at a paragraph, line, sentence or word boundary when one
+/// lies in the last fifth of the window.
+pub fn window(text: &str, start: usize, max_length: usize) -> Window {
+    let total_chars = text.chars().count();
+    let start = start.min(total_chars);
+    let byte_at = |chars: usize| {
+        text.char_indices()
+            .nth(chars)
+            .map_or(text.len(), |(byte, _)| byte)
+    };
+    let start_byte = byte_at(start);
+    if total_chars - start <= max_length {
+        return Window {
+            text: text[start_byte..].to_string(),
+            next_start: None,
+            total_chars,
+        };
+    }
+    let end_byte = byte_at(start + max_length);
+    let slice = &text[start_byte..end_byte];
+    let floor = slice.len() * 4 / 5;
+    let cut = ["\n\n", "\n", ". ", " "]
+        .iter()
+        .find_map(|boundary| {
+            slice
+                .rfind(boundary)
+                .filter(|&at| at >= floor)
+                .map(|at| at + boundary.len())
+        })
+        .unwrap_or(slice.len());
+    let shown = &slice[..cut];
+    Window {
+        text: shown.trim_end().to_string(),
+        next_start: Some(start + shown.chars().count()),
+        total_chars,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scripts, styles, noscript, templates and navigation never reach the
+    /// text; the title is read.
+    #[test]
+    fn boilerplate_is_dropped() {
+        let html = "<html><head><title> Hello </title><style>p{}</style></head><body>\
+            <nav>Home | About</nav><noscript>Please enable JavaScript</noscript>\
+            <script>var secret = 1;</script><template><p>tmpl</p></template>\
+            <main><h1>Article</h1><p>The body text.</p></main><footer>(c) 2026</footer></body></html>";
+        let extracted = html_to_text(html, None).expect("extracts");
+        assert_eq!(extracted.title.as_deref(), Some("Hello"));
+        assert!(
+            extracted.text.contains("The body text."),
+            "{}",
+            extracted.text
+        );
+        for absent in ["Home", "JavaScript", "secret", "tmpl", "(c)", "p{}"] {
+            assert!(
+                !extracted.text.contains(absent),
+                "{absent} in {}",
+                extracted.text
+            );
+        }
+    }
+
+    /// A selector keeps only what it matches; a selector matching nothing is
+    /// an error the model can read.
+    #[test]
+    fn selector_narrows() {
+        let html = "<body><div id=a>first</div><div id=b>second</div></body>";
+        let extracted = html_to_text(html, Some("#b")).expect("extracts");
+        assert_eq!(extracted.text.trim(), "second");
+        assert!(html_to_text(html, Some("#missing")).is_err());
+        assert!(html_to_text(html, Some("##")).is_err());
+    }
+
+    /// The escalation heuristic fires on an empty app root and on a page of
+    /// scripts, not on an article.
+    #[test]
+    fn js_heuristic() {
+        let spa = "<body><div id=root></div><script src=app.js></script></body>";
+        assert!(
+            html_to_text(spa, None)
+                .expect("spa")
+                .needs_browser
+                .is_some()
+        );
+        let article = format!(
+            "<body><p>{}</p><script>track()</script></body>",
+            "word ".repeat(200)
+        );
+        assert!(
+            html_to_text(&article, None)
+                .expect("article")
+                .needs_browser
+                .is_none()
+        );
+        let plain = "<body><p>short page, no scripts</p></body>";
+        assert!(
+            html_to_text(plain, None)
+                .expect("plain")
+                .needs_browser
+                .is_none()
+        );
+    }
+
+    /// Charsets come from the header, else `<meta>`, else UTF-8/windows-1252.
+    #[test]
+    fn charsets() {
+        let latin1 = b"<html><head><meta charset=\"iso-8859-1\"></head><body>caf\xe9</body></html>";
+        assert!(decode(latin1, Some("text/html"), Kind::Html).contains("café"));
+        let header = b"\x93quoted\x94";
+        assert_eq!(
+            decode(header, Some("text/plain; charset=windows-1252"), Kind::Text),
+            "“quoted”"
+        );
+        let shift_jis = b"\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd";
+        assert_eq!(
+            decode(shift_jis, Some("text/plain; charset=Shift_JIS"), Kind::Text),
+            "こんにちは"
+        );
+        assert_eq!(decode("é".as_bytes(), None, Kind::Text), "é");
+    }
+
+    /// PDFs and binaries are refused; text types pass.
+    #[test]
+    fn content_types() {
+        assert!(classify(Some("application/pdf"), b"").is_err());
+        assert!(classify(Some("image/png"), b"").is_err());
+        assert!(classify(None, b"%PDF-1.7").is_err());
+        assert!(classify(Some("application/octet-stream"), b"\x00\x01\x02").is_err());
+        assert_eq!(
+            classify(Some("text/html; charset=utf-8"), b"").expect("html"),
+            Kind::Html
+        );
+        assert_eq!(
+            classify(Some("application/json"), b"").expect("json"),
+            Kind::Text
+        );
+        assert_eq!(
+            classify(None, b"<!DOCTYPE html><html>").expect("sniffed"),
+            Kind::Html
+        );
+    }
+
+    /// Windows cut at a boundary and chain exactly, covering every
+    /// character once.
+    #[test]
+    fn windows_chain() {
+        let text =
+            "First paragraph here.\n\nSecond paragraph, a bit longer than the first.\n\nThird.";
+        let mut start = 0;
+        let mut seen = String::new();
+        loop {
+            let window = window(text, start, 30);
+            assert!(window.text.chars().count() <= 30);
+            seen.push_str(&window.text);
+            match window.next_start {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+        let squash = |s: &str| s.split_whitespace().collect::<String>();
+        assert_eq!(squash(&seen), squash(text));
+        let unicode = "é".repeat(50);
+        let window = window(&unicode, 10, 20);
+        assert_eq!(window.text.chars().count(), 20);
+        assert_eq!(window.next_start, Some(30));
+    }
+}

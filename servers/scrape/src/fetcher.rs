@@ -1,0 +1,258 @@
+//! Plain-HTTP fetching behind the URL policy.
+//!
+//! Its job: GET an [`AllowedUrl`], following redirects by hand (each hop is
+//! checked again), with a connect timeout, a total timeout and a streamed
+//! body cap. It must never connect to an address the policy did not check:
+//! every hop is resolved once by [`UrlPolicy::resolve`] and the HTTP client
+//! for that hop is given a resolver that can only answer with those
+//! addresses, so a second DNS answer (rebinding) is never asked for.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use moat_shared::policy::{AllowedUrl, UrlPolicy};
+use reqwest::{
+    StatusCode,
+    dns::{Addrs, Name, Resolve, Resolving},
+    header,
+};
+
+use crate::{
+    error::ScrapeError,
+    extract::{self, Kind},
+};
+
+/// What the fetcher may do.
+#[derive(Debug, Clone)]
+pub struct FetchLimits {
+    /// Largest body read; past it the body is cut.
+    pub max_body_bytes: usize,
+    /// TCP/TLS connect timeout per hop.
+    pub connect_timeout: Duration,
+    /// The whole fetch, all hops included.
+    pub total_timeout: Duration,
+    /// Redirects followed.
+    pub max_redirects: usize,
+    /// User-Agent header.
+    pub user_agent: String,
+}
+
+/// A fetched response.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Where the last hop went.
+    pub final_url: AllowedUrl,
+    /// Its status.
+    pub status: u16,
+    /// Its Content-Type header.
+    pub content_type: Option<String>,
+    /// The body, at most `max_body_bytes`.
+    pub body: Vec<u8>,
+    /// True when the body was cut at the cap.
+    pub truncated: bool,
+    /// HTML or text (only when gating was asked for).
+    pub kind: Option<Kind>,
+}
+
+/// A resolver that answers only with addresses the policy already checked.
+/// It never performs DNS itself: one client is built per hop, for one
+/// host, so there is exactly one answer to give.
+struct PinnedResolver {
+    addresses: Vec<SocketAddr>,
+}
+
+impl Resolve for PinnedResolver {
+    fn resolve(&self, _name: Name) -> Resolving {
+        let addresses = self.addresses.clone();
+        Box::pin(async move { Ok(Box::new(addresses.into_iter()) as Addrs) })
+    }
+}
+
+/// GETs pages behind the URL policy.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    policy: Arc<UrlPolicy>,
+    limits: FetchLimits,
+}
+
+impl Fetcher {
+    /// A fetcher that checks every hop against `policy`.
+    pub fn new(policy: Arc<UrlPolicy>, limits: FetchLimits) -> Self {
+        Self { policy, limits }
+    }
+
+    /// The URL policy this fetcher applies.
+    pub fn policy(&self) -> &Arc<UrlPolicy> {
+        &self.policy
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &FetchLimits {
+        &self.limits
+    }
+
+    /// GET `url`, following redirects. With `gate`, a body that is not text
+    /// is refused as soon as its first bytes arrive.
+    ///
+    /// # Errors
+    /// A policy denial (of the URL or of any redirect), a network failure, a
+    /// timeout, too many redirects, or an unsupported content type.
+    ///
+    /// # Security
+    /// Connects only to addresses returned by [`UrlPolicy::resolve`] for the
+    /// hop's own URL.
+    pub async fn get(&self, url: AllowedUrl, gate: bool) -> Result<Fetched, ScrapeError> {
+        self.get_with(
+            url,
+            gate,
+            self.limits.total_timeout,
+            self.limits.max_body_bytes,
+        )
+        .await
+    }
+
+    /// [`Fetcher::get`] with its own total timeout and body cap (robots.txt).
+    ///
+    /// # Errors
+    /// As [`Fetcher::get`].
+    pub async fn get_with(
+        &self,
+        url: AllowedUrl,
+        gate: bool,
+        total: Duration,
+        max_body_bytes: usize,
+    ) -> Result<Fetched, ScrapeError> {
+        tokio::time::timeout(total, self.follow(url, gate, max_body_bytes))
+            .await
+            .map_err(|_| ScrapeError::Timeout {
+                what: "fetching the page",
+                limit: total,
+            })?
+    }
+
+    async fn follow(
+        &self,
+        mut url: AllowedUrl,
+        gate: bool,
+        max_body_bytes: usize,
+    ) -> Result<Fetched, ScrapeError> {
+        let mut redirects = 0;
+        loop {
+            let response = self.one_hop(&url).await?;
+            let status = response.status();
+            if status.is_redirection()
+                && status != StatusCode::NOT_MODIFIED
+                && let Some(location) = response.headers().get(header::LOCATION)
+            {
+                if redirects >= self.limits.max_redirects {
+                    return Err(ScrapeError::TooManyRedirects(self.limits.max_redirects));
+                }
+                redirects += 1;
+                let location = location.to_str().map_err(|_| {
+                    ScrapeError::Network("a redirect had an unreadable Location header".into())
+                })?;
+                let next = url.as_url().join(location).map_err(|_| {
+                    ScrapeError::Network("a redirect had an invalid Location header".into())
+                })?;
+                url = self.policy.check(next.as_str()).map_err(|denied| {
+                    ScrapeError::Network(format!("a redirect was refused: {denied}"))
+                })?;
+                continue;
+            }
+            return read_body(url, response, gate, max_body_bytes).await;
+        }
+    }
+
+    async fn one_hop(&self, url: &AllowedUrl) -> Result<reqwest::Response, ScrapeError> {
+        let addresses = self.policy.resolve(url).await?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(self.limits.connect_timeout)
+            .user_agent(self.limits.user_agent.clone())
+            .dns_resolver(PinnedResolver { addresses })
+            .build()
+            .map_err(|error| {
+                ScrapeError::Network(format!("cannot build the HTTP client: {error}"))
+            })?;
+        client
+            .get(url.as_str())
+            .header(
+                header::ACCEPT,
+                "text/html,application/xhtml+xml,text/plain;q=0.9,application/json;q=0.8,*/*;q=0.5",
+            )
+            .send()
+            .await
+            .map_err(|error| ScrapeError::Network(describe(url, &error)))
+    }
+}
+
+async fn read_body(
+    url: AllowedUrl,
+    mut response: reqwest::Response,
+    gate: bool,
+    max_body_bytes: usize,
+) -> Result<Fetched, ScrapeError> {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    let mut body: Vec<u8> = Vec::new();
+    let mut kind = None;
+    let mut truncated = false;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| ScrapeError::Network(describe(&url, &error)))?
+    {
+        let room = max_body_bytes - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            truncated = true;
+        } else {
+            body.extend_from_slice(&chunk);
+        }
+        if gate && kind.is_none() {
+            kind = Some(extract::classify(content_type.as_deref(), &body)?);
+        }
+        if truncated {
+            break;
+        }
+    }
+    if gate && kind.is_none() {
+        kind = Some(extract::classify(content_type.as_deref(), &body)?);
+    }
+    Ok(Fetched {
+        final_url: url,
+        status,
+        content_type,
+        body,
+        truncated,
+        kind,
+    })
+}
+
+/// One line about a reqwest failure, without its error chain's noise.
+fn describe(url: &AllowedUrl, error: &reqwest::Error) -> String {
+    let what = if error.is_connect() {
+        "could not connect to"
+    } else if error.is_timeout() {
+        "timed out talking to"
+    } else if error.is_body() || error.is_decode() {
+        "the response body failed from"
+    } else {
+        "the request failed for"
+    };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    let mut root = String::new();
+    while let Some(cause) = source {
+        root = cause.to_string();
+        source = cause.source();
+    }
+    if root.is_empty() {
+        format!("{what} {}", url.host())
+    } else {
+        format!("{what} {}: {root}", url.host())
+    }
+}

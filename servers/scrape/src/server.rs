@@ -1,0 +1,254 @@
+//! The toolbox: the three tools over one [`Engine`] (policy, fetcher,
+//! robots cache, page cache, browser, search client).
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use moat_shared::{
+    CallContext, ServerIdentity, ToolError, ToolFuture, Toolbox,
+    policy::{ScrapePolicy, UrlPolicy},
+    runtime::{parse_arguments, tool_definition},
+};
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+
+use crate::{
+    browser::{BrowserPool, BrowserSettings, DEFAULT_CHROME},
+    cache::PageCache,
+    error::ScrapeError,
+    fetcher::{FetchLimits, Fetcher},
+    robots::RobotsCache,
+    search::{BRAVE_ENDPOINT, BRAVE_KEY_ENV, Provider, Search},
+    tool,
+};
+
+/// Margin added to the sum of a call's stage limits, so the stages' own
+/// clear errors arrive before the runtime's generic deadline.
+const CALL_MARGIN: Duration = Duration::from_secs(5);
+
+/// What the server is built from: the policy sections and the flags.
+#[derive(Debug, Clone, Default)]
+pub struct ScrapeOptions {
+    /// `[url]`.
+    pub url: UrlPolicy,
+    /// `[scrape]`.
+    pub scrape: ScrapePolicy,
+    /// `--chrome` (else `[scrape] chrome`, `CHROME`, `/usr/bin/chromium`).
+    pub chrome: Option<PathBuf>,
+    /// `--browser-ws`.
+    pub browser_ws: Option<String>,
+    /// `CHROME` from the environment, read by main.
+    pub chrome_env: Option<String>,
+    /// The Brave key, read by main from the policy's environment variable.
+    pub brave_key: Option<String>,
+}
+
+/// Everything a tool call needs.
+#[derive(Debug)]
+pub struct Engine {
+    /// The URL policy.
+    pub url_policy: Arc<UrlPolicy>,
+    /// The limits.
+    pub limits: ScrapePolicy,
+    /// Plain HTTP.
+    pub fetcher: Fetcher,
+    /// robots.txt rules per origin.
+    pub robots: RobotsCache,
+    /// robots.txt timeout.
+    pub robots_timeout: Duration,
+    /// Continuation cache.
+    pub cache: PageCache,
+    /// The browser.
+    pub browser: BrowserPool,
+    /// Deadline of one browser call.
+    pub browser_timeout: Duration,
+    /// Search provider.
+    pub search: Search,
+}
+
+/// moat-scrape's toolbox.
+#[derive(Debug, Clone)]
+pub struct ScrapeServer {
+    engine: Arc<Engine>,
+}
+
+impl ScrapeServer {
+    /// Build the server. Nothing is launched or fetched yet.
+    ///
+    /// # Errors
+    /// A search client that cannot be built.
+    pub fn new(options: &ScrapeOptions) -> Result<Self, ScrapeError> {
+        let limits = options.scrape.clone();
+        let url_policy = Arc::new(options.url.clone());
+        let fetcher = Fetcher::new(
+            url_policy.clone(),
+            FetchLimits {
+                max_body_bytes: limits.max_body_bytes,
+                connect_timeout: Duration::from_millis(limits.connect_timeout_ms),
+                total_timeout: Duration::from_millis(limits.http_timeout_ms),
+                max_redirects: limits.max_redirects,
+                user_agent: limits.user_agent.clone(),
+            },
+        );
+        let chrome = options
+            .chrome
+            .clone()
+            .or_else(|| limits.chrome.clone().map(PathBuf::from))
+            .or_else(|| options.chrome_env.clone().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CHROME));
+        let browser = BrowserPool::new(
+            BrowserSettings {
+                chrome,
+                remote: options
+                    .browser_ws
+                    .clone()
+                    .or_else(|| limits.browser_ws.clone()),
+                concurrency: limits.browser_concurrency,
+                queue_wait: Duration::from_millis(limits.browser_queue_wait_ms),
+                connect_timeout: Duration::from_millis(limits.connect_timeout_ms),
+            },
+            url_policy.clone(),
+        );
+        let provider = provider(&limits, options.brave_key.clone());
+        let search = Search::new(provider, &limits.user_agent)?;
+        Ok(Self {
+            engine: Arc::new(Engine {
+                url_policy,
+                fetcher,
+                robots: RobotsCache::default(),
+                robots_timeout: Duration::from_millis(limits.robots_timeout_ms),
+                cache: PageCache::new(
+                    limits.cache_entries,
+                    Duration::from_secs(limits.cache_ttl_secs),
+                ),
+                browser,
+                browser_timeout: Duration::from_millis(limits.browser_timeout_ms),
+                search,
+                limits,
+            }),
+        })
+    }
+
+    /// The engine (benches and in-process tests).
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+}
+
+fn provider(limits: &ScrapePolicy, brave_key: Option<String>) -> Provider {
+    match limits.search.provider.as_deref() {
+        Some("searxng") => match &limits.search.searxng_url {
+            Some(base) => Provider::SearXng { base: base.clone() },
+            None => Provider::None("search is not configured: set searxng_url in [scrape.search]".into()),
+        },
+        Some("brave") => {
+            let variable = limits.search.brave_api_key_env.as_deref().unwrap_or(BRAVE_KEY_ENV);
+            match brave_key {
+                Some(key) if !key.is_empty() => Provider::Brave {
+                    endpoint: limits.search.brave_url.clone().unwrap_or_else(|| BRAVE_ENDPOINT.to_string()),
+                    key,
+                },
+                _ => Provider::None(format!(
+                    "search is configured for Brave but the environment variable {variable} is not set"
+                )),
+            }
+        }
+        _ => Provider::None(
+            "no search provider is configured on this server (the operator sets [scrape.search] provider = \"searxng\" or \"brave\"); scrape a known URL instead".into(),
+        ),
+    }
+}
+
+const INSTRUCTIONS: &str = "Reads the web for you within an operator's URL policy. \
+Use `search` to find pages, then `scrape` to read one as clean text (long pages are cut; \
+the result says which start_index continues, and continuing does not refetch). \
+`render` is auto by default: plain HTTP, with a headless browser only when the page needs JavaScript. \
+`screenshot` returns a PNG. Private and local network addresses are refused.";
+
+impl Toolbox for ScrapeServer {
+    fn identity(&self) -> ServerIdentity {
+        ServerIdentity {
+            name: "moat-scrape",
+            title: "moat search and scrape",
+            version: env!("CARGO_PKG_VERSION"),
+            instructions: INSTRUCTIONS.to_string(),
+        }
+    }
+
+    fn tools(&self) -> Vec<Tool> {
+        let read_only = |tool: Tool, title: &str| {
+            let mut annotations = ToolAnnotations::new()
+                .read_only(true)
+                .destructive(false)
+                .idempotent(true)
+                .open_world(true);
+            annotations.title = Some(title.to_string());
+            tool.annotate(annotations)
+        };
+        let mut scrape = tool_definition::<tool::scrape::ScrapeArgs>(
+            "scrape",
+            "Read a web page",
+            "Fetch a web page and return its main content as plain text (scripts, styles, navigation and boilerplate removed), with title, final URL, HTTP status, content type and renderer. Long pages are cut at a clean boundary; call again with the start_index given at the end to continue (served from cache, no refetch). render=auto uses plain HTTP and escalates to a headless browser only when the page needs JavaScript. PDFs and binary files are refused.",
+        );
+        scrape.output_schema = Some(rmcp::handler::server::common::schema_for_type::<
+            tool::scrape::ScrapeOutput,
+        >());
+        let mut search = tool_definition::<tool::search::SearchArgs>(
+            "search",
+            "Search the web",
+            "Search the web through the operator's provider (SearXNG or Brave) and return [{title, url, snippet}]. Says so plainly when no provider is configured.",
+        );
+        search.output_schema = Some(rmcp::handler::server::common::schema_for_type::<
+            tool::search::SearchOutput,
+        >());
+        let screenshot = tool_definition::<tool::screenshot::ScreenshotArgs>(
+            "screenshot",
+            "Screenshot a web page",
+            "Render a page in a headless browser and return a PNG image of the viewport (or the full page), within a size cap.",
+        );
+        vec![
+            read_only(scrape, "Read a web page"),
+            read_only(search, "Search the web"),
+            read_only(screenshot, "Screenshot a web page"),
+        ]
+    }
+
+    fn call(
+        self: Arc<Self>,
+        name: &str,
+        arguments: JsonObject,
+        _context: CallContext,
+    ) -> Option<ToolFuture> {
+        let engine = self.engine.clone();
+        let future: ToolFuture = match name {
+            "scrape" => Box::pin(async move {
+                let args = parse_arguments(arguments)?;
+                tool::scrape::run(&engine, args)
+                    .await
+                    .map_err(ToolError::from)
+            }),
+            "search" => Box::pin(async move {
+                let args = parse_arguments(arguments)?;
+                tool::search::run(&engine, args)
+                    .await
+                    .map_err(ToolError::from)
+            }),
+            "screenshot" => Box::pin(async move {
+                let args = parse_arguments(arguments)?;
+                tool::screenshot::run(&engine, args)
+                    .await
+                    .map_err(ToolError::from)
+            }),
+            _ => return None,
+        };
+        Some(future)
+    }
+
+    fn call_timeout(&self) -> Duration {
+        let limits = &self.engine.limits;
+        Duration::from_millis(
+            limits.http_timeout_ms
+                + limits.robots_timeout_ms
+                + limits.browser_queue_wait_ms
+                + limits.browser_timeout_ms,
+        ) + CALL_MARGIN
+    }
+}

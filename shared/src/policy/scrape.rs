@@ -1,0 +1,189 @@
+//! `[scrape]` and `[scrape.search]`: limits and manners of moat-scrape.
+//!
+//! Only numbers and switches live here; the URL rules are in
+//! [`super::url`]. Every default is a named constant with its reason.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::policy::PolicyError;
+
+/// Default `max_length` of one scrape, in characters: about 5,000 tokens,
+/// four times the reference fetch server's 5,000 characters, and still a
+/// small part of a model's context.
+pub const DEFAULT_MAX_LENGTH: usize = 20_000;
+/// Ceiling on `max_length` a model may ask for.
+pub const DEFAULT_MAX_LENGTH_CAP: usize = 100_000;
+/// Largest response body read, in bytes: real articles are well under 1 MiB
+/// of HTML; past a few MiB a page is a dump or an attack.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// TCP + TLS connect timeout: a reachable server answers within a second or
+/// two; waiting longer only burns the call's deadline.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Whole plain-HTTP fetch (all redirects, headers and body).
+pub const DEFAULT_HTTP_TIMEOUT_MS: u64 = 15_000;
+/// Hard deadline of one browser call (navigation, settling, extraction).
+pub const DEFAULT_BROWSER_TIMEOUT_MS: u64 = 15_000;
+/// Browser pages open at once. Measured: ten open tabs cost ~1.4 GiB of
+/// Chromium RSS, so a handful is the sensible default.
+pub const DEFAULT_BROWSER_CONCURRENCY: usize = 4;
+/// How long a browser call waits for a free page slot before it fails.
+pub const DEFAULT_BROWSER_QUEUE_WAIT_MS: u64 = 10_000;
+/// Redirects followed (each one re-checked against the URL policy). Real
+/// sites need one to three; long chains are loops or probes.
+pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+/// robots.txt fetch timeout: it is a courtesy, not worth a slow call.
+pub const DEFAULT_ROBOTS_TIMEOUT_MS: u64 = 3_000;
+/// Pages kept for continuation calls.
+pub const DEFAULT_CACHE_ENTRIES: usize = 32;
+/// How long a page stays in the continuation cache.
+pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
+/// Largest screenshot returned, in bytes of PNG.
+pub const DEFAULT_SCREENSHOT_MAX_BYTES: usize = 5 * 1024 * 1024;
+/// The user agent sent when the policy does not set one.
+pub const DEFAULT_USER_AGENT: &str =
+    "moat-scrape/0.1 (+https://example.invalid/moat; model-initiated fetch)";
+
+/// `[scrape]`: moat-scrape's limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScrapePolicy {
+    /// Default `max_length` of a scrape, in characters.
+    pub max_length: usize,
+    /// Ceiling on `max_length`.
+    pub max_length_cap: usize,
+    /// Largest body read, in bytes.
+    pub max_body_bytes: usize,
+    /// Connect timeout, in milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Whole plain-HTTP fetch timeout, in milliseconds.
+    pub http_timeout_ms: u64,
+    /// Deadline of one browser call, in milliseconds (also the cap on a
+    /// call's `timeout_ms`).
+    pub browser_timeout_ms: u64,
+    /// Browser pages open at once.
+    pub browser_concurrency: usize,
+    /// Longest wait for a free browser page slot, in milliseconds.
+    pub browser_queue_wait_ms: u64,
+    /// Redirects followed.
+    pub max_redirects: usize,
+    /// Honour robots.txt (for model-initiated calls).
+    pub respect_robots: bool,
+    /// robots.txt fetch timeout, in milliseconds.
+    pub robots_timeout_ms: u64,
+    /// User-Agent header.
+    pub user_agent: String,
+    /// Pages kept for continuation.
+    pub cache_entries: usize,
+    /// Seconds a page stays cached.
+    pub cache_ttl_secs: u64,
+    /// Largest screenshot, in bytes.
+    pub screenshot_max_bytes: usize,
+    /// Chromium executable (default: `CHROME`, then `/usr/bin/chromium`).
+    pub chrome: Option<String>,
+    /// Connect to this DevTools WebSocket instead of launching Chromium.
+    pub browser_ws: Option<String>,
+    /// The search provider.
+    pub search: SearchPolicy,
+}
+
+impl Default for ScrapePolicy {
+    fn default() -> Self {
+        Self {
+            max_length: DEFAULT_MAX_LENGTH,
+            max_length_cap: DEFAULT_MAX_LENGTH_CAP,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            http_timeout_ms: DEFAULT_HTTP_TIMEOUT_MS,
+            browser_timeout_ms: DEFAULT_BROWSER_TIMEOUT_MS,
+            browser_concurrency: DEFAULT_BROWSER_CONCURRENCY,
+            browser_queue_wait_ms: DEFAULT_BROWSER_QUEUE_WAIT_MS,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            respect_robots: true,
+            robots_timeout_ms: DEFAULT_ROBOTS_TIMEOUT_MS,
+            user_agent: DEFAULT_USER_AGENT.to_string(),
+            cache_entries: DEFAULT_CACHE_ENTRIES,
+            cache_ttl_secs: DEFAULT_CACHE_TTL_SECS,
+            screenshot_max_bytes: DEFAULT_SCREENSHOT_MAX_BYTES,
+            chrome: None,
+            browser_ws: None,
+            search: SearchPolicy::default(),
+        }
+    }
+}
+
+/// `[scrape.search]`: where `search` sends queries. The endpoint is the
+/// operator's choice, so it is not subject to the URL policy (a SearXNG
+/// instance usually lives on a private address).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchPolicy {
+    /// `searxng` or `brave`; unset means no search.
+    pub provider: Option<String>,
+    /// SearXNG base URL, e.g. `http://searxng:8080`.
+    pub searxng_url: Option<String>,
+    /// Brave Search API endpoint (default
+    /// `https://api.search.brave.com/res/v1/web/search`).
+    pub brave_url: Option<String>,
+    /// Environment variable holding the Brave API key (default
+    /// `BRAVE_API_KEY`). The key itself never goes in a policy file.
+    pub brave_api_key_env: Option<String>,
+}
+
+impl ScrapePolicy {
+    /// Check the numbers make sense.
+    ///
+    /// # Errors
+    /// A [`PolicyError`] naming the field.
+    pub fn validate(&self, file: &Path, source: &str) -> Result<(), PolicyError> {
+        let positive = [
+            ("max_length", self.max_length as u64),
+            ("max_length_cap", self.max_length_cap as u64),
+            ("max_body_bytes", self.max_body_bytes as u64),
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("http_timeout_ms", self.http_timeout_ms),
+            ("browser_timeout_ms", self.browser_timeout_ms),
+            ("browser_concurrency", self.browser_concurrency as u64),
+            ("robots_timeout_ms", self.robots_timeout_ms),
+            ("screenshot_max_bytes", self.screenshot_max_bytes as u64),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(PolicyError::at(
+                    file,
+                    source,
+                    source.find(field),
+                    format!("field `{field}`: must be greater than 0"),
+                ));
+            }
+        }
+        if self.max_length > self.max_length_cap {
+            return Err(PolicyError::at(
+                file,
+                source,
+                source.find("max_length"),
+                "field `max_length`: must not exceed `max_length_cap`",
+            ));
+        }
+        if let Some(provider) = &self.search.provider
+            && !matches!(provider.as_str(), "searxng" | "brave")
+        {
+            return Err(PolicyError::at(
+                file,
+                source,
+                source.find("provider"),
+                format!("field `provider`: {provider:?} is not `searxng` or `brave`"),
+            ));
+        }
+        if self.search.provider.as_deref() == Some("searxng") && self.search.searxng_url.is_none() {
+            return Err(PolicyError::at(
+                file,
+                source,
+                source.find("provider"),
+                "field `searxng_url`: required when provider = \"searxng\"",
+            ));
+        }
+        Ok(())
+    }
+}
