@@ -1,0 +1,361 @@
+//! Fake web servers on loopback for moat-scrape's suites: a small site with
+//! every hostile and awkward page the scraper must handle, a "blocked"
+//! server that records whether anything reached it, a fake SearXNG and a
+//! fake Brave Search API.
+//!
+//! Raw HTTP/1.1 over tokio (one request per connection), so the tests need
+//! no web framework. Must never bind anything but 127.0.0.1.
+
+use std::{
+    fmt::Write as _,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+/// One recorded request: method, path with query, and headers.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Request method.
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// Lowercased header names with their values.
+    pub headers: Vec<(String, String)>,
+}
+
+/// What a route answers.
+pub enum Reply {
+    /// A complete response.
+    Full {
+        /// Status code.
+        status: u16,
+        /// Headers besides Content-Length and Connection.
+        headers: Vec<(String, String)>,
+        /// Body.
+        body: Vec<u8>,
+    },
+    /// Headers and the start of an HTML body, then nothing, forever.
+    Stall(String),
+    /// `total` bytes of HTML, streamed.
+    Huge(usize),
+}
+
+impl Reply {
+    /// 200 with a content type.
+    pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self::Full {
+            status: 200,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.into(),
+        }
+    }
+
+    /// A redirect.
+    pub fn redirect(location: &str) -> Self {
+        Self::Full {
+            status: 302,
+            headers: vec![("Location".into(), location.into())],
+            body: Vec::new(),
+        }
+    }
+
+    /// 404.
+    pub fn not_found() -> Self {
+        Self::Full {
+            status: 404,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: b"not found".to_vec(),
+        }
+    }
+}
+
+type Router = Arc<dyn Fn(&Hit) -> Reply + Send + Sync>;
+
+/// A fake server on 127.0.0.1, stopped when dropped.
+pub struct FakeServer {
+    /// Where it listens.
+    pub address: SocketAddr,
+    hits: Arc<Mutex<Vec<Hit>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeServer {
+    /// Serve `router` on a fresh loopback port.
+    ///
+    /// # Panics
+    /// When loopback cannot be bound.
+    pub async fn start(router: impl Fn(&Hit) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("address");
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let router: Router = Arc::new(router);
+        let task_hits = hits.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                let router = router.clone();
+                let hits = task_hits.clone();
+                tokio::spawn(async move { serve(stream, &router, &hits).await });
+            }
+        });
+        Self {
+            address,
+            hits,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// `127.0.0.1:PORT`, for `allow_private`.
+    pub fn authority(&self) -> String {
+        self.address.to_string()
+    }
+
+    /// Every request received so far.
+    pub fn hits(&self) -> Vec<Hit> {
+        self.hits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Requests whose target starts with `prefix`.
+    pub fn hits_on(&self, prefix: &str) -> usize {
+        self.hits()
+            .iter()
+            .filter(|hit| hit.target.starts_with(prefix))
+            .count()
+    }
+}
+
+async fn serve(mut stream: TcpStream, router: &Router, hits: &Mutex<Vec<Hit>>) {
+    let mut buffer = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    let head_end = loop {
+        let Ok(read) = stream.read(&mut chunk).await else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+            break end;
+        }
+        if buffer.len() > 1024 * 1024 {
+            return;
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let hit = Hit {
+        method: first.next().unwrap_or("").to_string(),
+        target: first.next().unwrap_or("").to_string(),
+        headers: lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+            .collect(),
+    };
+    hits.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(hit.clone());
+    match router(&hit) {
+        Reply::Full {
+            status,
+            headers,
+            body,
+        } => {
+            let mut response = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (name, value) in headers {
+                let _ = write!(response, "{name}: {value}\r\n");
+            }
+            response.push_str("\r\n");
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.write_all(&body).await;
+        }
+        Reply::Stall(start) => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n";
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(start.as_bytes()).await;
+            let _ = stream.flush().await;
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        Reply::Huge(total) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let paragraph = b"<p>All work and no play makes a very long page.</p>\n";
+            let mut sent = 0;
+            let mut block = Vec::with_capacity(64 * 1024);
+            while block.len() + paragraph.len() <= 64 * 1024 {
+                block.extend_from_slice(paragraph);
+            }
+            while sent < total {
+                let size = block.len().min(total - sent);
+                if stream.write_all(&block[..size]).await.is_err() {
+                    return;
+                }
+                sent += size;
+            }
+        }
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// A long static article (about 6,000 characters of text).
+pub fn article_html() -> String {
+    let mut paragraphs = String::new();
+    for index in 1..=30 {
+        let _ = writeln!(
+            paragraphs,
+            "<p>Paragraph {index}. The quick brown fox jumps over the lazy dog while the scraper reads every word of this article carefully.</p>"
+        );
+    }
+    format!(
+        "<!DOCTYPE html><html><head><title>The Static Article</title><style>body {{ color: red }}</style>\
+         <script>var tracking = 'SECRET-TRACKER';</script></head><body>\
+         <nav><a href=/>Home</a> | <a href=/about>About us</a></nav>\
+         <noscript>Please enable JavaScript to continue.</noscript>\
+         <main><h1>Moats and Castles</h1>{paragraphs}<p>THE END OF THE ARTICLE.</p></main>\
+         <footer>Copyright footer text</footer></body></html>"
+    )
+}
+
+/// A page whose text only exists after JavaScript runs.
+pub const SPA_HTML: &str = "<!DOCTYPE html><html><head><title>JS App</title></head><body>\
+    <div id=\"root\"></div>\
+    <noscript>You need to enable JavaScript to run this app.</noscript>\
+    <script>setTimeout(function () {\
+      document.getElementById('root').innerHTML = '<h1>Rendered by script</h1><p>The JAVASCRIPT-BUILT content is here.</p>';\
+      document.title = 'JS App (ready)';\
+    }, 150);</script></body></html>";
+
+/// A page whose sub-resources and scripts all aim at `blocked` (a loopback
+/// server the policy does not open).
+pub fn leaky_html(blocked: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><title>Leaky</title>\
+         <link rel=stylesheet href=\"http://{blocked}/style.css\">\
+         <script src=\"http://{blocked}/script.js\"></script></head><body>\
+         <h1>Visible text of the leaky page</h1>\
+         <p>This page tries to reach a private server in every way a page can.</p>\
+         <img src=\"http://{blocked}/image.png\"><img src=\"/pixel.png\">\
+         <iframe src=\"http://{blocked}/frame\"></iframe>\
+         <script>\
+           fetch('http://{blocked}/fetch').catch(function () {{}});\
+           var x = new XMLHttpRequest(); x.open('GET', 'http://{blocked}/xhr'); x.send();\
+           try {{ new WebSocket('ws://{blocked}/socket'); }} catch (e) {{}}\
+           fetch('http://localhost:{port}/by-name').catch(function () {{}});\
+           navigator.sendBeacon('http://{blocked}/beacon', 'x');\
+         </script></body></html>",
+        port = blocked.rsplit(':').next().unwrap_or("0")
+    )
+}
+
+/// The standard site: every page the suites need. `blocked` is the address
+/// of the server nothing may reach.
+pub fn site_router(blocked: String) -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
+    move |hit: &Hit| {
+        let path = hit.target.split('?').next().unwrap_or("");
+        match path {
+            "/robots.txt" => Reply::ok("text/plain", "User-agent: *\nDisallow: /private\n"),
+            "/article" => Reply::ok("text/html; charset=utf-8", article_html()),
+            "/spa" => Reply::ok("text/html", SPA_HTML),
+            "/slow" => Reply::Stall("<!DOCTYPE html><html><head><title>Slow</title></head><body><p>Partial content before the stall.</p>".into()),
+            "/huge" => Reply::Huge(20 * 1024 * 1024),
+            "/redirect/1" => Reply::redirect("/redirect/2"),
+            "/redirect/2" => Reply::redirect(&format!("http://{blocked}/secret")),
+            "/leaky" => Reply::ok("text/html", leaky_html(&blocked)),
+            "/file.bin" => Reply::ok("application/octet-stream", vec![0_u8, 1, 2, 3, 255, 254, 0, 7]),
+            "/doc.pdf" => Reply::ok("application/pdf", b"%PDF-1.7\n%binary".to_vec()),
+            "/latin1" => Reply::ok(
+                "text/html; charset=iso-8859-1",
+                b"<html><head><title>Caf\xe9</title></head><body><p>Un caf\xe9 cr\xe8me, s'il vous pla\xeet.</p></body></html>".to_vec(),
+            ),
+            "/sjis" => Reply::ok(
+                "text/html",
+                b"<html><head><meta charset=\"Shift_JIS\"><title>JP</title></head><body><p>\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd</p></body></html>".to_vec(),
+            ),
+            "/private/page" => Reply::ok("text/html", "<p>robots.txt says you may not read this</p>"),
+            _ => Reply::not_found(),
+        }
+    }
+}
+
+/// A fake SearXNG: `/search?q=..&format=json`.
+pub fn searxng_router() -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
+    |hit: &Hit| {
+        if !hit.target.starts_with("/search?") || !hit.target.contains("format=json") {
+            return Reply::not_found();
+        }
+        let results: Vec<serde_json::Value> = (1..=15)
+            .map(|index| {
+                serde_json::json!({
+                    "title": format!("SearXNG result {index}"),
+                    "url": format!("https://example.org/searx/{index}"),
+                    "content": format!("Snippet <strong>number</strong> {index}"),
+                    "engine": "fake"
+                })
+            })
+            .collect();
+        Reply::ok(
+            "application/json",
+            serde_json::json!({ "query": "q", "number_of_results": 15, "results": results })
+                .to_string(),
+        )
+    }
+}
+
+/// A fake Brave Search API that requires `key` in `X-Subscription-Token`.
+pub fn brave_router(key: &'static str) -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
+    move |hit: &Hit| {
+        let token = hit
+            .headers
+            .iter()
+            .find(|(name, _)| name == "x-subscription-token")
+            .map(|(_, value)| value.as_str());
+        if token != Some(key) {
+            return Reply::Full {
+                status: 401,
+                headers: vec![("Content-Type".into(), "application/json".into())],
+                body: b"{\"error\":\"bad token\"}".to_vec(),
+            };
+        }
+        let results: Vec<serde_json::Value> = (1..=5)
+            .map(|index| {
+                serde_json::json!({
+                    "title": format!("Brave result {index}"),
+                    "url": format!("https://example.com/brave/{index}"),
+                    "description": format!("Brave <strong>snippet</strong> {index}")
+                })
+            })
+            .collect();
+        Reply::ok(
+            "application/json",
+            serde_json::json!({ "type": "search", "web": { "results": results } }).to_string(),
+        )
+    }
+}

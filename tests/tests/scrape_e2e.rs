@@ -1,0 +1,636 @@
+//! moat-scrape end to end: the real binary, over stdio and Streamable HTTP,
+//! against fake sites on loopback that this suite starts. Tests that need
+//! Chromium use /usr/bin/chromium (scripts/test.sh installs it); they do not
+//! skip.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use moat_tests::{
+    Client, Era, HttpServer, Session, TRANSPORTS, Transport, call,
+    fake_sites::{FakeServer, Reply, brave_router, searxng_router, site_router},
+    is_error, text,
+};
+use rmcp::{
+    ServiceExt,
+    model::{CallToolResult, ClientConfig, ContentBlock},
+    transport::{ConfigureCommandExt, TokioChildProcess},
+};
+use serde_json::{Value, json};
+
+/// The fake site, the server nobody may reach, and a policy opening only
+/// the site.
+struct World {
+    site: FakeServer,
+    blocked: FakeServer,
+    _dir: tempfile::TempDir,
+    policy: PathBuf,
+}
+
+impl World {
+    async fn new(extra: &str) -> Self {
+        let blocked =
+            FakeServer::start(|_| Reply::ok("text/plain", "SECRET FROM THE PRIVATE NETWORK")).await;
+        let site = FakeServer::start(site_router(blocked.authority())).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let policy = dir.path().join("policy.toml");
+        let text = format!(
+            "[url]\nallow_private = [\"{}\"]\n\n[scrape]\nhttp_timeout_ms = 3000\nbrowser_timeout_ms = 8000\n\
+             max_body_bytes = 1048576\nrobots_timeout_ms = 2000\n{extra}\n",
+            site.authority()
+        );
+        #[expect(clippy::disallowed_methods, reason = "test writes its own temp policy")]
+        std::fs::write(&policy, text).expect("write policy");
+        Self {
+            site,
+            blocked,
+            _dir: dir,
+            policy,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.site.base())
+    }
+
+    fn policy(&self) -> String {
+        self.policy.display().to_string()
+    }
+
+    async fn session(&self, transport: Transport) -> Session {
+        Session::start(
+            "moat-scrape",
+            &["--policy", &self.policy()],
+            transport,
+            Era::Handshake,
+        )
+        .await
+        .expect("server starts")
+    }
+
+    /// Nothing reached the private server.
+    fn assert_blocked_untouched(&self) {
+        assert!(
+            self.blocked.hits().is_empty(),
+            "the blocked server was reached: {:?}",
+            self.blocked.hits()
+        );
+    }
+}
+
+fn structured(result: &CallToolResult) -> Value {
+    result.structured_content.clone().unwrap_or(Value::Null)
+}
+
+async fn scrape(session: &Session, arguments: Value) -> CallToolResult {
+    session
+        .call("scrape", arguments)
+        .await
+        .expect("call answers")
+}
+
+/// A static article comes back as clean text, with metadata, over both
+/// transports; scripts, styles, noscript, navigation and footer are gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn static_article_is_clean_text_over_stdio_and_http() {
+    let world = World::new("").await;
+    for transport in TRANSPORTS {
+        let session = world.session(transport).await;
+        let result = scrape(
+            &session,
+            json!({ "url": world.url("/article"), "render": "http" }),
+        )
+        .await;
+        let body = text(&result);
+        assert!(!is_error(&result), "{body}");
+        assert!(
+            body.contains("Moats and Castles") && body.contains("THE END OF THE ARTICLE"),
+            "{body}"
+        );
+        for absent in [
+            "SECRET-TRACKER",
+            "color: red",
+            "enable JavaScript",
+            "About us",
+            "Copyright footer",
+        ] {
+            assert!(!body.contains(absent), "{absent} leaked into: {body}");
+        }
+        let data = structured(&result);
+        assert_eq!(data["status"], 200);
+        assert_eq!(data["renderer"], "http");
+        assert_eq!(data["title"], "The Static Article");
+        assert_eq!(data["final_url"], world.url("/article"));
+        assert!(
+            data["content_type"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("text/html")
+        );
+    }
+}
+
+/// A cut page says where to continue; continuing walks the whole text
+/// without fetching the page again.
+#[tokio::test(flavor = "multi_thread")]
+async fn continuation_reads_from_cache() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let mut start = 0;
+    let mut all = String::new();
+    let mut calls = 0;
+    loop {
+        let result = scrape(
+            &session,
+            json!({ "url": world.url("/article"), "render": "http", "max_length": 1000, "start_index": start }),
+        )
+        .await;
+        assert!(!is_error(&result), "{}", text(&result));
+        let data = structured(&result);
+        all.push_str(data["text"].as_str().unwrap_or(""));
+        calls += 1;
+        match data["next_start_index"].as_u64() {
+            Some(next) => {
+                assert!(
+                    text(&result).contains(&format!("start_index={next}")),
+                    "{}",
+                    text(&result)
+                );
+                start = usize::try_from(next).expect("fits");
+            }
+            None => break,
+        }
+    }
+    assert!(
+        calls > 3,
+        "the article should take several windows, took {calls}"
+    );
+    assert!(all.contains("Paragraph 1.") && all.contains("THE END OF THE ARTICLE"));
+    assert_eq!(
+        world.site.hits_on("/article"),
+        1,
+        "continuations fetched the page again"
+    );
+}
+
+/// render=auto sends a JavaScript-built page to the browser; render=http
+/// shows its empty shell without the noscript notice.
+#[tokio::test(flavor = "multi_thread")]
+async fn javascript_page_escalates_to_the_browser() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Http).await;
+    let result = scrape(&session, json!({ "url": world.url("/spa") })).await;
+    let body = text(&result);
+    assert!(!is_error(&result), "{body}");
+    assert!(body.contains("JAVASCRIPT-BUILT"), "{body}");
+    assert_eq!(structured(&result)["renderer"], "browser");
+    let plain = scrape(
+        &session,
+        json!({ "url": world.url("/spa"), "render": "http" }),
+    )
+    .await;
+    let plain_body = text(&plain);
+    assert!(
+        !plain_body.contains("JAVASCRIPT-BUILT") && !plain_body.contains("enable JavaScript"),
+        "{plain_body}"
+    );
+    world.assert_blocked_untouched();
+}
+
+/// A page that never finishes: plain HTTP stops at its timeout, the browser
+/// returns what the page showed (or a clear timeout), and the server keeps
+/// working.
+#[tokio::test(flavor = "multi_thread")]
+async fn never_finishing_page_is_bounded() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let http = scrape(
+        &session,
+        json!({ "url": world.url("/slow"), "render": "http" }),
+    )
+    .await;
+    assert!(is_error(&http));
+    assert!(text(&http).contains("took longer than"), "{}", text(&http));
+    let browser = scrape(
+        &session,
+        json!({ "url": world.url("/slow"), "render": "browser" }),
+    )
+    .await;
+    let body = text(&browser);
+    if is_error(&browser) {
+        assert!(body.contains("took longer than"), "{body}");
+    } else {
+        assert!(body.contains("Partial content before the stall"), "{body}");
+        assert!(body.contains("had not finished loading"), "{body}");
+    }
+    let next = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "browser" }),
+    )
+    .await;
+    assert!(!is_error(&next), "{}", text(&next));
+}
+
+/// A 20 MiB page is read up to the body cap and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_page_is_cut_at_the_body_cap() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let result = scrape(
+        &session,
+        json!({ "url": world.url("/huge"), "render": "http", "max_length": 500 }),
+    )
+    .await;
+    let body = text(&result);
+    assert!(!is_error(&result), "{body}");
+    assert!(body.contains("larger than 1048576 bytes"), "{body}");
+    assert_eq!(structured(&result)["truncated"], true);
+}
+
+/// A redirect chain ending at a private address is refused, over plain HTTP
+/// and in the browser, and the private server receives nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirect_to_private_address_is_refused() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let http = scrape(
+        &session,
+        json!({ "url": world.url("/redirect/1"), "render": "http" }),
+    )
+    .await;
+    assert!(is_error(&http));
+    assert!(
+        text(&http).contains("redirect was refused"),
+        "{}",
+        text(&http)
+    );
+    let browser = scrape(
+        &session,
+        json!({ "url": world.url("/redirect/1"), "render": "browser" }),
+    )
+    .await;
+    assert!(is_error(&browser), "{}", text(&browser));
+    assert!(world.site.hits_on("/redirect/2") >= 2);
+    world.assert_blocked_untouched();
+}
+
+/// Every request a page makes (stylesheet, script, image, iframe, fetch,
+/// XHR, WebSocket, beacon, a `localhost` name) goes through the egress
+/// proxy and is refused; the page's own text still comes back.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_subrequests_to_blocked_addresses_never_arrive() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let result = scrape(
+        &session,
+        json!({ "url": world.url("/leaky"), "render": "browser" }),
+    )
+    .await;
+    let body = text(&result);
+    assert!(!is_error(&result), "{body}");
+    assert!(body.contains("Visible text of the leaky page"), "{body}");
+    assert!(
+        world.site.hits_on("/pixel.png") >= 1,
+        "the page's own sub-resources were not even requested"
+    );
+    // Let any late request (beacon, socket) arrive before looking.
+    let again = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "browser" }),
+    )
+    .await;
+    assert!(!is_error(&again), "{}", text(&again));
+    world.assert_blocked_untouched();
+}
+
+/// Hostile spellings of the blocked server's address are refused before
+/// any connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_urls_are_refused_by_the_binary() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Http).await;
+    let port = world.blocked.address.port();
+    let urls = [
+        format!("http://127.0.0.1:{port}/"),
+        format!("http://localhost:{port}/"),
+        format!("http://2130706433:{port}/"),
+        format!("http://0x7f.1:{port}/"),
+        format!("http://0177.0.0.1:{port}/"),
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        format!("http://[::1]:{port}/"),
+        format!("http://127.0.0.1.:{port}/"),
+        format!("http://user@127.0.0.1:{port}/"),
+        format!("file:///etc/passwd"),
+    ];
+    for url in urls {
+        for render in ["http", "browser"] {
+            let result = scrape(&session, json!({ "url": url, "render": render })).await;
+            assert!(is_error(&result), "{url} was allowed: {}", text(&result));
+        }
+    }
+    world.assert_blocked_untouched();
+}
+
+/// Binary files and PDFs get a clear error, not garbage text.
+#[tokio::test(flavor = "multi_thread")]
+async fn binary_and_pdf_are_refused() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let binary = scrape(&session, json!({ "url": world.url("/file.bin") })).await;
+    assert!(is_error(&binary));
+    assert!(text(&binary).contains("not text"), "{}", text(&binary));
+    let pdf = scrape(&session, json!({ "url": world.url("/doc.pdf") })).await;
+    assert!(is_error(&pdf));
+    assert!(text(&pdf).contains("PDF"), "{}", text(&pdf));
+}
+
+/// Non-UTF-8 pages are decoded from the header charset or `<meta charset>`.
+#[tokio::test(flavor = "multi_thread")]
+async fn non_utf8_pages_are_decoded() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let latin1 = scrape(&session, json!({ "url": world.url("/latin1") })).await;
+    assert!(
+        text(&latin1).contains("Un café crème, s'il vous plaît."),
+        "{}",
+        text(&latin1)
+    );
+    assert_eq!(structured(&latin1)["title"], "Café");
+    let sjis = scrape(&session, json!({ "url": world.url("/sjis") })).await;
+    assert!(text(&sjis).contains("こんにちは"), "{}", text(&sjis));
+}
+
+/// robots.txt is honoured by default and the operator can switch it off.
+#[tokio::test(flavor = "multi_thread")]
+async fn robots_txt_is_honoured_unless_switched_off() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let refused = scrape(&session, json!({ "url": world.url("/private/page") })).await;
+    assert!(is_error(&refused));
+    assert!(text(&refused).contains("robots.txt"), "{}", text(&refused));
+    assert_eq!(world.site.hits_on("/private"), 0);
+    let ignoring = Session::start(
+        "moat-scrape",
+        &["--policy", &world.policy(), "--ignore-robots-txt"],
+        Transport::Stdio,
+        Era::Handshake,
+    )
+    .await
+    .expect("server starts");
+    let allowed = scrape(&ignoring, json!({ "url": world.url("/private/page") })).await;
+    assert!(!is_error(&allowed), "{}", text(&allowed));
+    assert!(text(&allowed).contains("robots.txt says you may not read this"));
+}
+
+/// search: SearXNG's JSON API, over both transports, with the limit and
+/// filters passed through and tags stripped from snippets.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_through_fake_searxng() {
+    let searxng = FakeServer::start(searxng_router()).await;
+    let world = World::new(&format!(
+        "\n[scrape.search]\nprovider = \"searxng\"\nsearxng_url = \"{}\"\n",
+        searxng.base()
+    ))
+    .await;
+    for transport in TRANSPORTS {
+        let session = world.session(transport).await;
+        let result = session
+            .call("search", json!({ "query": "moat castles", "limit": 3, "time_range": "week", "safesearch": "strict", "language": "en" }))
+            .await
+            .expect("call answers");
+        assert!(!is_error(&result), "{}", text(&result));
+        let results = structured(&result)["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[0]["title"], "SearXNG result 1");
+        assert_eq!(results[0]["url"], "https://example.org/searx/1");
+        assert_eq!(results[0]["snippet"], "Snippet number 1");
+    }
+    let hit = searxng
+        .hits()
+        .into_iter()
+        .next()
+        .expect("searxng was asked");
+    for part in [
+        "q=moat+castles",
+        "format=json",
+        "time_range=week",
+        "safesearch=2",
+        "language=en",
+    ] {
+        assert!(
+            hit.target.contains(part),
+            "{part} missing from {}",
+            hit.target
+        );
+    }
+}
+
+/// Start moat-scrape on stdio with extra environment variables.
+async fn stdio_with_env(args: &[&str], env: &[(&str, &str)]) -> Client {
+    let mut command = tokio::process::Command::new(moat_tests::binary("moat-scrape"));
+    command.args(args).env("RUST_LOG", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let transport = TokioChildProcess::new(command.configure(|command| {
+        command.stderr(Stdio::inherit());
+    }))
+    .expect("spawn");
+    ClientConfig::default()
+        .serve(transport)
+        .await
+        .expect("MCP startup")
+}
+
+/// search: Brave's API with the key from the environment variable the
+/// policy names; a wrong key is a clear error.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_through_fake_brave() {
+    let brave = FakeServer::start(brave_router("test-key-123")).await;
+    let world = World::new(&format!(
+        "\n[scrape.search]\nprovider = \"brave\"\nbrave_url = \"{}/res/v1/web/search\"\nbrave_api_key_env = \"MOAT_TEST_BRAVE_KEY\"\n",
+        brave.base()
+    ))
+    .await;
+    let client = stdio_with_env(
+        &["--policy", &world.policy()],
+        &[("MOAT_TEST_BRAVE_KEY", "test-key-123")],
+    )
+    .await;
+    let result = call(&client, "search", json!({ "query": "rust", "limit": 2 }))
+        .await
+        .expect("answers");
+    assert!(!is_error(&result), "{}", text(&result));
+    let results = structured(&result)["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1]["snippet"], "Brave snippet 2");
+    let hit = brave.hits().into_iter().next().expect("brave was asked");
+    assert!(hit.target.contains("count=2"), "{}", hit.target);
+    let wrong = stdio_with_env(
+        &["--policy", &world.policy()],
+        &[("MOAT_TEST_BRAVE_KEY", "wrong")],
+    )
+    .await;
+    let refused = call(&wrong, "search", json!({ "query": "rust" }))
+        .await
+        .expect("answers");
+    assert!(is_error(&refused));
+    assert!(text(&refused).contains("HTTP 401"), "{}", text(&refused));
+    let unset = stdio_with_env(&["--policy", &world.policy()], &[]).await;
+    let missing = call(&unset, "search", json!({ "query": "rust" }))
+        .await
+        .expect("answers");
+    assert!(
+        text(&missing).contains("MOAT_TEST_BRAVE_KEY is not set"),
+        "{}",
+        text(&missing)
+    );
+}
+
+/// With no provider, search says so instead of pretending.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_without_provider_says_so() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let result = session
+        .call("search", json!({ "query": "anything" }))
+        .await
+        .expect("answers");
+    assert!(is_error(&result));
+    assert!(
+        text(&result).contains("no search provider is configured"),
+        "{}",
+        text(&result)
+    );
+}
+
+/// screenshot returns a PNG image, and a PNG over the cap is a clear error.
+#[tokio::test(flavor = "multi_thread")]
+async fn screenshot_is_a_png_within_the_cap() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Http).await;
+    let result = session
+        .call(
+            "screenshot",
+            json!({ "url": world.url("/article"), "width": 640, "height": 480 }),
+        )
+        .await
+        .expect("answers");
+    assert!(!is_error(&result), "{}", text(&result));
+    let image = result
+        .content
+        .iter()
+        .find_map(|block| match block {
+            ContentBlock::Image(image) => Some(image.clone()),
+            _ => None,
+        })
+        .expect("an image block");
+    assert_eq!(image.mime_type, "image/png");
+    assert!(image.data.starts_with("iVBORw0KGgo"), "not a PNG");
+    let small = World::new("screenshot_max_bytes = 100").await;
+    let capped = small.session(Transport::Stdio).await;
+    let refused = capped
+        .call(
+            "screenshot",
+            json!({ "url": small.url("/article"), "full_page": true }),
+        )
+        .await
+        .expect("answers");
+    assert!(is_error(&refused));
+    assert!(
+        text(&refused).contains("over the 100-byte cap"),
+        "{}",
+        text(&refused)
+    );
+}
+
+/// The Chromium processes started by the server with this pid.
+fn chromium_children(server: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "test reads /proc to find the browser it must kill"
+    )]
+    let tasks = std::fs::read_dir(format!("/proc/{server}/task")).expect("proc");
+    for task in tasks.flatten() {
+        #[expect(clippy::disallowed_methods, reason = "test reads /proc")]
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children
+            .split_whitespace()
+            .filter_map(|pid| pid.parse::<u32>().ok())
+        {
+            #[expect(clippy::disallowed_methods, reason = "test reads /proc")]
+            let name = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            if name.trim() == "chromium" {
+                found.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// Killing Chromium in the middle of a call fails that call cleanly; the
+/// next call launches a new browser and succeeds.
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_killed_mid_call_recovers() {
+    let world = World::new("").await;
+    let server =
+        HttpServer::start("moat-scrape", &["--policy", &world.policy()], &[]).expect("server");
+    let client = server.client(Era::Handshake).await.expect("client");
+    let slow = world.url("/slow");
+    let call_task = {
+        let peer = client.peer().clone();
+        tokio::spawn(async move {
+            let arguments = json!({ "url": slow, "render": "browser" });
+            let Value::Object(arguments) = arguments else {
+                unreachable!()
+            };
+            peer.call_tool(
+                rmcp::model::CallToolRequestParams::new("scrape").with_arguments(arguments),
+            )
+            .await
+        })
+    };
+    // Wait until the browser is fetching the page, then kill it.
+    let mut victims = Vec::new();
+    for _ in 0..600 {
+        if world.site.hits_on("/slow") > 0 {
+            victims = chromium_children(server.child.id());
+            if !victims.is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!victims.is_empty(), "Chromium never started");
+    for pid in &victims {
+        let status = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+    let failed = call_task.await.expect("task").expect("the call answers");
+    assert!(is_error(&failed), "{}", text(&failed));
+    let message = text(&failed);
+    assert!(
+        message.contains("Chromium") || message.contains("browser"),
+        "{message}"
+    );
+    let next = call(
+        &client,
+        "scrape",
+        json!({ "url": world.url("/spa"), "render": "browser" }),
+    )
+    .await
+    .expect("answers");
+    assert!(!is_error(&next), "{}", text(&next));
+    assert!(text(&next).contains("JAVASCRIPT-BUILT"));
+    let relaunched = chromium_children(server.child.id());
+    assert!(!relaunched.is_empty() && relaunched.iter().all(|pid| !victims.contains(pid)));
+}
