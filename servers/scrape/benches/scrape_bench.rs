@@ -1,2 +1,248 @@
-//! Placeholder replaced below.
-fn main() {}
+//! moat-scrape benchmark (a bench, not a test): latency of a static scrape
+//! and of a warm-browser scrape of a local page, wall time of 10 concurrent
+//! browser scrapes, and peak RSS of the server and of Chromium.
+//!
+//! Run: `cargo run --release -p moat-scrape --bin moat-scrape-bench`
+//! (optional argument: iterations, default 200 static / 50 browser).
+//!
+//! Calls go through the full MCP path (in-process client and server over a
+//! duplex pipe, the same handler as stdio) to a loopback page this binary
+//! serves itself. "Server RSS" is this process (server plus the tiny site);
+//! "Chromium RSS" sums every Chromium process it started (shared pages
+//! counted more than once, like `ps`).
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use moat_scrape::{ScrapeOptions, ScrapeServer};
+use moat_shared::{
+    policy::{ScrapePolicy, UrlPolicy},
+    runtime::inprocess,
+};
+use rmcp::model::CallToolRequestParams;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+};
+
+const ARTICLE: &str = include_str!("article.html");
+const SPA: &str = "<!DOCTYPE html><html><head><title>App</title></head><body><div id=root></div>\
+    <script>setTimeout(function(){document.getElementById('root').innerHTML='<h1>Built</h1><p>'+'word '.repeat(300)+'</p>';},20);</script></body></html>";
+
+async fn site() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buffer = vec![0_u8; 8192];
+                let mut read = 0;
+                loop {
+                    let Ok(count) = stream.read(&mut buffer[read..]).await else {
+                        return;
+                    };
+                    if count == 0 {
+                        return;
+                    }
+                    read += count;
+                    if buffer[..read]
+                        .windows(4)
+                        .any(|window| window == b"\r\n\r\n")
+                        || read == buffer.len()
+                    {
+                        break;
+                    }
+                }
+                let head = String::from_utf8_lossy(&buffer[..read]);
+                let path = head.split(' ').nth(1).unwrap_or("/");
+                let (status, body) = if path.ends_with("/article") {
+                    ("200 OK", ARTICLE)
+                } else if path.ends_with("/spa") {
+                    ("200 OK", SPA)
+                } else {
+                    ("404 Not Found", "")
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    Ok(address)
+}
+
+/// Resident set size of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the bench reads /proc for memory figures"
+    )]
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Every descendant of `pid`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut all = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(parent) = queue.pop() {
+        #[expect(clippy::disallowed_methods, reason = "the bench reads /proc")]
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            #[expect(clippy::disallowed_methods, reason = "the bench reads /proc")]
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children
+                .split_whitespace()
+                .filter_map(|value| value.parse::<u32>().ok())
+            {
+                all.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    all
+}
+
+fn percentile(sorted: &[Duration], percent: usize) -> Duration {
+    let index = (sorted.len() * percent / 100).min(sorted.len().saturating_sub(1));
+    sorted[index]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{name}: n={} p50={:.2} ms p99={:.2} ms",
+        samples.len(),
+        percentile(&samples, 50).as_secs_f64() * 1000.0,
+        percentile(&samples, 99).as_secs_f64() * 1000.0
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(200);
+    let address = site().await?;
+    let options = ScrapeOptions {
+        url: UrlPolicy {
+            allow_private: vec![address.to_string()],
+            ..UrlPolicy::default()
+        },
+        scrape: ScrapePolicy {
+            cache_entries: 0,
+            browser_concurrency: 10,
+            ..ScrapePolicy::default()
+        },
+        chrome_env: std::env::var("CHROME").ok(),
+        ..ScrapeOptions::default()
+    };
+    let server = Arc::new(ScrapeServer::new(&options)?);
+    let client = inprocess::connect(server.clone()).await?;
+
+    let me = std::process::id();
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak_self = Arc::new(AtomicU64::new(0));
+    let peak_chromium = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (stop, peak_self, peak_chromium) =
+            (stop.clone(), peak_self.clone(), peak_chromium.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak_self.fetch_max(rss_kib(me), Ordering::Relaxed);
+                let chromium: u64 = descendants(me).into_iter().map(rss_kib).sum();
+                peak_chromium.fetch_max(chromium, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+
+    let call = |url: String, render: &'static str| {
+        let peer = client.peer().clone();
+        async move {
+            let arguments = serde_json::json!({ "url": url, "render": render });
+            let serde_json::Value::Object(arguments) = arguments else {
+                anyhow::bail!("object")
+            };
+            let started = Instant::now();
+            let result = peer
+                .call_tool(CallToolRequestParams::new("scrape").with_arguments(arguments))
+                .await?;
+            anyhow::ensure!(
+                result.is_error != Some(true),
+                "scrape failed: {:?}",
+                result.content
+            );
+            Ok(started.elapsed())
+        }
+    };
+    let article = format!("http://{address}/article");
+    let spa = format!("http://{address}/spa");
+
+    // Warm up both paths (robots.txt cache, browser launch).
+    call(article.clone(), "http").await?;
+    let launch = call(spa.clone(), "browser").await?;
+    println!(
+        "first browser scrape (includes Chromium launch): {:.0} ms",
+        launch.as_secs_f64() * 1000.0
+    );
+
+    let mut static_times = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        static_times.push(call(article.clone(), "http").await?);
+    }
+    report(
+        &format!("static scrape (http, {} KB page)", ARTICLE.len() / 1024),
+        static_times,
+    );
+
+    let browser_iterations = (iterations / 4).max(10);
+    let mut browser_times = Vec::with_capacity(browser_iterations);
+    for _ in 0..browser_iterations {
+        browser_times.push(call(spa.clone(), "browser").await?);
+    }
+    report(
+        "browser scrape (warm browser, JS-built page)",
+        browser_times,
+    );
+
+    let started = Instant::now();
+    let concurrent: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(call(spa.clone(), "browser")))
+        .collect();
+    for task in concurrent {
+        task.await??;
+    }
+    println!(
+        "10 concurrent browser scrapes: wall {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    println!(
+        "peak RSS: server {:.1} MiB, Chromium (all processes) {:.1} MiB",
+        peak_self.load(Ordering::Relaxed) as f64 / 1024.0,
+        peak_chromium.load(Ordering::Relaxed) as f64 / 1024.0
+    );
+    server.engine().browser.shutdown().await;
+    let _ = client.cancel().await;
+    Ok(())
+}
