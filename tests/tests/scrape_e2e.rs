@@ -319,7 +319,7 @@ async fn hostile_urls_are_refused_by_the_binary() {
         format!("http://[::1]:{port}/"),
         format!("http://127.0.0.1.:{port}/"),
         format!("http://user@127.0.0.1:{port}/"),
-        format!("file:///etc/passwd"),
+        "file:///etc/passwd".to_string(),
     ];
     for url in urls {
         for render in ["http", "browser"] {
@@ -633,4 +633,48 @@ async fn chromium_killed_mid_call_recovers() {
     assert!(text(&next).contains("JAVASCRIPT-BUILT"));
     let relaunched = chromium_children(server.child.id());
     assert!(!relaunched.is_empty() && relaunched.iter().all(|pid| !victims.contains(pid)));
+}
+
+/// Without Chromium, plain HTTP still works, browser calls say how to
+/// install it, and auto falls back to the HTTP text with a note.
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_chromium_is_explained() {
+    let world = World::new("").await;
+    let session = Session::start(
+        "moat-scrape",
+        &[
+            "--policy",
+            &world.policy(),
+            "--chrome",
+            "/nonexistent/chromium",
+        ],
+        Transport::Stdio,
+        Era::Handshake,
+    )
+    .await
+    .expect("server starts");
+    let http = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "http" }),
+    )
+    .await;
+    assert!(!is_error(&http), "{}", text(&http));
+    let browser = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "browser" }),
+    )
+    .await;
+    assert!(is_error(&browser));
+    assert!(
+        text(&browser).contains("apt-get install -y chromium"),
+        "{}",
+        text(&browser)
+    );
+    let auto = scrape(&session, json!({ "url": world.url("/spa") })).await;
+    assert!(!is_error(&auto), "{}", text(&auto));
+    assert!(
+        text(&auto).contains("seems to need JavaScript"),
+        "{}",
+        text(&auto)
+    );
 }
