@@ -122,7 +122,10 @@ pub fn check_policy(file: &Path) -> ExitCode {
 /// Run `future` on a multi-threaded runtime, and do not let blocking work
 /// hold the process at exit.
 pub fn block_on<F: Future<Output = ExitCode>>(future: F) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -160,7 +163,11 @@ fn parse_bind(value: &str) -> Result<SocketAddr, Error> {
         .to_socket_addrs()
         .ok()
         .and_then(|mut addrs| addrs.next())
-        .ok_or_else(|| Error::Config(format!("--http {value:?}: expected ADDR:PORT, e.g. 127.0.0.1:8080")))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "--http {value:?}: expected ADDR:PORT, e.g. 127.0.0.1:8080"
+            ))
+        })
 }
 
 async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) -> Result<(), Error> {
@@ -208,14 +215,18 @@ async fn tools(toolbox: Arc<dyn Toolbox>) -> Result<ExitCode, Error> {
         .await
         .map_err(|error| Error::Transport(error.to_string()))?;
     let listing = serde_json::json!({ "tools": tools });
-    println!("{}", serde_json::to_string_pretty(&listing).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&listing).unwrap_or_default()
+    );
     let _ = client.cancel().await;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn call(args: CallArgs, toolbox: Arc<dyn Toolbox>) -> Result<ExitCode, Error> {
-    let arguments: JsonObject = serde_json::from_str(&args.arguments)
-        .map_err(|error| Error::Config(format!("the arguments must be one JSON object: {error}")))?;
+    let arguments: JsonObject = serde_json::from_str(&args.arguments).map_err(|error| {
+        Error::Config(format!("the arguments must be one JSON object: {error}"))
+    })?;
     let client = inprocess::connect(toolbox).await?;
     let result = client
         .call_tool(CallToolRequestParams::new(args.tool.clone()).with_arguments(arguments))
@@ -229,7 +240,10 @@ async fn call(args: CallArgs, toolbox: Arc<dyn Toolbox>) -> Result<ExitCode, Err
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result).unwrap_or_default()
+        );
     } else {
         for block in &result.content {
             match block {

@@ -1,1 +1,323 @@
-//! placeholder
+//! moat-tests: the harness that spawns the real moat binaries and speaks MCP
+//! to them through rmcp's client, over stdio and Streamable HTTP, in either
+//! protocol era; and the end-to-end suites in `tests/`.
+//!
+//! Cargo only exposes `CARGO_BIN_EXE_<name>` inside a binary's own package,
+//! so [`binary`] finds the binary in this build's target directory and builds
+//! it when it is missing.
+//!
+//! # Must never
+//! - talk to anything but loopback;
+//! - depend on the machine's files outside the temp directories it makes.
+
+pub mod fixture;
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+use rmcp::{
+    ClientLifecycleMode, ClientServiceExt, RoleClient, ServiceExt,
+    model::{
+        CallToolRequestParams, CallToolResult, ClientConfig, ContentBlock, JsonObject,
+        ProtocolVersion,
+    },
+    service::RunningService,
+    transport::{
+        ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde_json::Value;
+
+/// An MCP client connected to a server under test.
+pub type Client = RunningService<RoleClient, ClientConfig>;
+
+/// Which protocol era a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// The initialize handshake, 2025-11-25.
+    Handshake,
+    /// 2026-07-28: `server/discover`, stateless requests.
+    Stateless,
+}
+
+/// Both eras, for tests that run once per era.
+pub const ERAS: [Era; 2] = [Era::Handshake, Era::Stateless];
+
+impl Era {
+    fn lifecycle(self) -> ClientLifecycleMode {
+        match self {
+            Era::Handshake => ClientLifecycleMode::Initialize,
+            Era::Stateless => ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        }
+    }
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The target directory holding this test binary (`target/debug`).
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().and_then(Path::parent).map(Path::to_path_buf))
+        .unwrap_or_else(|| workspace_root().join("target/debug"))
+}
+
+/// The path of a moat binary, built once per test process if missing.
+///
+/// # Panics
+/// When the binary cannot be built.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    let path = target_dir().join(name);
+    let built = BUILT.get_or_init(Mutex::default);
+    let mut built = built
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.iter().any(|done| done == name) {
+        // Always ask cargo: it is a no-op when the binary is fresh, and a
+        // stale binary would test old code.
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["build", "--quiet", "--bin", name])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build --bin {name} failed");
+        built.push(name.to_string());
+    }
+    path
+}
+
+/// A spawned server's command line.
+fn command(binary_name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(binary(binary_name));
+    command.args(args).env("RUST_LOG", "warn");
+    command
+}
+
+/// Connect over stdio to `binary_name args...` in the given era.
+///
+/// # Errors
+/// When the server does not start or the handshake fails.
+pub async fn stdio_client(binary_name: &str, args: &[&str], era: Era) -> Result<Client> {
+    let command = tokio::process::Command::from(command(binary_name, args));
+    let transport = TokioChildProcess::new(command.configure(|command| {
+        command.stderr(Stdio::inherit());
+    }))
+    .context("spawn the server")?;
+    ClientConfig::default()
+        .serve_with_lifecycle(transport, era.lifecycle())
+        .await
+        .context("MCP startup over stdio")
+}
+
+/// A server listening on Streamable HTTP, killed on drop.
+pub struct HttpServer {
+    /// The child process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT/mcp`.
+    pub url: String,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Every stderr line the server printed so far.
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl HttpServer {
+    /// Start `binary_name args... serve --http 127.0.0.1:0 extra...` and wait
+    /// for the address it prints.
+    ///
+    /// # Errors
+    /// When the server exits or prints no address within 20 s.
+    pub fn start(binary_name: &str, args: &[&str], serve_args: &[&str]) -> Result<Self> {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["serve", "--http", "127.0.0.1:0"]);
+        all.extend(serve_args);
+        let mut child = command(binary_name, &all)
+            .env(
+                "RUST_LOG",
+                std::env::var("MOAT_TEST_SERVER_LOG").unwrap_or_else(|_| "info,rmcp=warn".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawn the server")?;
+        let stderr = child.stderr.take().context("stderr")?;
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if let Some(address) = line.split("listening on ").nth(1) {
+                        let _ = sender.send(address.trim().to_string());
+                    }
+                    lines
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(line);
+                }
+            });
+        }
+        let Ok(url) = receiver.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            bail!(
+                "the server printed no address: {:?}",
+                lines.lock().map(|l| l.clone())
+            );
+        };
+        let base = url.trim_end_matches("/mcp").to_string();
+        Ok(Self {
+            child,
+            url,
+            base,
+            stderr: lines,
+        })
+    }
+
+    /// Connect an MCP client in the given era.
+    ///
+    /// # Errors
+    /// When the startup fails.
+    pub async fn client(&self, era: Era) -> Result<Client> {
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(self.url.clone()),
+        );
+        ClientConfig::default()
+            .serve_with_lifecycle(transport, era.lifecycle())
+            .await
+            .context("MCP startup over HTTP")
+    }
+
+    /// Send a signal to the server.
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Wait for the server to exit, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The server's transport, for tests that run over both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// stdin/stdout of a child process.
+    Stdio,
+    /// Streamable HTTP on loopback.
+    Http,
+}
+
+/// Both transports.
+pub const TRANSPORTS: [Transport; 2] = [Transport::Stdio, Transport::Http];
+
+/// A client plus whatever keeps its server alive.
+pub struct Session {
+    /// The client.
+    pub client: Client,
+    /// The HTTP server, when the transport is HTTP.
+    pub server: Option<HttpServer>,
+}
+
+impl Session {
+    /// Start `binary_name args...` and connect over `transport` in `era`.
+    ///
+    /// # Errors
+    /// When the server does not start.
+    pub async fn start(
+        binary_name: &str,
+        args: &[&str],
+        transport: Transport,
+        era: Era,
+    ) -> Result<Self> {
+        match transport {
+            Transport::Stdio => Ok(Self {
+                client: stdio_client(binary_name, args, era).await?,
+                server: None,
+            }),
+            Transport::Http => {
+                let server = HttpServer::start(binary_name, args, &[])?;
+                let client = server.client(era).await?;
+                Ok(Self {
+                    client,
+                    server: Some(server),
+                })
+            }
+        }
+    }
+
+    /// Call a tool with JSON arguments.
+    ///
+    /// # Errors
+    /// Protocol errors (unknown tool, transport failure).
+    pub async fn call(&self, tool: &str, arguments: Value) -> Result<CallToolResult> {
+        call(&self.client, tool, arguments).await
+    }
+}
+
+/// Call a tool with JSON arguments.
+///
+/// # Errors
+/// Protocol errors (unknown tool, transport failure).
+pub async fn call(client: &Client, tool: &str, arguments: Value) -> Result<CallToolResult> {
+    let arguments: JsonObject = match arguments {
+        Value::Object(map) => map,
+        other => bail!("arguments must be an object, got {other}"),
+    };
+    Ok(client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
+        .await?)
+}
+
+/// The text of a result's content blocks, joined.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|block| match block {
+            ContentBlock::Text(text) => Some(text.text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// True when the result is an `isError` result.
+pub fn is_error(result: &CallToolResult) -> bool {
+    result.is_error == Some(true)
+}
+
+/// Keeps `ServiceExt` in scope for callers that build clients by hand.
+pub fn _service_ext_in_scope<T: ServiceExt<RoleClient>>(_: &T) {}
+pub mod fake_sites;

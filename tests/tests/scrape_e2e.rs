@@ -38,7 +38,6 @@ impl World {
              max_body_bytes = 1048576\nrobots_timeout_ms = 2000\n{extra}\n",
             site.authority()
         );
-        #[expect(clippy::disallowed_methods, reason = "test writes its own temp policy")]
         std::fs::write(&policy, text).expect("write policy");
         Self {
             site,
@@ -552,19 +551,13 @@ async fn screenshot_is_a_png_within_the_cap() {
 /// The Chromium processes started by the server with this pid.
 fn chromium_children(server: u32) -> Vec<u32> {
     let mut found = Vec::new();
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "test reads /proc to find the browser it must kill"
-    )]
     let tasks = std::fs::read_dir(format!("/proc/{server}/task")).expect("proc");
     for task in tasks.flatten() {
-        #[expect(clippy::disallowed_methods, reason = "test reads /proc")]
         let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
         for child in children
             .split_whitespace()
             .filter_map(|pid| pid.parse::<u32>().ok())
         {
-            #[expect(clippy::disallowed_methods, reason = "test reads /proc")]
             let name = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
             if name.trim() == "chromium" {
                 found.push(child);

@@ -81,7 +81,10 @@ fn describe_io(path: &str, error: &io::Error) -> String {
         }
         (_, Some(EXDEV)) => format!("cannot move {path} across filesystems"),
         (K::InvalidData, _) => format!("{path}: {error}"),
-        _ => format!("I/O error on {path}: {}", strip_os_suffix(&error.to_string())),
+        _ => format!(
+            "I/O error on {path}: {}",
+            strip_os_suffix(&error.to_string())
+        ),
     }
 }
 
@@ -93,9 +96,10 @@ fn strip_os_suffix(message: &str) -> &str {
 impl From<FsError> for ToolError {
     fn from(error: FsError) -> Self {
         match error {
-            FsError::OutsideRoots(_) | FsError::DeniedByPolicy(_) | FsError::ReadOnly(_) | FsError::Refused(_) => {
-                ToolError::Denied(error.to_string())
-            }
+            FsError::OutsideRoots(_)
+            | FsError::DeniedByPolicy(_)
+            | FsError::ReadOnly(_)
+            | FsError::Refused(_) => ToolError::Denied(error.to_string()),
             FsError::Invalid(message) => ToolError::InvalidArguments(message),
             FsError::BadPath { .. } => ToolError::InvalidArguments(error.to_string()),
             FsError::Io { .. } => ToolError::Failed(error.to_string()),

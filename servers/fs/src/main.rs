@@ -67,21 +67,19 @@ fn absolute(path: &str) -> String {
     if expanded.is_absolute() {
         return expanded.to_string_lossy().into_owned();
     }
-    std::env::current_dir()
-        .map(|cwd| {
-            let mut joined = cwd;
-            for component in expanded.components() {
-                match component {
-                    std::path::Component::CurDir => {}
-                    std::path::Component::ParentDir => {
-                        joined.pop();
-                    }
-                    other => joined.push(other),
-                }
+    let Ok(mut joined) = std::env::current_dir() else {
+        return path.to_string();
+    };
+    for component in expanded.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                joined.pop();
             }
-            joined.to_string_lossy().into_owned()
-        })
-        .unwrap_or_else(|_| path.to_string())
+            other => joined.push(other),
+        }
+    }
+    joined.to_string_lossy().into_owned()
 }
 
 fn main() -> ExitCode {
@@ -114,9 +112,11 @@ fn main() -> ExitCode {
         }
     }
     let mut fs_policy = policy.fs.clone();
-    fs_policy
-        .deny
-        .extend(cli.deny.iter().map(|glob| toml::Spanned::new(0..0, glob.clone())));
+    fs_policy.deny.extend(
+        cli.deny
+            .iter()
+            .map(|glob| toml::Spanned::new(0..0, glob.clone())),
+    );
     if let Some(bytes) = cli.max_result_bytes {
         fs_policy.max_result_bytes = bytes;
     }

@@ -81,10 +81,10 @@ pub struct Roots {
 
 /// Expand a leading `~` to `$HOME`.
 pub fn expand_home(path: &str) -> PathBuf {
-    if path == "~" || path.starts_with("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return PathBuf::from(home).join(path.trim_start_matches('~').trim_start_matches('/'));
-        }
+    if (path == "~" || path.starts_with("~/"))
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(path.trim_start_matches('~').trim_start_matches('/'));
     }
     PathBuf::from(path)
 }
@@ -113,7 +113,8 @@ impl Roots {
                 clippy::disallowed_methods,
                 reason = "the one ambient call site: resolving a configured root at start-up"
             )]
-            let canonical = std::fs::canonicalize(&given).map_err(|error| FsError::io(path, error))?;
+            let canonical =
+                std::fs::canonicalize(&given).map_err(|error| FsError::io(path, error))?;
             let dir = Dir::open_ambient_dir(&canonical, ambient_authority())
                 .map_err(|error| FsError::io(path, error))?;
             roots.push(Root {
@@ -226,20 +227,6 @@ fn normalise(path: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `..` that stays inside is fine; `..` that climbs out is refused.
-    #[test]
-    fn normalise_refuses_climbing_out() {
-        assert_eq!(normalise(Path::new("a/../b")), Some(PathBuf::from("b")));
-        assert_eq!(normalise(Path::new("./")), Some(PathBuf::from(".")));
-        assert_eq!(normalise(Path::new("a/../../b")), None);
-        assert_eq!(normalise(Path::new("..")), None);
-    }
-}
-
 /// O_NONBLOCK: opening a FIFO with it returns at once instead of waiting
 /// for a writer, so the type check below can refuse it (PITFALLS.md).
 const OPEN_NONBLOCK: i32 = 0o4000;
@@ -259,7 +246,9 @@ impl Target<'_> {
             .dir
             .open_with(&self.rel, &options)
             .map_err(|error| FsError::io(&self.shown, error))?;
-        let metadata = file.metadata().map_err(|error| FsError::io(&self.shown, error))?;
+        let metadata = file
+            .metadata()
+            .map_err(|error| FsError::io(&self.shown, error))?;
         if metadata.is_dir() {
             return Err(FsError::Io {
                 path: self.shown.clone(),
@@ -273,5 +262,19 @@ impl Target<'_> {
             )));
         }
         Ok((file, metadata))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `..` that stays inside is fine; `..` that climbs out is refused.
+    #[test]
+    fn normalise_refuses_climbing_out() {
+        assert_eq!(normalise(Path::new("a/../b")), Some(PathBuf::from("b")));
+        assert_eq!(normalise(Path::new("./")), Some(PathBuf::from(".")));
+        assert_eq!(normalise(Path::new("a/../../b")), None);
+        assert_eq!(normalise(Path::new("..")), None);
     }
 }

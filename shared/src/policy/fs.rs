@@ -105,7 +105,11 @@ impl FsPolicy {
                     file,
                     source,
                     Some(glob.span().start),
-                    format!("field `deny`: bad glob {:?}: {}", glob.get_ref(), error.kind()),
+                    format!(
+                        "field `deny`: bad glob {:?}: {}",
+                        glob.get_ref(),
+                        error.kind()
+                    ),
                 ));
             }
         }

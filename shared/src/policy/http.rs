@@ -45,12 +45,17 @@ impl HttpPolicy {
             ));
         }
         for origin in &self.allowed_origins {
-            if !(origin.starts_with("http://") || origin.starts_with("https://") || origin == "null") {
+            if !(origin.starts_with("http://")
+                || origin.starts_with("https://")
+                || origin == "null")
+            {
                 return Err(PolicyError::at(
                     file,
                     source,
                     source.find(origin.as_str()),
-                    format!("field `allowed_origins`: {origin:?} needs a scheme (http:// or https://)"),
+                    format!(
+                        "field `allowed_origins`: {origin:?} needs a scheme (http:// or https://)"
+                    ),
                 ));
             }
         }

@@ -166,7 +166,7 @@ mod tests {
     /// An unknown field is refused with its line and name.
     #[test]
     fn unknown_field_names_line_and_field() {
-        let error = parse("[fs]\nmax_read_bytes = 10\nmax_red_bytes = 3\n").unwrap_err();
+        let error = parse("[fs]\nmax_read_bytes = 10\nmax_red_bytes = 3\n").expect_err("refused");
         assert_eq!(error.line, Some(3));
         assert!(error.to_string().contains("max_red_bytes"), "{error}");
         assert!(error.to_string().starts_with("p.toml:3:"), "{error}");
@@ -175,7 +175,7 @@ mod tests {
     /// A wrong type names the field even though toml's message does not.
     #[test]
     fn wrong_type_names_field() {
-        let error = parse("[fs]\nmax_entries = \"many\"\n").unwrap_err();
+        let error = parse("[fs]\nmax_entries = \"many\"\n").expect_err("refused");
         assert_eq!(error.line, Some(2));
         assert!(error.to_string().contains("max_entries"), "{error}");
     }

@@ -180,9 +180,11 @@ impl Handler {
         }
         // MCP 2025-11-25 basic/lifecycle: requests the server sends SHOULD
         // time out. A client that never answers leaves the roots unchanged.
-        let answer =
-            tokio::time::timeout(crate::runtime::toolbox_limits::ROOTS_LIST_TIMEOUT, peer.list_roots())
-                .await;
+        let answer = tokio::time::timeout(
+            crate::runtime::toolbox_limits::ROOTS_LIST_TIMEOUT,
+            peer.list_roots(),
+        )
+        .await;
         match answer {
             Ok(Ok(result)) => {
                 let uris: Vec<String> = result.roots.into_iter().map(|root| root.uri).collect();
@@ -191,7 +193,9 @@ impl Handler {
                     *roots = Some(uris);
                 }
             }
-            Ok(Err(error)) => tracing::warn!(%error, "roots/list failed; keeping the previous roots"),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "roots/list failed; keeping the previous roots");
+            }
             Err(_) => tracing::warn!("roots/list timed out; keeping the previous roots"),
         }
     }
@@ -231,7 +235,10 @@ impl Handler {
         let Some(future) = self.toolbox.clone().call(&name, arguments, call_context) else {
             // MCP 2025-11-25 server/tools, "Error Handling": unknown tools are
             // protocol errors (-32602 in the spec's example).
-            return Err(McpError::invalid_params(format!("unknown tool: {name}"), None));
+            return Err(McpError::invalid_params(
+                format!("unknown tool: {name}"),
+                None,
+            ));
         };
         let _inflight = InflightGuard::new(&self.state);
         let started = StdInstant::now();
@@ -293,7 +300,10 @@ impl ServerHandler for Handler {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.toolbox.tools().into_iter().find(|tool| tool.name == name)
+        self.toolbox
+            .tools()
+            .into_iter()
+            .find(|tool| tool.name == name)
     }
 
     async fn call_tool(

@@ -42,6 +42,12 @@ use crate::{
     },
 };
 
+/// How long shutdown lets the last answers reach their streams after the
+/// last call returned, before it closes the sessions those streams belong
+/// to. Writing a result to a local socket takes microseconds; this is slack
+/// for a busy machine.
+const RESPONSE_FLUSH: Duration = Duration::from_millis(300);
+
 /// How the HTTP listener is set up.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -135,14 +141,24 @@ pub async fn serve_http(
     let router = Router::new()
         .route("/health", get(health))
         .nest_service("/mcp", service)
-        .layer(axum::middleware::from_fn_with_state(guard.clone(), guard_request))
+        .layer(axum::middleware::from_fn_with_state(
+            guard.clone(),
+            guard_request,
+        ))
         .with_state(guard);
 
     eprintln!("{} listening on http://{local}/mcp", identity.name);
     tracing::info!(%local, stateless = options.stateless, "serving Streamable HTTP");
 
+    // Shutdown, in order: refuse new calls and close the listening socket
+    // (new connections are refused by the kernel); let calls in flight
+    // finish and their answers reach their streams; only then shut the
+    // open connections and sessions. Starting axum's graceful shutdown
+    // first would cut the streams that carry the answers still to come.
+    let accepting = tokio_util::sync::CancellationToken::new();
     let stop = tokio_util::sync::CancellationToken::new();
     {
+        let accepting = accepting.clone();
         let stop = stop.clone();
         let state = state.clone();
         let grace = options.shutdown_grace;
@@ -150,32 +166,83 @@ pub async fn serve_http(
             shutdown.await;
             tracing::info!(inflight = state.inflight(), "shutting down: no new calls");
             state.begin_shutdown();
-            stop.cancel();
-            if tokio::time::timeout(grace, state.wait_idle()).await.is_err() {
+            accepting.cancel();
+            if tokio::time::timeout(grace, state.wait_idle())
+                .await
+                .is_err()
+            {
                 tracing::warn!("calls still running after the grace period; stopping them");
+            } else {
+                // A call counts as done when its handler returns; its answer
+                // is still on its way to the client's stream.
+                tokio::time::sleep(RESPONSE_FLUSH).await;
             }
+            stop.cancel();
             // Ends every session and SSE stream, so the server can return.
             state.shutdown.cancel();
         });
     }
 
-    let listener = listener.tap_io(|tcp| {
+    let listener = StoppableListener {
+        inner: Some(listener),
+        local,
+        stop: accepting,
+    }
+    .tap_io(|tcp| {
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
     let serve = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned());
     // Bounded: a client that keeps a connection open cannot hold the
-    // process past the grace period plus a few seconds.
-    let limit = options.shutdown_grace + Duration::from_secs(5);
+    // process more than a few seconds past the sessions' end.
     tokio::select! {
         result = serve => result?,
         () = async {
             state.shutdown.cancelled().await;
             tokio::time::sleep(Duration::from_secs(5)).await;
-        } => tracing::warn!(?limit, "connections still open after shutdown; leaving anyway"),
+        } => tracing::warn!("connections still open after shutdown; leaving anyway"),
     }
     Ok(())
+}
+
+/// A TCP listener that closes its socket when `stop` is cancelled and then
+/// accepts nothing more, while the connections it already accepted carry on.
+struct StoppableListener {
+    inner: Option<tokio::net::TcpListener>,
+    local: SocketAddr,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl axum::serve::Listener for StoppableListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Some(listener) = self.inner.as_mut() else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                accepted = tokio::net::TcpListener::accept(listener) => match accepted {
+                    Ok(pair) => return pair,
+                    // EMFILE and friends: back off instead of spinning.
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = self.stop.cancelled() => {
+                    // Dropping the socket makes new connections fail fast.
+                    self.inner = None;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
 }
 
 /// `GET /health`: always open, cheap, and says who answers.
@@ -195,18 +262,15 @@ async fn health(State(guard): State<Arc<GuardState>>) -> impl IntoResponse {
 
 type GuardState = Guard;
 
-/// Host and Origin validation for every route, and 503 for new work once
-/// shutdown has begun.
+/// Host and Origin validation for every route.
+///
+/// Shutdown is not refused here: a request on a connection that is still
+/// open reaches the handler, which answers a new tool call with a clear
+/// `isError` line (an HTTP 503 would leave an rmcp client's request
+/// unanswered).
 async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
     if let Err(message) = check_headers(&guard, request.headers()) {
         return (StatusCode::FORBIDDEN, message).into_response();
-    }
-    if guard.state.is_shutting_down() && request.uri().path() != "/health" {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is shutting down",
-        )
-            .into_response();
     }
     next.run(request).await
 }
@@ -295,7 +359,9 @@ fn origin_allowed(allowed: &[String], origin: &str) -> bool {
                 || origin
                     .strip_prefix(prefix)
                     .and_then(|rest| rest.strip_prefix(':'))
-                    .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+                    .is_some_and(|port| {
+                        !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                    })
         } else {
             *entry == origin
         }
@@ -307,17 +373,32 @@ mod tests {
     use super::*;
 
     fn hosts() -> Vec<String> {
-        allowed_hosts(SocketAddr::from(([127, 0, 0, 1], 8080)), &["mcp.example.com:443".into()])
+        allowed_hosts(
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            &["mcp.example.com:443".into()],
+        )
     }
 
     /// Loopback names pass with any port; other names fail.
     #[test]
     fn host_allow_list() {
         let hosts = hosts();
-        for good in ["localhost", "localhost:8080", "127.0.0.1:9", "[::1]:8080", "LOCALHOST."] {
+        for good in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:9",
+            "[::1]:8080",
+            "LOCALHOST.",
+        ] {
             assert!(host_allowed(&hosts, good), "{good}");
         }
-        for bad in ["evil.example.com", "127.0.0.2", "localhost.evil.com", "mcp.example.com:80", ""] {
+        for bad in [
+            "evil.example.com",
+            "127.0.0.2",
+            "localhost.evil.com",
+            "mcp.example.com:80",
+            "",
+        ] {
             assert!(!host_allowed(&hosts, bad), "{bad}");
         }
         assert!(host_allowed(&hosts, "mcp.example.com:443"));
@@ -333,7 +414,10 @@ mod tests {
         assert!(origin_allowed(&origins, "https://app.example.com"));
         assert!(!origin_allowed(&origins, "http://localhost:3000"));
         assert!(!origin_allowed(&origins, "http://evil.example.com"));
-        assert!(!origin_allowed(&origins, "https://app.example.com.evil.com"));
+        assert!(!origin_allowed(
+            &origins,
+            "https://app.example.com.evil.com"
+        ));
         assert!(!origin_allowed(&origins, "null"));
     }
 }

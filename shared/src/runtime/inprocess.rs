@@ -18,9 +18,7 @@ const PIPE_BYTES: usize = 1 << 20;
 ///
 /// # Errors
 /// When the handshake fails, which means a bug in the server.
-pub async fn connect(
-    toolbox: Arc<dyn Toolbox>,
-) -> Result<RunningService<RoleClient, ()>, Error> {
+pub async fn connect(toolbox: Arc<dyn Toolbox>) -> Result<RunningService<RoleClient, ()>, Error> {
     let (client_side, server_side) = tokio::io::duplex(PIPE_BYTES);
     let (server_read, server_write) = tokio::io::split(server_side);
     let state = Arc::new(RuntimeState::default());

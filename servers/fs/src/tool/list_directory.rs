@@ -115,7 +115,11 @@ pub fn entries(server: &FsServer, target: &Target<'_>) -> Result<Vec<Entry>, FsE
 }
 
 /// Run the tool.
-pub fn run(server: &FsServer, arguments: JsonObject, _context: &CallContext) -> Result<ToolOutput, ToolError> {
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    _context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
     let args: Args = parse_arguments(arguments)?;
     let target = server.roots.resolve(&args.path)?;
     let all = entries(server, &target)?;
@@ -125,7 +129,9 @@ pub fn run(server: &FsServer, arguments: JsonObject, _context: &CallContext) -> 
     let mut next = None;
     for (index, entry) in all.iter().enumerate().skip(args.offset) {
         let line = format!("{} {}\n", entry.kind.marker(), entry.name);
-        if listed.len() >= server.policy.max_entries || text.len() + line.len() > server.policy.max_result_bytes {
+        if listed.len() >= server.policy.max_entries
+            || text.len() + line.len() > server.policy.max_result_bytes
+        {
             next = Some(index);
             break;
         }

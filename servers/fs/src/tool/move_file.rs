@@ -37,7 +37,11 @@ pub fn definition() -> Tool {
 }
 
 /// Run the tool.
-pub fn run(server: &FsServer, arguments: JsonObject, _context: &CallContext) -> Result<ToolOutput, ToolError> {
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    _context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
     let args: Args = parse_arguments(arguments)?;
     let source = server.roots.resolve(&args.source)?;
     let destination = server.roots.resolve(&args.destination)?;
@@ -78,5 +82,8 @@ pub fn run(server: &FsServer, arguments: JsonObject, _context: &CallContext) -> 
         }
     })?;
     let message = format!("Successfully moved {} to {}", args.source, args.destination);
-    Ok(ToolOutput::with_structured(message.clone(), json!({ "content": message })))
+    Ok(ToolOutput::with_structured(
+        message.clone(),
+        json!({ "content": message }),
+    ))
 }

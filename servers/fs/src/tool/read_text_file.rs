@@ -68,7 +68,11 @@ fn schema() -> std::sync::Arc<JsonObject> {
 }
 
 /// Run the tool.
-pub fn run(server: &FsServer, arguments: JsonObject, context: &CallContext) -> Result<ToolOutput, ToolError> {
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
     let args: Args = parse_arguments(arguments)?;
     if args.head.is_some() && args.tail.is_some() {
         return Err(FsError::Invalid("give head or tail, not both".into()).into());
@@ -164,8 +168,12 @@ fn read_range(
             break;
         }
         number += 1;
-        if number % 4096 == 0 && (context.cancel.is_cancelled() || context.past_deadline()) {
-            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "stopped at the deadline"));
+        if number.is_multiple_of(4096) && (context.cancel.is_cancelled() || context.past_deadline())
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "stopped at the deadline",
+            ));
         }
         if number < first {
             continue;
@@ -220,7 +228,9 @@ fn read_tail(
         if start == 0 || newlines >= wanted || size - start >= scan_cap || tail.len() > budget {
             break;
         }
-        context.check().map_err(|_| std::io::Error::other("cancelled"))?;
+        context
+            .check()
+            .map_err(|_| std::io::Error::other("cancelled"))?;
         let step = BLOCK.min(start);
         start -= step;
         file.seek(SeekFrom::Start(start))?;

@@ -38,11 +38,17 @@ const NEW_FILE_MODE: u32 = 0o644;
 pub fn definition() -> Tool {
     tool_definition::<Args>("write_file", "Write file", DESCRIPTION)
         .with_annotations(super::writes(true, true))
-        .with_raw_output_schema(super::output_schema(json!({ "bytes": { "type": "integer" } })))
+        .with_raw_output_schema(super::output_schema(
+            json!({ "bytes": { "type": "integer" } }),
+        ))
 }
 
 /// Run the tool.
-pub fn run(server: &FsServer, arguments: JsonObject, _context: &CallContext) -> Result<ToolOutput, ToolError> {
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    _context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
     let args: Args = parse_arguments(arguments)?;
     let target = server.roots.resolve(&args.path)?;
     target.writable()?;
@@ -66,7 +72,10 @@ pub fn run(server: &FsServer, arguments: JsonObject, _context: &CallContext) -> 
 /// When the target is a symlink (inside the root), write to what it points
 /// at rather than replacing the link with a file; the result is checked
 /// against the deny globs again.
-pub fn follow_final_symlink<'a>(server: &'a FsServer, target: Target<'a>) -> Result<Target<'a>, ToolError> {
+pub fn follow_final_symlink<'a>(
+    server: &'a FsServer,
+    target: Target<'a>,
+) -> Result<Target<'a>, ToolError> {
     let is_link = target
         .root
         .dir

@@ -1,0 +1,273 @@
+//! The shared runtime's HTTP guards, health, shutdown, and stdio lifecycle,
+//! through the real moat-fs binary.
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use moat_tests::{Era, HttpServer, binary, call, fixture::Tree, text};
+use serde_json::{Value, json};
+
+fn start(tree: &Tree) -> HttpServer {
+    HttpServer::start("moat-fs", &[&tree.root_arg()], &[]).expect("server starts")
+}
+
+fn initialize_body() -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "guard-test", "version": "0"}
+        }
+    })
+}
+
+async fn post(server: &HttpServer, headers: &[(&str, &str)], body: String) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(&server.url)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json, text/event-stream");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(body).send().await.expect("request")
+}
+
+/// `/health` answers 200 with name, version and uptime.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_reports_status_name_version_uptime() {
+    let tree = Tree::new();
+    let server = start(&tree);
+    let response = reqwest::get(format!("{}/health", server.base))
+        .await
+        .expect("health");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["name"], "moat-fs");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(body["uptime_s"].is_u64());
+}
+
+/// A foreign Host or Origin is refused with 403 (DNS rebinding); loopback
+/// names and the server's own origin pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_host_and_origin_are_forbidden() {
+    let tree = Tree::new();
+    let server = start(&tree);
+    let port = server.base.rsplit(':').next().expect("port").to_string();
+    let body = initialize_body().to_string();
+    let evil_host = post(&server, &[("Host", "evil.example.com")], body.clone()).await;
+    assert_eq!(evil_host.status(), 403);
+    let evil_origin = post(
+        &server,
+        &[("Origin", "http://evil.example.com")],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(evil_origin.status(), 403);
+    let other_port = post(&server, &[("Origin", "http://localhost:1")], body.clone()).await;
+    assert_eq!(other_port.status(), 403);
+    let own_origin = format!("http://localhost:{port}");
+    let good = post(
+        &server,
+        &[
+            ("Origin", own_origin.as_str()),
+            ("Host", &format!("localhost:{port}")),
+        ],
+        body,
+    )
+    .await;
+    assert!(good.status().is_success(), "{}", good.status());
+}
+
+/// A body over the cap is refused with 413 and the server keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_body_is_refused_with_413() {
+    let tree = Tree::new();
+    let server = HttpServer::start(
+        "moat-fs",
+        &[&tree.root_arg()],
+        &["--max-body-bytes", "4096"],
+    )
+    .expect("start");
+    let mut body = initialize_body();
+    body["params"]["clientInfo"]["name"] = Value::String("x".repeat(10_000));
+    let response = post(&server, &[], body.to_string()).await;
+    assert_eq!(response.status(), 413);
+    let client = server.client(Era::Handshake).await.expect("still serving");
+    let result = call(&client, "read_text_file", json!({"path": "hello.txt"}))
+        .await
+        .expect("call");
+    assert_eq!(text(&result), "hello\nworld\n");
+}
+
+/// SIGTERM: calls in flight finish with their complete answers, new calls
+/// are refused, and the process exits 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_in_flight_calls_and_exits_zero() {
+    let tree = Tree::new();
+    // Reading the last lines of a 48 MiB file by offset scans the whole
+    // file, keeping each call busy while the signal lands.
+    let big: String = "0123456789abcdef\n".repeat(3_000_000);
+    std::fs::write(tree.root.join("big.txt"), &big).expect("write");
+    let mut server = start(&tree);
+    let client = server.client(Era::Handshake).await.expect("client");
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let peer = client.peer().clone();
+            tokio::spawn(async move {
+                let arguments = json!({"path": "big.txt", "offset": 2_999_999})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default();
+                peer.call_tool(
+                    rmcp::model::CallToolRequestParams::new("read_text_file")
+                        .with_arguments(arguments),
+                )
+                .await
+            })
+        })
+        .collect();
+    // Wait until the server is working on them.
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    server.signal("TERM");
+    for handle in calls {
+        let answer = tokio::time::timeout(Duration::from_secs(30), handle)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "an in-flight call got no answer; server said: {:#?}",
+                    server.stderr.lock().map(|l| l.clone())
+                )
+            })
+            .expect("task")
+            .unwrap_or_else(|error| {
+                panic!(
+                    "call: {error}; server said: {:#?}",
+                    server.stderr.lock().map(|l| l.clone())
+                )
+            });
+        assert_eq!(answer.is_error, Some(false), "{}", text(&answer));
+        assert_eq!(
+            text(&answer),
+            "0123456789abcdef\n0123456789abcdef\n",
+            "the complete answer"
+        );
+    }
+    let late = tokio::time::timeout(
+        Duration::from_secs(5),
+        call(&client, "read_text_file", json!({"path": "hello.txt"})),
+    )
+    .await;
+    if let Ok(Ok(result)) = late {
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "a call after SIGTERM is refused"
+        );
+        assert!(text(&result).contains("shutting down"), "{}", text(&result));
+    }
+    let status = server
+        .wait_exit(Duration::from_secs(30))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+}
+
+/// stdin EOF ends a stdio server within a second.
+#[test]
+fn stdin_eof_ends_the_stdio_server_promptly() {
+    let tree = Tree::new();
+    let mut child = Command::new(binary("moat-fs"))
+        .arg(tree.root_arg())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{}", initialize_body()).expect("write");
+    drop(stdin);
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still running after stdin closed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A bad policy file exits with code 2 and names the file, line and field.
+#[test]
+fn bad_policy_exits_2_naming_file_line_and_field() {
+    let tree = Tree::new();
+    let policy = tree.temp.path().join("bad.toml");
+    std::fs::write(&policy, "[fs]\nmax_entries = 10\nmax_entires = 3\n").expect("write");
+    for args in [
+        vec![
+            "check-policy".to_string(),
+            policy.to_string_lossy().into_owned(),
+        ],
+        vec![
+            "--policy".to_string(),
+            policy.to_string_lossy().into_owned(),
+            tree.root_arg(),
+            "tools".to_string(),
+        ],
+    ] {
+        let output = Command::new(binary("moat-fs"))
+            .args(&args)
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("bad.toml:3:"), "{stderr}");
+        assert!(stderr.contains("max_entires"), "{stderr}");
+    }
+    let good = Command::new(binary("moat-fs"))
+        .args([
+            "check-policy",
+            &moat_tests::workspace_root()
+                .join("policies/strict.toml")
+                .to_string_lossy(),
+        ])
+        .output()
+        .expect("run");
+    assert!(good.status.success());
+}
+
+/// `call` prints the tool's text and exits 1 on an `isError` result.
+#[test]
+fn cli_call_prints_result_and_exit_code() {
+    let tree = Tree::new();
+    let ok = Command::new(binary("moat-fs"))
+        .args([
+            &tree.root_arg(),
+            "call",
+            "read_text_file",
+            r#"{"path":"hello.txt"}"#,
+        ])
+        .output()
+        .expect("run");
+    assert!(ok.status.success());
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "hello\nworld\n\n");
+    let failed = Command::new(binary("moat-fs"))
+        .args([
+            &tree.root_arg(),
+            "call",
+            "read_text_file",
+            r#"{"path":"../outside/secret.txt"}"#,
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stdout).contains("access denied"));
+}
