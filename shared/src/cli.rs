@@ -20,6 +20,7 @@ use crate::{
     error::Error,
     policy::{HttpPolicy, Policy},
     runtime::{
+        auth::Tokens,
         handler::RuntimeState,
         http::{HttpOptions, serve_http},
         inprocess,
@@ -71,6 +72,14 @@ pub struct ServeArgs {
     /// Largest HTTP request body in bytes (413 past it).
     #[arg(long, value_name = "BYTES")]
     pub max_body_bytes: Option<usize>,
+    /// Require a bearer token from this file (one per line; several allowed).
+    /// Tokens may also come from the MOAT_TOKENS environment variable.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Serve a non-loopback address without tokens (only when another layer
+    /// authenticates, e.g. a reverse proxy).
+    #[arg(long)]
+    pub insecure_no_auth: bool,
 }
 
 /// Options of `call`.
@@ -182,6 +191,8 @@ async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) ->
         max_body_bytes: http.max_body_bytes,
         stateless: http.stateless,
         shutdown_grace: Duration::from_millis(http.shutdown_grace_ms),
+        tokens: Tokens::load(args.token_file.as_deref().or(http.token_file.as_deref()))?,
+        insecure_no_auth: args.insecure_no_auth,
     };
     options.allowed_hosts.extend(args.allow_hosts);
     options.allowed_origins.extend(args.allow_origins);

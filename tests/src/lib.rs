@@ -194,9 +194,19 @@ impl HttpServer {
     /// # Errors
     /// When the startup fails.
     pub async fn client(&self, era: Era) -> Result<Client> {
-        let transport = StreamableHttpClientTransport::from_config(
-            StreamableHttpClientTransportConfig::with_uri(self.url.clone()),
-        );
+        self.client_with_token(era, None).await
+    }
+
+    /// Connect an MCP client that sends `Authorization: Bearer TOKEN`.
+    ///
+    /// # Errors
+    /// When the startup fails (including a 401).
+    pub async fn client_with_token(&self, era: Era, token: Option<&str>) -> Result<Client> {
+        let mut config = StreamableHttpClientTransportConfig::with_uri(self.url.clone());
+        if let Some(token) = token {
+            config = config.auth_header(token.to_string());
+        }
+        let transport = StreamableHttpClientTransport::from_config(config);
         ClientConfig::default()
             .serve_with_lifecycle(transport, era.lifecycle())
             .await

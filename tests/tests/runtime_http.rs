@@ -271,3 +271,79 @@ fn cli_call_prints_result_and_exit_code() {
     assert_eq!(failed.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&failed.stdout).contains("access denied"));
 }
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// With tokens configured: no token and a wrong token get 401 with a
+/// `WWW-Authenticate` challenge, `/health` stays open, the right token works.
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_token_is_required_when_configured() {
+    let tree = Tree::new();
+    let tokens = tree.temp.path().join("tokens.txt");
+    std::fs::write(
+        &tokens,
+        format!("# rotated weekly\n{TOKEN}\nother-token-0123456789abcdef\n"),
+    )
+    .expect("write");
+    let server = HttpServer::start(
+        "moat-fs",
+        &[&tree.root_arg()],
+        &["--token-file", &tokens.to_string_lossy()],
+    )
+    .expect("start");
+    let body = initialize_body().to_string();
+    let missing = post(&server, &[], body.clone()).await;
+    assert_eq!(missing.status(), 401);
+    let challenge = missing.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(challenge.starts_with("Bearer"), "{challenge}");
+    let wrong = post(
+        &server,
+        &[("Authorization", "Bearer wrong-token-0123456789abc")],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .contains("invalid_token")
+    );
+    let health = reqwest::get(format!("{}/health", server.base))
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+    let client = server
+        .client_with_token(Era::Handshake, Some(TOKEN))
+        .await
+        .expect("right token");
+    let result = call(&client, "read_text_file", json!({"path": "hello.txt"}))
+        .await
+        .expect("call");
+    assert_eq!(text(&result), "hello\nworld\n");
+    let log = server
+        .stderr
+        .lock()
+        .map(|lines| lines.join("\n"))
+        .unwrap_or_default();
+    assert!(!log.contains(TOKEN), "a token reached the log");
+}
+
+/// A non-loopback bind without tokens refuses to start (exit 2) unless the
+/// operator says another layer authenticates.
+#[test]
+fn public_bind_without_auth_refuses_to_start() {
+    let tree = Tree::new();
+    let output = Command::new(binary("moat-fs"))
+        .args([&tree.root_arg(), "serve", "--http", "0.0.0.0:0"])
+        .env_remove("MOAT_TOKENS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("without authentication"), "{stderr}");
+}

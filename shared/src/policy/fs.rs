@@ -58,6 +58,9 @@ pub const DEFAULT_MAX_WRITE_BYTES: u64 = 10 * 1024 * 1024;
 pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 30_000;
 /// Default cap on entries one walk may visit.
 pub const DEFAULT_MAX_VISITED: usize = 200_000;
+/// Default largest media file `read_media_file` returns: 5 MiB is a large
+/// photo, and becomes about 6.7 MiB of base64 in one message.
+pub const DEFAULT_MAX_MEDIA_BYTES: u64 = 5 * 1024 * 1024;
 
 /// `[fs]`: moat-fs limits and deny globs.
 #[derive(Debug, Clone, Deserialize)]
@@ -80,6 +83,8 @@ pub struct FsPolicy {
     pub max_visited: usize,
     /// Whether `delete_file` is offered at all.
     pub allow_delete: bool,
+    /// Largest file `read_media_file` returns (sent whole, as base64).
+    pub max_media_bytes: u64,
 }
 
 impl Default for FsPolicy {
@@ -93,6 +98,7 @@ impl Default for FsPolicy {
             call_timeout_ms: DEFAULT_CALL_TIMEOUT_MS,
             max_visited: DEFAULT_MAX_VISITED,
             allow_delete: false,
+            max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
         }
     }
 }
@@ -120,6 +126,7 @@ impl FsPolicy {
             ("max_write_bytes", self.max_write_bytes),
             ("call_timeout_ms", self.call_timeout_ms),
             ("max_visited", self.max_visited as u64),
+            ("max_media_bytes", self.max_media_bytes),
         ];
         for (field, value) in positive {
             if value == 0 {

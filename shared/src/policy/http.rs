@@ -20,6 +20,8 @@ pub struct HttpPolicy {
     pub stateless: bool,
     /// How long shutdown waits for calls in flight, in milliseconds.
     pub shutdown_grace_ms: u64,
+    /// File of bearer tokens (one per line) every request must carry.
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpPolicy {
@@ -30,6 +32,7 @@ impl Default for HttpPolicy {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             stateless: false,
             shutdown_grace_ms: crate::runtime::toolbox_limits::SHUTDOWN_GRACE.as_millis() as u64,
+            token_file: None,
         }
     }
 }

@@ -36,6 +36,7 @@ use serde_json::json;
 use crate::{
     error::Error,
     runtime::{
+        auth::Tokens,
         handler::{Handler, RuntimeState},
         toolbox::Toolbox,
         toolbox_limits::{DEFAULT_MAX_BODY_BYTES, SHUTDOWN_GRACE},
@@ -66,6 +67,11 @@ pub struct HttpOptions {
     pub stateless: bool,
     /// How long shutdown waits for calls in flight.
     pub shutdown_grace: Duration,
+    /// Bearer tokens; empty means no authentication.
+    pub tokens: Tokens,
+    /// Allow a non-loopback bind without tokens (the operator says another
+    /// layer authenticates).
+    pub insecure_no_auth: bool,
 }
 
 impl Default for HttpOptions {
@@ -77,6 +83,8 @@ impl Default for HttpOptions {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             stateless: false,
             shutdown_grace: SHUTDOWN_GRACE,
+            tokens: Tokens::default(),
+            insecure_no_auth: false,
         }
     }
 }
@@ -84,7 +92,10 @@ impl Default for HttpOptions {
 /// The resolved allow-lists, shared with the guard middleware.
 #[derive(Debug)]
 struct Guard {
-    hosts: Vec<String>,
+    /// `None`: any Host (an authenticated server on a public address with
+    /// no host list: the token, not the name, keeps browsers out).
+    hosts: Option<Vec<String>>,
+    tokens: Tokens,
     origins: Vec<String>,
     state: Arc<RuntimeState>,
     name: &'static str,
@@ -104,6 +115,14 @@ pub async fn serve_http(
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    if !options.bind.ip().is_loopback() && options.tokens.is_empty() && !options.insecure_no_auth {
+        return Err(Error::Config(format!(
+            "refusing to serve {} without authentication: give --token-file (or {}) or, if another \
+             layer authenticates, --insecure-no-auth",
+            options.bind,
+            crate::runtime::auth::TOKENS_ENV
+        )));
+    }
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .map_err(|source| Error::Bind {
@@ -112,22 +131,28 @@ pub async fn serve_http(
         })?;
     let local = listener.local_addr()?;
     let identity = toolbox.identity();
+    let check_hosts =
+        local.ip().is_loopback() || options.tokens.is_empty() || !options.allowed_hosts.is_empty();
     let guard = Arc::new(Guard {
-        hosts: allowed_hosts(local, &options.allowed_hosts),
+        hosts: check_hosts.then(|| allowed_hosts(local, &options.allowed_hosts)),
+        tokens: options.tokens.clone(),
         origins: allowed_origins(local, &options.allowed_origins),
         state: state.clone(),
         name: identity.name,
         version: identity.version,
     });
 
-    let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(guard.hosts.clone())
-        .with_allowed_origins(guard.origins.clone())
-        .enforce_origin_validation()
-        .with_max_request_body_bytes(options.max_body_bytes)
-        .with_legacy_session_mode(!options.stateless)
-        .with_json_response(options.stateless)
-        .with_cancellation_token(state.shutdown.child_token());
+    let config = StreamableHttpServerConfig::default();
+    let config = match &guard.hosts {
+        Some(hosts) => config.with_allowed_hosts(hosts.clone()),
+        None => config.disable_allowed_hosts(),
+    }
+    .with_allowed_origins(guard.origins.clone())
+    .enforce_origin_validation()
+    .with_max_request_body_bytes(options.max_body_bytes)
+    .with_legacy_session_mode(!options.stateless)
+    .with_json_response(options.stateless)
+    .with_cancellation_token(state.shutdown.child_token());
     let service: StreamableHttpService<Handler, LocalSessionManager> = {
         let toolbox = toolbox.clone();
         let state = state.clone();
@@ -272,6 +297,27 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     if let Err(message) = check_headers(&guard, request.headers()) {
         return (StatusCode::FORBIDDEN, message).into_response();
     }
+    if !guard.tokens.is_empty() && request.uri().path() != "/health" {
+        let authorization = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        if !guard.tokens.accepts(authorization) {
+            // RFC 6750 section 3: no credentials → no error code; bad ones →
+            // invalid_token.
+            let challenge = if authorization.is_some() {
+                r#"Bearer realm="moat", error="invalid_token""#
+            } else {
+                r#"Bearer realm="moat""#
+            };
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, challenge)],
+                "a valid bearer token is required",
+            )
+                .into_response();
+        }
+    }
     next.run(request).await
 }
 
@@ -280,7 +326,9 @@ fn check_headers(guard: &Guard, headers: &HeaderMap) -> Result<(), &'static str>
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
         .ok_or("missing or unreadable Host header")?;
-    if !host_allowed(&guard.hosts, host) {
+    if let Some(hosts) = &guard.hosts
+        && !host_allowed(hosts, host)
+    {
         return Err("Host header not allowed");
     }
     if let Some(origin) = headers.get(header::ORIGIN) {

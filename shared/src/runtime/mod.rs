@@ -1,6 +1,7 @@
 //! The MCP runtime: a [`Toolbox`] served over stdio or Streamable HTTP.
 //!
 //! - [`toolbox`]: the trait a server implements, and the values it passes.
+//! - [`auth`]: static bearer tokens for HTTP.
 //! - [`handler`]: the rmcp `ServerHandler` that routes calls to a toolbox and
 //!   applies the one error mapping, deadlines and panic isolation.
 //! - [`stdio`]: serve one client on stdin/stdout.
@@ -9,6 +10,7 @@
 //! - [`inprocess`]: a client wired to a server in memory, for the CLI's
 //!   `tools` and `call` and for tests.
 
+pub mod auth;
 pub mod handler;
 pub mod http;
 pub mod inprocess;
