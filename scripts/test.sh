@@ -19,4 +19,4 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Build every binary first: the end-to-end suites spawn them.
 cargo build --workspace --bins --quiet
-cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
+cargo test --workspace --quiet
