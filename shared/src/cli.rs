@@ -112,6 +112,19 @@ pub fn load_policy(path: Option<&Path>) -> Result<Policy, ExitCode> {
     }
 }
 
+/// What every moat binary does first: answer `check-policy` at once, or
+/// load the policy (the defaults when none is given).
+///
+/// # Errors
+/// `Err(code)` means "exit now with `code`": the result of `check-policy`,
+/// or 2 after printing why the policy file is unusable.
+pub fn start(command: Option<&Command>, policy: Option<&Path>) -> Result<Policy, ExitCode> {
+    if let Some(Command::CheckPolicy { file }) = command {
+        return Err(check_policy(file));
+    }
+    load_policy(policy)
+}
+
 /// `check-policy FILE`.
 pub fn check_policy(file: &Path) -> ExitCode {
     match Policy::load(file) {

@@ -47,10 +47,7 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     moat_shared::telemetry::init();
-    if let Some(Command::CheckPolicy { file }) = &cli.command {
-        return cli::check_policy(file);
-    }
-    let policy = match cli::load_policy(cli.policy.as_deref()) {
+    let policy = match cli::start(cli.command.as_ref(), cli.policy.as_deref()) {
         Ok(policy) => policy,
         Err(code) => return code,
     };
