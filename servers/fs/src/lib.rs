@@ -23,8 +23,12 @@
 pub mod error;
 pub mod root;
 pub mod tool;
+pub mod walk;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use moat_shared::{
     CallContext, ServerIdentity, ToolError, ToolFuture, Toolbox,
@@ -35,13 +39,27 @@ use rmcp::model::{JsonObject, Tool};
 pub use error::FsError;
 pub use root::{Root, Roots, Target};
 
+/// Client root URIs, and the roots they resolved to.
+type ClientRoots = (Vec<String>, Arc<Roots>);
+
 /// The filesystem toolbox.
-#[derive(Debug)]
+///
+/// Cheap to clone: each call runs on a clone whose `roots` are the roots
+/// that call may use (the configured roots, narrowed by the client's MCP
+/// roots when it sent some).
+#[derive(Debug, Clone)]
 pub struct FsServer {
-    /// The served roots.
-    pub roots: Roots,
+    /// The roots this call may use.
+    pub roots: Arc<Roots>,
+    /// The roots the operator configured (the ceiling).
+    pub configured: Arc<Roots>,
     /// Limits and deny globs.
-    pub policy: FsPolicy,
+    pub policy: Arc<FsPolicy>,
+    /// The mode of client roots when no root is configured.
+    pub client_mode: Mode,
+    /// The last client roots seen and what they resolved to, so a session
+    /// does not reopen its roots on every call.
+    client_cache: Arc<Mutex<Option<ClientRoots>>>,
 }
 
 impl FsServer {
@@ -53,10 +71,53 @@ impl FsServer {
         let deny = policy
             .deny_set()
             .map_err(|error| FsError::Invalid(format!("bad deny glob: {error}")))?;
+        let roots = Arc::new(Roots::open(roots, deny)?);
         Ok(Self {
-            roots: Roots::open(roots, deny)?,
-            policy,
+            roots: roots.clone(),
+            configured: roots,
+            policy: Arc::new(policy),
+            client_mode: Mode::Rw,
+            client_cache: Arc::default(),
         })
+    }
+
+    /// Give client roots this mode when no root is configured (`--read-only`
+    /// makes them read-only).
+    #[must_use]
+    pub fn with_client_mode(mut self, mode: Mode) -> Self {
+        self.client_mode = mode;
+        self
+    }
+
+    /// True when a write could succeed somewhere: a writable configured
+    /// root, or no configured root and writable client roots.
+    fn may_write(&self) -> bool {
+        self.configured.any_writable()
+            || (self.configured.all().is_empty() && self.client_mode == Mode::Rw)
+    }
+
+    /// This server as one call sees it: its roots narrowed by the client's.
+    #[must_use]
+    pub fn for_call(&self, context: &CallContext) -> Self {
+        let Some(uris) = &context.client_roots else {
+            return self.clone();
+        };
+        let mut cache = self
+            .client_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let roots = match &*cache {
+            Some((seen, roots)) if seen == uris => roots.clone(),
+            _ => {
+                let roots = Arc::new(self.configured.narrowed(uris, self.client_mode));
+                *cache = Some((uris.clone(), roots.clone()));
+                roots
+            }
+        };
+        Self {
+            roots,
+            ..self.clone()
+        }
     }
 
     fn instructions(&self) -> String {
@@ -65,7 +126,10 @@ impl FsServer {
              or relative (to the first allowed directory). Results are cut at a byte budget and say \
              how to continue.\nAllowed directories:",
         );
-        for root in self.roots.all() {
+        if self.configured.all().is_empty() {
+            text.push_str(" the client's MCP roots (call list_allowed_directories).");
+        }
+        for root in self.configured.all() {
             let mode = match root.mode {
                 Mode::Rw => "read-write",
                 Mode::Ro => "read-only",
@@ -73,6 +137,10 @@ impl FsServer {
             text.push_str(&format!("\n- {} ({mode})", root.given.display()));
         }
         text
+    }
+
+    fn offers(&self, entry: &tool::ToolEntry) -> bool {
+        (!entry.writes || self.may_write()) && (!entry.deletes || self.policy.allow_delete)
     }
 }
 
@@ -87,10 +155,9 @@ impl Toolbox for FsServer {
     }
 
     fn tools(&self) -> Vec<Tool> {
-        let writable = self.roots.any_writable();
         tool::TOOLS
             .iter()
-            .filter(|entry| writable || !entry.writes)
+            .filter(|entry| self.offers(entry))
             .map(|entry| (entry.definition)())
             .collect()
     }
@@ -101,15 +168,18 @@ impl Toolbox for FsServer {
         arguments: JsonObject,
         context: CallContext,
     ) -> Option<ToolFuture> {
-        let writable = self.roots.any_writable();
         let entry = tool::TOOLS
             .iter()
-            .find(|entry| entry.name == name && (writable || !entry.writes))?;
+            .find(|entry| entry.name == name && self.offers(entry))?;
         let run = entry.run;
         Some(Box::pin(async move {
             // cap-std is synchronous: run on the blocking pool so a slow disk
             // never stalls the protocol.
-            match tokio::task::spawn_blocking(move || run(&self, arguments, &context)).await {
+            let task = tokio::task::spawn_blocking(move || {
+                let scoped = self.for_call(&context);
+                run(&scoped, arguments, &context)
+            });
+            match task.await {
                 Ok(result) => result,
                 // Re-raise so the runtime's panic isolation reports it.
                 Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
@@ -120,5 +190,9 @@ impl Toolbox for FsServer {
 
     fn call_timeout(&self) -> Duration {
         Duration::from_millis(self.policy.call_timeout_ms)
+    }
+
+    fn wants_client_roots(&self) -> bool {
+        true
     }
 }

@@ -123,8 +123,9 @@ fn main() -> ExitCode {
     if let Some(ms) = cli.timeout_ms {
         fs_policy.call_timeout_ms = ms;
     }
+    let client_mode = if cli.read_only { Mode::Ro } else { Mode::Rw };
     let server = match FsServer::new(&roots, fs_policy) {
-        Ok(server) => server,
+        Ok(server) => server.with_client_mode(client_mode),
         Err(error) => return cli::usage_error(error),
     };
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));

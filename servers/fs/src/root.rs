@@ -24,7 +24,7 @@ use moat_shared::policy::Mode;
 use crate::error::FsError;
 
 /// One served directory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Root {
     /// The path as configured, with `~` expanded.
     pub given: PathBuf,
@@ -34,6 +34,10 @@ pub struct Root {
     pub dir: Arc<Dir>,
     /// Whether writes are allowed.
     pub mode: Mode,
+    /// Where this root sits inside the configured root it was narrowed
+    /// from (empty for a configured root): deny globs are matched against
+    /// `deny_base/rel`, so narrowing never changes what they hide.
+    pub deny_base: PathBuf,
 }
 
 /// A client's path, resolved to a root.
@@ -73,7 +77,7 @@ impl Target<'_> {
 }
 
 /// Every root, and the deny globs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Roots {
     roots: Vec<Root>,
     deny: GlobSet,
@@ -109,22 +113,99 @@ impl Roots {
                     reason: "roots must be absolute (the binary makes relative roots absolute)",
                 });
             }
-            #[expect(
-                clippy::disallowed_methods,
-                reason = "the one ambient call site: resolving a configured root at start-up"
-            )]
-            let canonical =
-                std::fs::canonicalize(&given).map_err(|error| FsError::io(path, error))?;
-            let dir = Dir::open_ambient_dir(&canonical, ambient_authority())
-                .map_err(|error| FsError::io(path, error))?;
+            let (canonical, dir) =
+                open_ambient(&given).map_err(|error| FsError::io(path, error))?;
             roots.push(Root {
                 given,
                 canonical,
                 dir: Arc::new(dir),
                 mode: *mode,
+                deny_base: PathBuf::new(),
             });
         }
         Ok(Self { roots, deny })
+    }
+
+    /// The roots one call may use, given the client's MCP roots (`file://`
+    /// URIs from `roots/list`).
+    ///
+    /// - With configured roots, those are a ceiling: each client root must
+    ///   lie inside one (it is then opened through that root's `Dir`, never
+    ///   ambiently, and keeps its mode); a client root outside every
+    ///   configured root, or denied by the policy, is ignored with a log
+    ///   line. When no client root survives, the configured roots are used.
+    /// - With no configured roots, the client's roots are used as given,
+    ///   opened with `client_mode`.
+    ///
+    /// # Ambient Authority
+    /// Only in the second case: each client root is opened with
+    /// [`open_ambient`], the same single call site as [`Roots::open`].
+    #[must_use]
+    pub fn narrowed(&self, client_uris: &[String], client_mode: Mode) -> Self {
+        let mut roots = Vec::new();
+        for uri in client_uris {
+            let Some(path) = file_uri_path(uri) else {
+                tracing::warn!(%uri, "client root is not a file:// URI; ignored");
+                continue;
+            };
+            if self.roots.is_empty() {
+                match open_ambient(&path) {
+                    Ok((canonical, dir)) => roots.push(Root {
+                        given: path,
+                        canonical,
+                        dir: Arc::new(dir),
+                        mode: client_mode,
+                        deny_base: PathBuf::new(),
+                    }),
+                    Err(error) => {
+                        tracing::warn!(%uri, %error, "client root cannot be opened; ignored");
+                    }
+                }
+                continue;
+            }
+            if let Some(root) = self.inside_ceiling(&path) {
+                roots.push(root);
+            } else {
+                tracing::warn!(
+                    %uri,
+                    "client root is outside the configured roots (the ceiling) or denied; ignored"
+                );
+            }
+        }
+        if roots.is_empty() && !self.roots.is_empty() {
+            tracing::info!("no usable client root; serving the configured roots");
+            return self.clone();
+        }
+        Self {
+            roots,
+            deny: self.deny.clone(),
+        }
+    }
+
+    /// A client root inside a configured root, opened through that root.
+    fn inside_ceiling(&self, path: &Path) -> Option<Root> {
+        self.roots.iter().find_map(|root| {
+            let rest = [&root.given, &root.canonical]
+                .into_iter()
+                .find_map(|prefix| path.strip_prefix(prefix).ok())?;
+            let rel = normalise(rest)?;
+            if rel == Path::new(".") {
+                return Some(root.clone());
+            }
+            // Resolved inside the root by cap-std: a symlink out fails here.
+            let resolved = root.dir.canonicalize(&rel).ok()?;
+            if self.is_denied(root, &resolved) {
+                return None;
+            }
+            let dir = root.dir.open_dir(&resolved).ok()?;
+            Some(Root {
+                given: path.to_path_buf(),
+                canonical: root.canonical.join(&resolved),
+                dir: Arc::new(dir),
+                mode: root.mode,
+                deny_base: root.deny_base.join(&resolved),
+            })
+        })
     }
 
     /// The roots, in configured order.
@@ -188,21 +269,54 @@ impl Roots {
     /// Refuse `rel` (inside `target`'s root) when a deny glob matches it or
     /// any of its parents.
     pub fn check_deny(&self, target: &Target<'_>, rel: &Path) -> Result<(), FsError> {
-        if self.is_denied(rel) {
+        if self.is_denied(target.root, rel) {
             return Err(FsError::DeniedByPolicy(target.shown.clone()));
         }
         Ok(())
     }
 
-    /// True when a deny glob matches `rel` or one of its ancestors.
-    pub fn is_denied(&self, rel: &Path) -> bool {
+    /// True when a deny glob matches `rel` (inside `root`) or one of its
+    /// ancestors.
+    pub fn is_denied(&self, root: &Root, rel: &Path) -> bool {
         if self.deny.is_empty() {
             return false;
         }
+        let full;
+        let rel = if root.deny_base.as_os_str().is_empty() {
+            rel
+        } else {
+            full = root.deny_base.join(rel);
+            &full
+        };
         rel.ancestors()
             .filter(|path| !path.as_os_str().is_empty() && *path != Path::new("."))
             .any(|path| self.deny.is_match(path))
     }
+}
+
+/// Open a directory of the ambient filesystem: moat-fs's only ambient
+/// access, used for configured roots at start-up and for client roots when
+/// no root is configured.
+///
+/// # Ambient Authority
+/// Resolves `path` and opens it with `Dir::open_ambient_dir`.
+fn open_ambient(path: &Path) -> std::io::Result<(PathBuf, Dir)> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one ambient call site: resolving a root before opening it"
+    )]
+    let canonical = std::fs::canonicalize(path)?;
+    let dir = Dir::open_ambient_dir(&canonical, ambient_authority())?;
+    Ok((canonical, dir))
+}
+
+/// The local path of a `file://` URI (percent-decoded).
+fn file_uri_path(uri: &str) -> Option<PathBuf> {
+    let url = url::Url::parse(uri).ok()?;
+    if url.scheme() != "file" {
+        return None;
+    }
+    url.to_file_path().ok()
 }
 
 /// Lexically resolve `.` and `..`; `None` when `..` climbs above the start.
@@ -238,31 +352,40 @@ impl Target<'_> {
     /// # Errors
     /// Not found, escapes, and anything that is not a regular file.
     pub fn open_regular(&self) -> Result<(cap_std::fs::File, cap_std::fs::Metadata), FsError> {
-        use cap_std::fs::OpenOptionsExt;
-        let mut options = cap_std::fs::OpenOptions::new();
-        options.read(true).custom_flags(OPEN_NONBLOCK);
-        let file = self
-            .root
-            .dir
-            .open_with(&self.rel, &options)
-            .map_err(|error| FsError::io(&self.shown, error))?;
-        let metadata = file
-            .metadata()
-            .map_err(|error| FsError::io(&self.shown, error))?;
-        if metadata.is_dir() {
-            return Err(FsError::Io {
-                path: self.shown.clone(),
-                source: std::io::Error::from(std::io::ErrorKind::IsADirectory),
-            });
-        }
-        if !metadata.is_file() {
-            return Err(FsError::Refused(format!(
-                "{} is not a regular file (FIFO, socket or device) and is never opened",
-                self.shown
-            )));
-        }
-        Ok((file, metadata))
+        open_regular_in(&self.root.dir, &self.rel, &self.shown)
     }
+}
+
+/// Open `path` (relative to `dir`) for reading if it is a regular file.
+/// FIFOs, sockets, devices and directories are refused without ever
+/// blocking (the open is non-blocking; the type is checked on the handle).
+///
+/// # Errors
+/// Not found, escapes, and anything that is not a regular file.
+pub fn open_regular_in(
+    dir: &Dir,
+    path: &Path,
+    shown: &str,
+) -> Result<(cap_std::fs::File, cap_std::fs::Metadata), FsError> {
+    use cap_std::fs::OpenOptionsExt;
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.read(true).custom_flags(OPEN_NONBLOCK);
+    let file = dir
+        .open_with(path, &options)
+        .map_err(|error| FsError::io(shown, error))?;
+    let metadata = file.metadata().map_err(|error| FsError::io(shown, error))?;
+    if metadata.is_dir() {
+        return Err(FsError::Io {
+            path: shown.to_string(),
+            source: std::io::Error::from(std::io::ErrorKind::IsADirectory),
+        });
+    }
+    if !metadata.is_file() {
+        return Err(FsError::Refused(format!(
+            "{shown} is not a regular file (FIFO, socket or device) and is never opened"
+        )));
+    }
+    Ok((file, metadata))
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ pub fn entries(server: &FsServer, target: &Target<'_>) -> Result<Vec<Entry>, FsE
     for entry in directory.entries().map_err(io)? {
         let entry = entry.map_err(io)?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if server.roots.is_denied(&target.rel.join(&name)) {
+        if server.roots.is_denied(target.root, &target.rel.join(&name)) {
             continue;
         }
         let kind = entry.file_type().map_or(Kind::Other, Kind::of);

@@ -98,15 +98,15 @@ pub fn run(
 }
 
 /// Some lines of a file.
-struct Page {
-    lines: Vec<String>,
+pub(crate) struct Page {
+    pub(crate) lines: Vec<String>,
     /// 1-based number of the first line, when known (a tail read does not
     /// count the lines before it).
-    first: Option<u64>,
+    pub(crate) first: Option<u64>,
     /// Why the page is short of what was asked, and how to go on.
-    note: Option<String>,
+    pub(crate) note: Option<String>,
     /// The `offset` that continues this page.
-    next_offset: Option<u64>,
+    pub(crate) next_offset: Option<u64>,
 }
 
 impl Page {
@@ -143,7 +143,7 @@ impl Page {
 
 /// Lines `first..first+limit` (1-based), stopping at `budget` bytes. At
 /// least one line is returned even when it alone exceeds the budget (cut).
-fn read_range(
+pub(crate) fn read_range(
     file: cap_std::fs::File,
     first: u64,
     limit: Option<u64>,

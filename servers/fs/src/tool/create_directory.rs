@@ -1,0 +1,71 @@
+//! `create_directory`: make a directory and any missing parents; an
+//! existing directory is success.
+//!
+//! # Must never
+//! - create anything outside the root (cap-std's `create_dir_all` resolves
+//!   every component through the root's handle);
+//! - report success when the path exists as something else.
+
+use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
+use rmcp::model::{JsonObject, Tool};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{FsServer, error::FsError};
+
+/// Arguments of `create_directory`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The directory to create (with its missing parents).
+    pub path: String,
+}
+
+const DESCRIPTION: &str = "Create a directory, with any missing parent directories. Succeeds \
+quietly if it already exists. Use it before write_file when the folder is new.";
+
+/// The `tools/list` entry.
+pub fn definition() -> Tool {
+    tool_definition::<Args>("create_directory", "Create directory", DESCRIPTION)
+        .with_annotations(super::writes(false, true))
+        .with_raw_output_schema(super::output_schema(json!({
+            "created": { "type": "boolean" },
+        })))
+}
+
+/// Run the tool.
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    _context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
+    let args: Args = parse_arguments(arguments)?;
+    let target = server.roots.resolve(&args.path)?;
+    target.writable()?;
+    let dir = &target.root.dir;
+    let existed = match dir.metadata(&target.rel) {
+        Ok(metadata) if metadata.is_dir() => true,
+        Ok(_) => {
+            return Err(FsError::Refused(format!(
+                "{} exists and is not a directory",
+                target.shown
+            ))
+            .into());
+        }
+        Err(_) => false,
+    };
+    if !existed {
+        dir.create_dir_all(&target.rel)
+            .map_err(|error| FsError::io(&target.shown, error))?;
+    }
+    let message = if existed {
+        format!("Directory already exists: {}", args.path)
+    } else {
+        format!("Successfully created directory {}", args.path)
+    };
+    Ok(ToolOutput::with_structured(
+        message.clone(),
+        json!({ "content": message, "created": !existed }),
+    ))
+}

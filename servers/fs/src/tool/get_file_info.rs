@@ -1,0 +1,133 @@
+//! `get_file_info`: size, times, type and permissions of one entry.
+//!
+//! Metadata comes from `stat`/`lstat` through the root's handle; the entry
+//! is never opened (a FIFO is described, not read).
+//!
+//! # Must never
+//! - open the entry; follow a symlink out of the root.
+
+use std::time::SystemTime;
+
+use cap_std::fs::{MetadataExt, PermissionsExt};
+use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
+use rmcp::model::{JsonObject, Tool};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::list_directory::Kind;
+use crate::{FsServer, error::FsError};
+
+/// Arguments of `get_file_info`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The file or directory.
+    pub path: String,
+}
+
+const DESCRIPTION: &str = "Get a file's or directory's metadata: size, created/modified/accessed \
+times, type (file, directory, symlink, other), permissions. Use it to check whether something \
+exists, how big it is, or when it changed, without reading it.";
+
+/// The `tools/list` entry.
+pub fn definition() -> Tool {
+    tool_definition::<Args>("get_file_info", "Get file info", DESCRIPTION)
+        .with_annotations(super::read_only())
+        .with_raw_output_schema(super::output_schema(json!({
+            "size": { "type": "integer" },
+            "type": { "type": "string" },
+            "isFile": { "type": "boolean" },
+            "isDirectory": { "type": "boolean" },
+            "isSymlink": { "type": "boolean" },
+            "created": { "type": ["string", "null"] },
+            "modified": { "type": ["string", "null"] },
+            "accessed": { "type": ["string", "null"] },
+            "permissions": { "type": "string" },
+        })))
+}
+
+/// Seconds since the epoch as an RFC 3339 UTC timestamp.
+fn rfc3339(time: std::io::Result<SystemTime>) -> Option<String> {
+    let seconds = time
+        .ok()?
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    let seconds = i64::try_from(seconds).ok()?;
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    // Civil-from-days (H. Hinnant), proleptic Gregorian.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    ))
+}
+
+/// Run the tool.
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    _context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
+    let args: Args = parse_arguments(arguments)?;
+    let target = server.roots.resolve(&args.path)?;
+    let io = |error| FsError::io(&target.shown, error);
+    let own = target.root.dir.symlink_metadata(&target.rel).map_err(io)?;
+    let is_symlink = own.file_type().is_symlink();
+    // Follow a link only inside the root (cap-std refuses one leading out);
+    // a dangling or escaping link is described as the link itself.
+    let metadata = if is_symlink {
+        target.root.dir.metadata(&target.rel).unwrap_or(own)
+    } else {
+        own
+    };
+    let kind = Kind::of(metadata.file_type());
+    let mode = metadata.permissions().mode() & 0o7777;
+    let info = json!({
+        "size": metadata.len(),
+        "type": if is_symlink && kind == Kind::Link { "symlink" } else { kind.word() },
+        "isFile": metadata.is_file(),
+        "isDirectory": metadata.is_dir(),
+        "isSymlink": is_symlink,
+        "created": rfc3339(metadata.created().map(cap_std::time::SystemTime::into_std)),
+        "modified": rfc3339(metadata.modified().map(cap_std::time::SystemTime::into_std)),
+        "accessed": rfc3339(metadata.accessed().map(cap_std::time::SystemTime::into_std)),
+        "permissions": format!("{mode:o}"),
+        "uid": metadata.uid(),
+        "gid": metadata.gid(),
+    });
+    let mut text = String::new();
+    for key in [
+        "size",
+        "created",
+        "modified",
+        "accessed",
+        "isDirectory",
+        "isFile",
+        "isSymlink",
+        "type",
+        "permissions",
+    ] {
+        let value = match &info[key] {
+            serde_json::Value::String(text) => text.clone(),
+            serde_json::Value::Null => "unknown".into(),
+            other => other.to_string(),
+        };
+        text.push_str(&format!("{key}: {value}\n"));
+    }
+    let mut structured = info;
+    structured["content"] = json!(text);
+    Ok(ToolOutput::with_structured(text, structured))
+}

@@ -1,0 +1,167 @@
+//! `list_directory_with_sizes`: a directory's entries with their sizes,
+//! sorted by name or size, and totals.
+//!
+//! Sizes come from `lstat` through the directory handle (never from
+//! opening the entry), so FIFOs are listed, not opened, and links show their
+//! own size.
+//!
+//! # Must never
+//! - open an entry to learn its size;
+//! - exceed the byte or entry budget (it is cut with an offset).
+
+use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
+use rmcp::model::{JsonObject, Tool};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::list_directory::{Kind, entries};
+use crate::{FsServer, error::FsError};
+
+/// How to sort.
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SortBy {
+    /// By name.
+    #[default]
+    Name,
+    /// Largest first.
+    Size,
+}
+
+/// Arguments of `list_directory_with_sizes`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Args {
+    /// The directory.
+    pub path: String,
+    /// `name` (default) or `size` (largest first).
+    #[serde(default)]
+    pub sort_by: SortBy,
+    /// Skip this many entries (for continuing a cut listing).
+    #[serde(default)]
+    pub offset: usize,
+}
+
+const DESCRIPTION: &str = "List a directory's entries with their sizes, plus totals. Use it to \
+find what takes space; sortBy \"size\" puts the largest first. Entries are marked [DIR], [FILE], \
+[LINK] or [OTHER]. Long listings are cut and say which offset continues them.";
+
+/// The `tools/list` entry.
+pub fn definition() -> Tool {
+    tool_definition::<Args>(
+        "list_directory_with_sizes",
+        "List directory with sizes",
+        DESCRIPTION,
+    )
+    .with_annotations(super::read_only())
+    .with_raw_output_schema(super::output_schema(json!({
+        "entries": { "type": "array", "items": { "type": "object" } },
+        "total": { "type": "integer" },
+        "totalFiles": { "type": "integer" },
+        "totalDirectories": { "type": "integer" },
+        "totalBytes": { "type": "integer" },
+        "nextOffset": { "type": ["integer", "null"] },
+    })))
+}
+
+/// "1.5 KB"-style sizes, as the reference server prints them.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.2} {}", UNITS[unit])
+}
+
+/// Run the tool.
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
+    let args: Args = parse_arguments(arguments)?;
+    let target = server.roots.resolve(&args.path)?;
+    let listed = entries(server, &target)?;
+    let directory = target
+        .root
+        .dir
+        .open_dir(&target.rel)
+        .map_err(|error| FsError::io(&target.shown, error))?;
+    let mut sized = Vec::with_capacity(listed.len());
+    for (index, entry) in listed.into_iter().enumerate() {
+        if index % 1024 == 0 {
+            context.check()?;
+        }
+        let size = if entry.kind == Kind::Dir {
+            0
+        } else {
+            directory
+                .symlink_metadata(&entry.name)
+                .map_or(0, |metadata| metadata.len())
+        };
+        sized.push((entry, size));
+    }
+    if args.sort_by == SortBy::Size {
+        sized.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.name.cmp(&b.0.name)));
+    }
+    let total = sized.len();
+    let files = sized
+        .iter()
+        .filter(|(entry, _)| entry.kind != Kind::Dir)
+        .count();
+    let total_bytes: u64 = sized.iter().map(|(_, size)| size).sum();
+    let budget = super::budget(server, None);
+    let max_entries = super::entry_budget(server, None);
+    let mut text = String::new();
+    let mut shown = Vec::new();
+    let mut next = None;
+    for (index, (entry, size)) in sized.iter().enumerate().skip(args.offset) {
+        let size_text = if entry.kind == Kind::Dir {
+            String::new()
+        } else {
+            human(*size)
+        };
+        let line = format!(
+            "{} {:<30} {size_text:>10}\n",
+            entry.kind.marker(),
+            entry.name
+        );
+        if shown.len() >= max_entries || text.len() + line.len() > budget {
+            next = Some(index);
+            break;
+        }
+        text.push_str(&line);
+        shown.push(json!({ "name": entry.name, "type": entry.kind.word(), "size": size }));
+    }
+    let listing = text.clone();
+    text.push_str(&format!(
+        "\nTotal: {files} files, {} directories\nCombined size: {}\n",
+        total - files,
+        human(total_bytes)
+    ));
+    if let Some(next) = next {
+        text.push_str(&format!(
+            "[cut at {} of {total} entries; call list_directory_with_sizes with offset={next} to continue]\n",
+            shown.len()
+        ));
+    }
+    Ok(ToolOutput::with_structured(
+        text,
+        json!({
+            "content": listing,
+            "entries": shown,
+            "total": total,
+            "totalFiles": files,
+            "totalDirectories": total - files,
+            "totalBytes": total_bytes,
+            "nextOffset": next,
+        }),
+    ))
+}

@@ -1,0 +1,126 @@
+//! `read_media_file`: an image or audio file as MCP image/audio content
+//! (base64 with its MIME type); other files as an embedded binary resource.
+//!
+//! # Must never
+//! - load a file larger than the policy's `max_media_bytes` (it would be
+//!   a third larger again as base64, in the model's context);
+//! - open a FIFO, socket or device.
+
+use std::io::Read;
+
+use base64::Engine;
+use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
+use rmcp::model::{ContentBlock, JsonObject, ResourceContents, Tool};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{FsServer, error::FsError};
+
+/// Arguments of `read_media_file`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Args {
+    /// The image or audio file.
+    pub path: String,
+}
+
+const DESCRIPTION: &str = "Read an image or audio file so you can see or hear it (PNG, JPEG, \
+GIF, WebP, BMP, SVG, MP3, WAV, OGG, FLAC, M4A...). Returns the data with its MIME type; other \
+binary files come back as an embedded resource. Use read_text_file for text. Files over the \
+media size limit are refused.";
+
+/// The `tools/list` entry.
+pub fn definition() -> Tool {
+    tool_definition::<Args>("read_media_file", "Read media file", DESCRIPTION)
+        .with_annotations(super::read_only())
+        .with_raw_output_schema(super::output_schema(json!({
+            "mimeType": { "type": "string" },
+            "kind": { "type": "string", "enum": ["image", "audio", "blob"] },
+            "bytes": { "type": "integer" },
+        })))
+}
+
+/// MIME type by file extension (lower-case), and whether it is an image or
+/// audio. Extensions, not content sniffing: the client asked for this
+/// file by name, and a wrong guess only changes how it is shown.
+pub fn mime_of(path: &str) -> (&'static str, &'static str) {
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, extension)| extension.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "png" => ("image/png", "image"),
+        "jpg" | "jpeg" => ("image/jpeg", "image"),
+        "gif" => ("image/gif", "image"),
+        "webp" => ("image/webp", "image"),
+        "bmp" => ("image/bmp", "image"),
+        "svg" => ("image/svg+xml", "image"),
+        "ico" => ("image/x-icon", "image"),
+        "tif" | "tiff" => ("image/tiff", "image"),
+        "avif" => ("image/avif", "image"),
+        "mp3" => ("audio/mpeg", "audio"),
+        "wav" => ("audio/wav", "audio"),
+        "ogg" | "oga" => ("audio/ogg", "audio"),
+        "opus" => ("audio/opus", "audio"),
+        "flac" => ("audio/flac", "audio"),
+        "m4a" => ("audio/mp4", "audio"),
+        "aac" => ("audio/aac", "audio"),
+        "weba" => ("audio/webm", "audio"),
+        _ => ("application/octet-stream", "blob"),
+    }
+}
+
+/// Run the tool.
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    _context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
+    let args: Args = parse_arguments(arguments)?;
+    let target = server.roots.resolve(&args.path)?;
+    let (file, metadata) = target.open_regular()?;
+    let limit = server.policy.max_media_bytes;
+    if metadata.len() > limit {
+        return Err(FsError::Refused(format!(
+            "{} is {} bytes, over the {limit}-byte media limit",
+            target.shown,
+            metadata.len()
+        ))
+        .into());
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    // `take`: the file may have grown since the size check.
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|error| FsError::io(&target.shown, error))?;
+    if bytes.len() as u64 > limit {
+        return Err(FsError::Refused(format!(
+            "{} grew past the {limit}-byte media limit while being read",
+            target.shown
+        ))
+        .into());
+    }
+    let (mime, kind) = mime_of(&args.path);
+    let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let block = match kind {
+        "image" => ContentBlock::image(data, mime),
+        "audio" => ContentBlock::audio(data, mime),
+        _ => ContentBlock::resource(ResourceContents::BlobResourceContents {
+            uri: format!("file://{}", target.root.given.join(&target.rel).display()),
+            mime_type: Some(mime.to_string()),
+            blob: data,
+            meta: None,
+        }),
+    };
+    let summary = format!("{} ({mime}, {} bytes)", args.path, bytes.len());
+    Ok(ToolOutput {
+        content: vec![block],
+        structured: Some(json!({
+            "content": summary,
+            "mimeType": mime,
+            "kind": kind,
+            "bytes": bytes.len(),
+        })),
+    })
+}

@@ -1,0 +1,560 @@
+//! `search_file_contents`: grep. Lines matching a regex or a literal text
+//! in the files under a directory, as `path:line:column: preview`.
+//!
+//! Matching is ripgrep's own (`grep-regex` + `grep-searcher`), streamed
+//! over each file, so a huge file is never loaded whole; binary files are
+//! skipped. `.gitignore` files met during the walk are honoured (with
+//! `ignore`'s matcher) unless `respectGitignore` is false. The walk is the
+//! shared [`crate::walk`] one: directory handles, no symlink following,
+//! denied entries hidden, visited-entry cap, deadline, progress.
+//!
+//! # Must never
+//! - open a FIFO, socket or device (files are opened non-blocking and
+//!   checked), or follow a symlink;
+//! - read past the deadline, even inside one huge file;
+//! - return more than the budget: past it, a `cursor` continues the search.
+
+use std::{
+    io::{self, Read},
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use cap_std::fs::Dir;
+use grep_matcher::Matcher;
+use grep_regex::{RegexMatcher, RegexMatcherBuilder};
+use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkMatch};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
+use rmcp::model::{JsonObject, Tool};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::list_directory::Kind;
+use crate::{
+    FsServer,
+    error::FsError,
+    root::open_regular_in,
+    walk::{self, End, Entry, Limits, Options, Step, Visitor},
+};
+
+/// Arguments of `search_file_contents`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Args {
+    /// Where to search (a directory, searched recursively, or one file).
+    pub path: String,
+    /// The text to find: literal by default, a regular expression (Rust
+    /// regex syntax) when `isRegex` is true.
+    pub query: String,
+    /// Treat `query` as a regular expression.
+    #[serde(default)]
+    pub is_regex: bool,
+    /// Ignore case.
+    #[serde(default)]
+    pub ignore_case: bool,
+    /// Only files matching this glob (by name when it has no `/`, e.g.
+    /// `*.rs`; else by path relative to `path`).
+    #[serde(alias = "pattern")]
+    pub file_pattern: Option<String>,
+    /// Globs of entries to skip, with everything under them.
+    #[serde(default)]
+    pub exclude_patterns: Vec<String>,
+    /// Honour `.gitignore` files (and skip `.git`); default true.
+    #[serde(default = "yes")]
+    pub respect_gitignore: bool,
+    /// Continue a cut search: the `nextCursor` of the previous result.
+    pub cursor: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const DESCRIPTION: &str = "Search inside files for a text or regular expression, recursively \
+(like grep/ripgrep). Returns one line per matching line: path:line:column: preview. Use it to find \
+where something is defined or used; then read_text_file with offset to see the context. query is \
+literal unless isRegex is true; filePattern (e.g. \"*.rs\") limits which files are searched; \
+.gitignore is honoured by default; binary files are skipped. Long results are cut and give a \
+cursor to continue; a search that hits the time or entry limit says its results are partial.";
+
+/// Longest preview of a matching line, in characters: enough to recognise
+/// the line, short enough that a minified file does not flood the result.
+const PREVIEW_CHARS: usize = 160;
+/// Characters shown before the match when a long line is cut.
+const PREVIEW_LEAD: usize = 40;
+/// Largest `.gitignore` read: real ones are a few KiB.
+const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
+
+/// The `tools/list` entry.
+pub fn definition() -> Tool {
+    tool_definition::<Args>("search_file_contents", "Search file contents", DESCRIPTION)
+        .with_annotations(super::read_only())
+        .with_raw_output_schema(super::output_schema(json!({
+            "matches": { "type": "array", "items": { "type": "object" } },
+            "filesSearched": { "type": "integer" },
+            "truncated": { "type": "boolean" },
+            "nextCursor": { "type": ["string", "null"] },
+            "note": { "type": ["string", "null"] },
+        })))
+}
+
+/// A continuation point: inside file `rel`, after line `line` (`None`:
+/// after the whole entry).
+struct Cursor {
+    rel: PathBuf,
+    line: Option<u64>,
+}
+
+impl Cursor {
+    fn parse(text: &str) -> Result<Self, ToolError> {
+        let (line, rel) = text
+            .split_once(':')
+            .ok_or_else(|| ToolError::invalid("cursor: not a cursor this tool returned"))?;
+        let line = if line == "*" {
+            None
+        } else {
+            Some(
+                line.parse()
+                    .map_err(|_| ToolError::invalid("cursor: not a cursor this tool returned"))?,
+            )
+        };
+        Ok(Self {
+            rel: PathBuf::from(rel),
+            line,
+        })
+    }
+
+    fn render(&self) -> String {
+        let line = self
+            .line
+            .map_or_else(|| "*".to_string(), |line| line.to_string());
+        format!("{line}:{}", self.rel.display())
+    }
+}
+
+/// A reader that fails once the walk's deadline passes or the call is
+/// cancelled, so one huge file cannot hold the search past its deadline.
+struct Bounded<R> {
+    inner: R,
+    deadline: Instant,
+    cancel: CancellationToken,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.cancel.is_cancelled() || Instant::now() >= self.deadline {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline"));
+        }
+        self.inner.read(buffer)
+    }
+}
+
+/// One match.
+struct Hit {
+    path: String,
+    line: u64,
+    column: usize,
+    preview: String,
+}
+
+struct Collect<'a> {
+    matcher: &'a RegexMatcher,
+    searcher: Searcher,
+    files: Option<&'a (globset::GlobSet, globset::GlobSet)>,
+    exclude: &'a (globset::GlobSet, globset::GlobSet),
+    gitignore: bool,
+    ignores: Vec<(usize, Gitignore)>,
+    base: &'a str,
+    resume: Option<Cursor>,
+    hits: Vec<Hit>,
+    used: usize,
+    budget: usize,
+    max_entries: usize,
+    files_searched: usize,
+    /// Where to continue when the budget stops the search.
+    stopped_at: Option<Cursor>,
+    deadline: Instant,
+    cancel: CancellationToken,
+    timed_out: bool,
+}
+
+/// The path a `.gitignore` matcher sees: the walk-relative path under a
+/// virtual `/` (matchers are rooted at their directory's virtual path).
+fn virtual_path(rel: &Path) -> PathBuf {
+    Path::new("/").join(rel)
+}
+
+impl Collect<'_> {
+    fn ignored(&self, rel: &Path, is_dir: bool) -> bool {
+        let path = virtual_path(rel);
+        for (_, gitignore) in self.ignores.iter().rev() {
+            let found = gitignore.matched(&path, is_dir);
+            if found.is_ignore() {
+                return true;
+            }
+            if found.is_whitelist() {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Search one file; false when the budget is full.
+    fn search(&mut self, entry: &Entry<'_>) -> bool {
+        let skip_through = match &self.resume {
+            Some(cursor) if cursor.rel == entry.rel => {
+                let line = cursor.line;
+                self.resume = None;
+                match line {
+                    None => return true,
+                    Some(line) => line,
+                }
+            }
+            _ => 0,
+        };
+        let shown = walk::shown(self.base, entry.rel);
+        let Ok((file, _)) = open_regular_in(entry.parent, Path::new(entry.name), &shown) else {
+            return true;
+        };
+        self.files_searched += 1;
+        let reader = Bounded {
+            inner: file,
+            deadline: self.deadline,
+            cancel: self.cancel.clone(),
+        };
+        let mut sink = HitSink {
+            matcher: self.matcher,
+            path: &shown,
+            skip_through,
+            hits: &mut self.hits,
+            used: &mut self.used,
+            budget: self.budget,
+            max_entries: self.max_entries,
+            full_at: None,
+        };
+        let result = self.searcher.search_reader(self.matcher, reader, &mut sink);
+        let full_at = sink.full_at;
+        if let Err(error) = result
+            && error.kind() == io::ErrorKind::TimedOut
+        {
+            self.timed_out = true;
+        }
+        if let Some(line) = full_at {
+            self.stopped_at = Some(Cursor {
+                rel: entry.rel.to_path_buf(),
+                line: Some(line),
+            });
+            return false;
+        }
+        true
+    }
+}
+
+struct HitSink<'a> {
+    matcher: &'a RegexMatcher,
+    path: &'a str,
+    skip_through: u64,
+    hits: &'a mut Vec<Hit>,
+    used: &'a mut usize,
+    budget: usize,
+    max_entries: usize,
+    /// The last line reported when the budget filled.
+    full_at: Option<u64>,
+}
+
+impl Sink for HitSink<'_> {
+    type Error = io::Error;
+
+    fn matched(&mut self, _searcher: &Searcher, found: &SinkMatch<'_>) -> Result<bool, io::Error> {
+        let line = found.line_number().unwrap_or(0);
+        if line <= self.skip_through {
+            return Ok(true);
+        }
+        let bytes = found.bytes();
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.trim_end_matches(['\n', '\r']);
+        let start = self
+            .matcher
+            .find(bytes)
+            .ok()
+            .flatten()
+            .map_or(0, |found| found.start());
+        let column = String::from_utf8_lossy(&bytes[..start.min(bytes.len())])
+            .chars()
+            .count()
+            + 1;
+        let preview = preview(text, column - 1);
+        let cost = self.path.len() + preview.len() + 24;
+        if self.hits.len() >= self.max_entries || *self.used + cost > self.budget {
+            self.full_at = Some(self.hits.last().map_or(self.skip_through, |hit| {
+                if hit.path == self.path {
+                    hit.line
+                } else {
+                    self.skip_through
+                }
+            }));
+            return Ok(false);
+        }
+        *self.used += cost;
+        self.hits.push(Hit {
+            path: self.path.to_string(),
+            line,
+            column,
+            preview,
+        });
+        Ok(true)
+    }
+}
+
+/// A line cut to [`PREVIEW_CHARS`] around the match at char `column`.
+fn preview(line: &str, column: usize) -> String {
+    let count = line.chars().count();
+    if count <= PREVIEW_CHARS {
+        return line.trim().to_string();
+    }
+    let start = column
+        .saturating_sub(PREVIEW_LEAD)
+        .min(count - PREVIEW_CHARS);
+    let mut cut: String = line.chars().skip(start).take(PREVIEW_CHARS).collect();
+    if start > 0 {
+        cut.insert(0, '…');
+    }
+    if start + PREVIEW_CHARS < count {
+        cut.push('…');
+    }
+    cut
+}
+
+impl Visitor for Collect<'_> {
+    fn entry(&mut self, entry: &Entry<'_>) -> Step {
+        if self.cancel.is_cancelled() || self.timed_out {
+            return Step::Stop;
+        }
+        if super::glob_matches(&self.exclude.0, &self.exclude.1, entry.rel, entry.name) {
+            return Step::Skip;
+        }
+        if self.gitignore {
+            if entry.kind == Kind::Dir && entry.name == ".git" {
+                return Step::Skip;
+            }
+            if self.ignored(entry.rel, entry.kind == Kind::Dir) {
+                return Step::Skip;
+            }
+        }
+        if entry.kind != Kind::File {
+            return Step::Continue;
+        }
+        if let Some(files) = self.files
+            && !super::glob_matches(&files.0, &files.1, entry.rel, entry.name)
+        {
+            return Step::Continue;
+        }
+        if self.search(entry) {
+            Step::Continue
+        } else {
+            Step::Stop
+        }
+    }
+
+    fn enter(&mut self, dir: &Dir, rel: &Path, depth: usize) {
+        if !self.gitignore {
+            return;
+        }
+        let Ok(metadata) = dir.symlink_metadata(".gitignore") else {
+            return;
+        };
+        if !metadata.is_file() || metadata.len() > MAX_GITIGNORE_BYTES {
+            return;
+        }
+        let Ok((file, _)) = open_regular_in(dir, Path::new(".gitignore"), ".gitignore") else {
+            return;
+        };
+        let mut text = String::new();
+        if file
+            .take(MAX_GITIGNORE_BYTES)
+            .read_to_string(&mut text)
+            .is_err()
+        {
+            return;
+        }
+        let mut builder = GitignoreBuilder::new(virtual_path(rel));
+        for line in text.lines() {
+            let _ = builder.add_line(None, line);
+        }
+        if let Ok(gitignore) = builder.build() {
+            self.ignores.push((depth, gitignore));
+        }
+    }
+
+    fn leave(&mut self, depth: usize) {
+        while self.ignores.last().is_some_and(|(at, _)| *at >= depth) {
+            self.ignores.pop();
+        }
+    }
+}
+
+/// Run the tool.
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
+    let args: Args = parse_arguments(arguments)?;
+    if args.query.is_empty() {
+        return Err(FsError::Invalid("query is empty".into()).into());
+    }
+    let matcher = RegexMatcherBuilder::new()
+        .case_insensitive(args.ignore_case)
+        .fixed_strings(!args.is_regex)
+        .line_terminator(Some(b'\n'))
+        .build(&args.query)
+        .map_err(|error| ToolError::invalid(format!("query is not a valid regex: {error}")))?;
+    let files = args
+        .file_pattern
+        .as_ref()
+        .map(|pattern| super::glob_pair(std::slice::from_ref(pattern), "filePattern"))
+        .transpose()?;
+    let exclude = super::glob_pair(&args.exclude_patterns, "excludePatterns")?;
+    let resume = args.cursor.as_deref().map(Cursor::parse).transpose()?;
+    let target = server.roots.resolve(&args.path)?;
+    let limits = Limits::for_call(server.policy.max_visited, context);
+    let is_dir = target
+        .root
+        .dir
+        .metadata(&target.rel)
+        .map_err(|error| FsError::io(&target.shown, error))?
+        .is_dir();
+    // One file is shown as given: its parent as the base, its name as rel.
+    let single_base = match args.path.rsplit_once('/') {
+        Some((base, _)) if !base.is_empty() => base.to_string(),
+        Some(_) => "/".to_string(),
+        None => ".".to_string(),
+    };
+    let searcher = SearcherBuilder::new()
+        .line_number(true)
+        .binary_detection(BinaryDetection::quit(0))
+        .build();
+    let mut collect = Collect {
+        matcher: &matcher,
+        searcher,
+        files: files.as_ref(),
+        exclude: &exclude,
+        gitignore: args.respect_gitignore,
+        ignores: Vec::new(),
+        base: if is_dir { &args.path } else { &single_base },
+        resume,
+        hits: Vec::new(),
+        used: 0,
+        budget: super::budget(server, None),
+        max_entries: super::entry_budget(server, None),
+        files_searched: 0,
+        stopped_at: None,
+        deadline: limits.deadline,
+        cancel: context.cancel.clone(),
+        timed_out: false,
+    };
+    let mut end = End::Complete;
+    let mut visited = 1;
+    let mut walk_last = None;
+    if is_dir {
+        let start = target
+            .root
+            .dir
+            .open_dir(&target.rel)
+            .map_err(|error| FsError::io(&target.shown, error))?;
+        let resume_rel = collect.resume.as_ref().map(|cursor| cursor.rel.clone());
+        let options = Options {
+            root: target.root,
+            start: &target.rel,
+            max_depth: None,
+            resume_after: resume_rel.as_deref(),
+            resume_inclusive: true,
+        };
+        let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)
+            .map_err(|error| FsError::io(&target.shown, error))?;
+        end = report.end;
+        visited = report.visited;
+        walk_last = report.last;
+    } else {
+        // One file: search it directly through its parent directory.
+        let (parent, name) = target.split()?;
+        let dir = target
+            .root
+            .dir
+            .open_dir(&parent)
+            .map_err(|error| FsError::io(&target.shown, error))?;
+        let rel = PathBuf::from(&name);
+        let entry = Entry {
+            rel: &rel,
+            name: &name,
+            kind: Kind::File,
+            depth: 1,
+            parent: &dir,
+        };
+        if !collect.search(&entry) {
+            end = End::Stopped;
+        }
+    }
+    if end == End::Cancelled || context.cancel.is_cancelled() {
+        return Err(ToolError::Cancelled);
+    }
+    if collect.timed_out && end != End::Stopped {
+        end = End::Deadline;
+    }
+    let next = match end {
+        End::Complete | End::Cancelled => None,
+        End::Stopped => collect
+            .stopped_at
+            .take()
+            .or_else(|| walk_last.clone().map(|rel| Cursor { rel, line: None })),
+        End::VisitedCap | End::Deadline => walk_last.clone().map(|rel| Cursor { rel, line: None }),
+    }
+    .map(|cursor| cursor.render());
+    let mut text = String::new();
+    let mut found = Vec::new();
+    for hit in &collect.hits {
+        text.push_str(&format!(
+            "{}:{}:{}: {}\n",
+            hit.path, hit.line, hit.column, hit.preview
+        ));
+        found.push(json!({
+            "path": hit.path,
+            "line": hit.line,
+            "column": hit.column,
+            "preview": hit.preview,
+        }));
+    }
+    if found.is_empty() {
+        text.push_str("No matches found\n");
+    }
+    let mut note = end.explain(visited);
+    if end == End::Stopped {
+        note = Some(format!(
+            "results were cut at the budget after {} matches",
+            found.len()
+        ));
+    }
+    if let Some(note) = &note {
+        text.push_str(&format!("[{note}"));
+        if let Some(next) = &next {
+            text.push_str(&format!(
+                "; call search_file_contents with the same arguments and cursor={next:?} to continue"
+            ));
+        }
+        text.push_str("]\n");
+    }
+    Ok(ToolOutput::with_structured(
+        text.clone(),
+        json!({
+            "content": text,
+            "matches": found,
+            "filesSearched": collect.files_searched,
+            "truncated": next.is_some(),
+            "nextCursor": next,
+            "note": note,
+        }),
+    ))
+}

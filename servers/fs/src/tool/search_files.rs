@@ -1,0 +1,167 @@
+//! `search_files`: find files and directories whose path matches a glob,
+//! recursively, within the budgets, the visited-entry cap and the deadline.
+//!
+//! # Must never
+//! - follow a symlink while walking, show a denied entry, or loop;
+//! - return more than the budget: past it, a `cursor` continues the search.
+
+use std::path::PathBuf;
+
+use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
+use rmcp::model::{JsonObject, Tool};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::{
+    FsServer,
+    error::FsError,
+    walk::{self, End, Entry, Limits, Options, Step, Visitor},
+};
+
+/// Arguments of `search_files`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Args {
+    /// Where to search (recursively).
+    pub path: String,
+    /// Glob matched against each entry's path relative to `path`
+    /// (`src/**/*.rs`), or against its name alone when the glob has no `/`
+    /// (`*.rs` finds Rust files at any depth).
+    pub pattern: String,
+    /// Globs of entries to skip, with everything under them (same matching
+    /// as `pattern`), e.g. `node_modules`, `.git`.
+    #[serde(default)]
+    pub exclude_patterns: Vec<String>,
+    /// Continue a cut search: the `nextCursor` of the previous result.
+    pub cursor: Option<String>,
+}
+
+const DESCRIPTION: &str = "Find files and directories by name or path pattern, recursively. Use it \
+to locate files (\"*.toml\", \"src/**/test_*.py\"); use search_file_contents to search inside \
+files. A pattern without '/' matches names at any depth; with '/', the path relative to the \
+search directory. Skip heavy folders with excludePatterns. Symlinks are listed, never followed. \
+Long results are cut and give a cursor to continue; a search that hits the time or entry limit \
+says its results are partial.";
+
+/// The `tools/list` entry.
+pub fn definition() -> Tool {
+    tool_definition::<Args>("search_files", "Search files", DESCRIPTION)
+        .with_annotations(super::read_only())
+        .with_raw_output_schema(super::output_schema(json!({
+            "matches": { "type": "array", "items": { "type": "string" } },
+            "truncated": { "type": "boolean" },
+            "nextCursor": { "type": ["string", "null"] },
+            "note": { "type": ["string", "null"] },
+        })))
+}
+
+struct Collect<'a> {
+    pattern: &'a (globset::GlobSet, globset::GlobSet),
+    exclude: &'a (globset::GlobSet, globset::GlobSet),
+    base: &'a str,
+    matches: Vec<String>,
+    used: usize,
+    budget: usize,
+    max_entries: usize,
+    last: Option<PathBuf>,
+}
+
+impl Visitor for Collect<'_> {
+    fn entry(&mut self, entry: &Entry<'_>) -> Step {
+        if super::glob_matches(&self.exclude.0, &self.exclude.1, entry.rel, entry.name) {
+            return Step::Skip;
+        }
+        if super::glob_matches(&self.pattern.0, &self.pattern.1, entry.rel, entry.name) {
+            let shown = walk::shown(self.base, entry.rel);
+            if self.matches.len() >= self.max_entries || self.used + shown.len() + 1 > self.budget {
+                return Step::Stop;
+            }
+            self.used += shown.len() + 1;
+            self.matches.push(shown);
+        }
+        self.last = Some(entry.rel.to_path_buf());
+        Step::Continue
+    }
+}
+
+/// Run the tool.
+pub fn run(
+    server: &FsServer,
+    arguments: JsonObject,
+    context: &CallContext,
+) -> Result<ToolOutput, ToolError> {
+    let args: Args = parse_arguments(arguments)?;
+    if args.pattern.is_empty() {
+        return Err(FsError::Invalid("pattern is empty".into()).into());
+    }
+    let pattern = super::glob_pair(std::slice::from_ref(&args.pattern), "pattern")?;
+    let exclude = super::glob_pair(&args.exclude_patterns, "excludePatterns")?;
+    let target = server.roots.resolve(&args.path)?;
+    let start = target
+        .root
+        .dir
+        .open_dir(&target.rel)
+        .map_err(|error| FsError::io(&target.shown, error))?;
+    let cursor = args.cursor.as_deref().map(PathBuf::from);
+    let options = Options {
+        root: target.root,
+        start: &target.rel,
+        max_depth: None,
+        resume_after: cursor.as_deref(),
+        resume_inclusive: false,
+    };
+    let limits = Limits::for_call(server.policy.max_visited, context);
+    let mut collect = Collect {
+        pattern: &pattern,
+        exclude: &exclude,
+        base: &args.path,
+        matches: Vec::new(),
+        used: 0,
+        budget: super::budget(server, None),
+        max_entries: super::entry_budget(server, None),
+        last: None,
+    };
+    let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)
+        .map_err(|error| FsError::io(&target.shown, error))?;
+    if report.end == End::Cancelled {
+        return Err(ToolError::Cancelled);
+    }
+    let next = match report.end {
+        End::Complete | End::Cancelled => None,
+        End::Stopped => collect.last.clone(),
+        End::VisitedCap | End::Deadline => report.last.clone(),
+    }
+    .map(|path| path.to_string_lossy().into_owned());
+    let mut text = if collect.matches.is_empty() {
+        "No matches found\n".to_string()
+    } else {
+        collect.matches.join("\n") + "\n"
+    };
+    let mut note = report.end.explain(report.visited);
+    if report.end == End::Stopped {
+        note = Some(format!(
+            "results were cut at the budget after {} matches",
+            collect.matches.len()
+        ));
+    }
+    if let Some(note) = &note {
+        text.push_str(&format!("[{note}"));
+        if let Some(next) = &next {
+            text.push_str(&format!(
+                "; call search_files with the same arguments and cursor={next:?} to continue"
+            ));
+        }
+        text.push_str("]\n");
+    }
+    Ok(ToolOutput::with_structured(
+        text.clone(),
+        json!({
+            "content": text,
+            "matches": collect.matches,
+            "truncated": next.is_some(),
+            "nextCursor": next,
+            "note": note,
+        }),
+    ))
+}

@@ -1,0 +1,342 @@
+//! The one directory walker every recursive tool uses (`directory_tree`,
+//! `search_files`, `search_file_contents`, recursive `copy_file`).
+//!
+//! It walks through `Dir` handles (`entries`, `open_dir_nofollow`), never by
+//! path through the ambient filesystem, so a directory swapped for a symlink
+//! mid-walk is refused at the open instead of followed out of the root. It
+//! holds one open directory per level (handles proportional to depth, not to
+//! entries), learns each entry's type from the listing (never by opening
+//! it), never descends into a symlink (so it cannot loop), hides entries the
+//! policy denies, and stops at the visited-entry cap, the deadline or on
+//! cancellation, saying which.
+//!
+//! Order is depth-first with each directory's entries sorted by name bytes,
+//! which is exactly `Path`'s component order; so "everything after path P"
+//! is a well-defined continuation point (a cursor) and a resumed walk skips
+//! whole subtrees before P without opening them.
+//!
+//! # Must never
+//! - open an entry to learn its type, or follow a symlink while descending;
+//! - hold more than one open directory per level;
+//! - run past its deadline or its visited-entry cap.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use cap_fs_ext::DirExt;
+use cap_std::fs::Dir;
+use moat_shared::{CallContext, runtime::handler::ProgressReporter};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Roots, root::Root, tool::list_directory::Kind};
+
+/// How many visited entries between two progress notifications: often
+/// enough to show a long walk is alive, rare enough to cost nothing.
+const PROGRESS_EVERY: usize = 2_000;
+
+/// How much earlier than the call's deadline a walk stops, so that its
+/// partial result reaches the client before the runtime gives up on the
+/// call (the runtime's timeout error would carry no results).
+const DEADLINE_MARGIN: Duration = Duration::from_millis(750);
+
+/// Deepest directory nesting a walk descends; deeper trees are reported as
+/// cut. Real trees are far shallower; this only bounds pathological ones.
+pub const MAX_WALK_DEPTH: usize = 512;
+
+/// Why a walk ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Every entry was visited.
+    Complete,
+    /// The visitor asked to stop (its budget is full).
+    Stopped,
+    /// The visited-entry cap was reached.
+    VisitedCap,
+    /// The deadline was reached.
+    Deadline,
+    /// The client cancelled the call.
+    Cancelled,
+}
+
+impl End {
+    /// A sentence for the model when the walk did not finish, naming the
+    /// limit; `None` when it finished.
+    pub fn explain(self, visited: usize) -> Option<String> {
+        match self {
+            End::Complete | End::Stopped => None,
+            End::VisitedCap => Some(format!(
+                "the walk stopped at the visited-entry cap ({visited} entries visited); results are partial"
+            )),
+            End::Deadline => Some(format!(
+                "the walk stopped at the call's deadline ({visited} entries visited); results are partial"
+            )),
+            End::Cancelled => Some("the walk was cancelled".into()),
+        }
+    }
+}
+
+/// What a visitor tells the walker after seeing an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Go on (and descend, if the entry is a directory).
+    Continue,
+    /// Go on, but do not descend into this directory.
+    Skip,
+    /// Stop the whole walk.
+    Stop,
+}
+
+/// One entry, as a visitor sees it.
+pub struct Entry<'a> {
+    /// Path relative to the walk's start (never empty, never `..`).
+    pub rel: &'a Path,
+    /// The entry's name.
+    pub name: &'a OsString,
+    /// What it is (from the listing; links are not followed).
+    pub kind: Kind,
+    /// 1 for the start's direct children.
+    pub depth: usize,
+    /// The directory holding the entry, for opening it.
+    pub parent: &'a Dir,
+}
+
+/// Something that walks.
+pub trait Visitor {
+    /// See one entry.
+    fn entry(&mut self, entry: &Entry<'_>) -> Step;
+    /// A directory at `rel` (depth `depth`) was opened and is about to be
+    /// walked; its handle is given for reading e.g. a `.gitignore`.
+    fn enter(&mut self, _dir: &Dir, _rel: &Path, _depth: usize) {}
+    /// The directory entered at `depth` is done.
+    fn leave(&mut self, _depth: usize) {}
+}
+
+/// The limits of one walk.
+pub struct Limits {
+    /// Stop after this many entries.
+    pub max_visited: usize,
+    /// Stop at this moment.
+    pub deadline: Instant,
+    /// Stop when cancelled.
+    pub cancel: CancellationToken,
+    /// Report progress here, when the client asked.
+    pub progress: Option<(tokio::runtime::Handle, ProgressReporter)>,
+}
+
+impl Limits {
+    /// The limits of a walk inside a call: the policy's visited cap, and the
+    /// call's deadline less a margin for the reply.
+    pub fn for_call(max_visited: usize, context: &CallContext) -> Self {
+        let remaining = context
+            .deadline
+            .saturating_duration_since(tokio::time::Instant::now());
+        let margin = DEADLINE_MARGIN.min(remaining / 4);
+        let deadline = Instant::now() + remaining.saturating_sub(margin);
+        let progress = context.progress.clone().and_then(|reporter| {
+            tokio::runtime::Handle::try_current()
+                .ok()
+                .map(|handle| (handle, reporter))
+        });
+        Self {
+            max_visited,
+            deadline,
+            cancel: context.cancel.clone(),
+            progress,
+        }
+    }
+
+    fn report(&self, visited: usize) {
+        if let Some((handle, reporter)) = &self.progress {
+            let reporter = reporter.clone();
+            handle.spawn(async move {
+                reporter
+                    .report(
+                        visited as f64,
+                        None,
+                        Some(format!("{visited} entries visited")),
+                    )
+                    .await;
+            });
+        }
+    }
+}
+
+/// How to walk.
+pub struct Options<'a> {
+    /// The root the walk is in (for the deny globs).
+    pub root: &'a Root,
+    /// The start, relative to the root.
+    pub start: &'a Path,
+    /// Do not descend below this depth (1 = only the start's children).
+    pub max_depth: Option<usize>,
+    /// Only entries after this path (relative to the start) are visited.
+    pub resume_after: Option<&'a Path>,
+    /// Visit the `resume_after` entry itself too (to continue inside it).
+    pub resume_inclusive: bool,
+}
+
+/// What a walk did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Why it ended.
+    pub end: End,
+    /// Entries visited.
+    pub visited: usize,
+    /// The last entry visited (a cursor for continuing after a cap).
+    pub last: Option<PathBuf>,
+    /// Directories that could not be opened (permissions, or swapped for
+    /// something else mid-walk).
+    pub unreadable: usize,
+}
+
+struct Frame {
+    dir: Dir,
+    rel: PathBuf,
+    entries: Vec<(OsString, Kind)>,
+    next: usize,
+}
+
+/// Read a directory's entries (name and type, from the listing), sorted by
+/// name bytes, without the denied ones.
+fn read_entries(
+    dir: &Dir,
+    roots: &Roots,
+    root: &Root,
+    root_rel: &Path,
+) -> std::io::Result<Vec<(OsString, Kind)>> {
+    let mut entries = Vec::new();
+    for entry in dir.entries()? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if roots.is_denied(root, &root_rel.join(&name)) {
+            continue;
+        }
+        let kind = entry.file_type().map_or(Kind::Other, Kind::of);
+        entries.push((name, kind));
+    }
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
+}
+
+/// Walk `start` (a directory handle already opened at `options.start`).
+///
+/// # Errors
+/// Only when the start itself cannot be listed; unreadable directories
+/// below it are counted in [`Report::unreadable`].
+pub fn walk(
+    start: Dir,
+    roots: &Roots,
+    options: &Options<'_>,
+    limits: &Limits,
+    visitor: &mut dyn Visitor,
+) -> std::io::Result<Report> {
+    let mut resume = options.resume_after.map(Path::to_path_buf);
+    let entries = read_entries(&start, roots, options.root, options.start)?;
+    visitor.enter(&start, Path::new(""), 0);
+    let mut stack = vec![Frame {
+        dir: start,
+        rel: PathBuf::new(),
+        entries,
+        next: 0,
+    }];
+    let mut report = Report {
+        end: End::Complete,
+        visited: 0,
+        last: None,
+        unreadable: 0,
+    };
+    loop {
+        let depth = stack.len();
+        let Some(frame) = stack.last_mut() else {
+            break;
+        };
+        let Some((name, kind)) = frame.entries.get(frame.next).cloned() else {
+            visitor.leave(depth - 1);
+            stack.pop();
+            continue;
+        };
+        frame.next += 1;
+        let rel = frame.rel.join(&name);
+        // Continuation: skip everything up to the cursor, descending only
+        // into the cursor's ancestors.
+        let mut ancestor = false;
+        if let Some(cursor) = &resume {
+            if cursor.starts_with(&rel) && cursor != &rel {
+                ancestor = true;
+            } else if rel < *cursor || (rel == *cursor && !options.resume_inclusive) {
+                continue;
+            } else {
+                resume = None;
+            }
+        }
+        if !ancestor {
+            if limits.cancel.is_cancelled() {
+                report.end = End::Cancelled;
+                break;
+            }
+            if report.visited >= limits.max_visited {
+                report.end = End::VisitedCap;
+                break;
+            }
+            if Instant::now() >= limits.deadline {
+                report.end = End::Deadline;
+                break;
+            }
+            report.visited += 1;
+            if report.visited.is_multiple_of(PROGRESS_EVERY) {
+                limits.report(report.visited);
+            }
+            let step = visitor.entry(&Entry {
+                rel: &rel,
+                name: &name,
+                kind,
+                depth,
+                parent: &frame.dir,
+            });
+            report.last = Some(rel.clone());
+            match step {
+                Step::Stop => {
+                    report.end = End::Stopped;
+                    break;
+                }
+                Step::Skip => continue,
+                Step::Continue => {}
+            }
+        }
+        let deep_enough = options.max_depth.is_some_and(|max| depth >= max);
+        if kind != Kind::Dir || deep_enough || depth >= MAX_WALK_DEPTH {
+            continue;
+        }
+        // No-follow: a directory swapped for a symlink since the listing is
+        // refused here (ELOOP/ENOTDIR), never followed.
+        let opened = frame.dir.open_dir_nofollow(&name).and_then(|dir| {
+            let entries = read_entries(&dir, roots, options.root, &options.start.join(&rel))?;
+            Ok((dir, entries))
+        });
+        match opened {
+            Ok((dir, entries)) => {
+                visitor.enter(&dir, &rel, depth);
+                stack.push(Frame {
+                    dir,
+                    rel,
+                    entries,
+                    next: 0,
+                });
+            }
+            Err(_) => report.unreadable += 1,
+        }
+    }
+    Ok(report)
+}
+
+/// Join a client-visible base path and a path relative to it, for results.
+pub fn shown(base: &str, rel: &Path) -> String {
+    let rel = rel.to_string_lossy();
+    if base == "." || base.is_empty() {
+        return rel.into_owned();
+    }
+    format!("{}/{rel}", base.trim_end_matches('/'))
+}
