@@ -25,6 +25,7 @@ use crate::{
         http::{HttpOptions, serve_http},
         inprocess,
         stdio::serve_stdio,
+        telemetry_data::Audit,
         toolbox::Toolbox,
     },
 };
@@ -80,6 +81,17 @@ pub struct ServeArgs {
     /// authenticates, e.g. a reverse proxy).
     #[arg(long)]
     pub insecure_no_auth: bool,
+    /// Write one JSON line per tool call here (`-` for stderr, the
+    /// default).
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub audit_log: String,
+    /// Do not write the audit log.
+    #[arg(long, conflicts_with = "audit_log")]
+    pub no_audit: bool,
+    /// Put the raw tool arguments in the audit log (they may hold file
+    /// contents or secrets; off by default, which logs only their SHA-256).
+    #[arg(long)]
+    pub audit_arguments: bool,
 }
 
 /// Options of `call`.
@@ -192,8 +204,39 @@ fn parse_bind(value: &str) -> Result<SocketAddr, Error> {
         })
 }
 
+/// The audit log the `serve` flags ask for.
+///
+/// # Ambient Authority
+/// Opens the operator's audit file for appending, once at start-up.
+fn audit_sink(args: &ServeArgs) -> Result<Option<Audit>, Error> {
+    if args.no_audit {
+        return Ok(None);
+    }
+    let out: Box<dyn std::io::Write + Send> = if args.audit_log.is_empty() || args.audit_log == "-"
+    {
+        Box::new(std::io::stderr())
+    } else {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the operator's audit log is opened once at start-up"
+        )]
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&args.audit_log)
+            .map_err(|error| {
+                Error::Config(format!("cannot open audit log {}: {error}", args.audit_log))
+            })?;
+        Box::new(file)
+    };
+    Ok(Some(Audit::new(out, args.audit_arguments)))
+}
+
 async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) -> Result<(), Error> {
-    let state = Arc::new(RuntimeState::default());
+    let state = Arc::new(match audit_sink(&args)? {
+        Some(audit) => RuntimeState::with_audit(audit),
+        None => RuntimeState::default(),
+    });
     let Some(bind) = args.http else {
         return serve_stdio(toolbox, state).await;
     };

@@ -347,3 +347,60 @@ fn public_bind_without_auth_refuses_to_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("without authentication"), "{stderr}");
 }
+
+/// Every call leaves one JSON audit line (digest of the arguments, never
+/// the arguments), and `/metrics` counts it.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_are_audited_and_counted() {
+    let tree = Tree::new();
+    let server = start(&tree);
+    let client = server.client(Era::Handshake).await.expect("client");
+    let result = call(&client, "read_text_file", json!({"path": "hello.txt"}))
+        .await
+        .expect("call");
+    assert_eq!(text(&result), "hello\nworld\n");
+    let refused = call(
+        &client,
+        "read_text_file",
+        json!({"path": "../outside/secret.txt"}),
+    )
+    .await
+    .expect("call");
+    assert_eq!(refused.is_error, Some(true));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let lines = server
+        .stderr
+        .lock()
+        .map(|lines| lines.clone())
+        .unwrap_or_default();
+    let audit: Vec<Value> = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line.get("tool").is_some())
+        .collect();
+    assert_eq!(audit.len(), 2, "{lines:#?}");
+    assert_eq!(audit[0]["tool"], "read_text_file");
+    assert_eq!(audit[0]["outcome"], "ok");
+    assert_eq!(audit[0]["transport"], "http");
+    assert_eq!(
+        audit[0]["bytes"].as_u64().map(|bytes| bytes > 0),
+        Some(true)
+    );
+    assert_eq!(audit[0]["args_sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(audit[1]["outcome"], "error");
+    assert!(
+        !lines.iter().any(|line| line.contains("outside/secret")),
+        "raw arguments were logged"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(r#"moat_tool_calls_total{tool="read_text_file",outcome="ok"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("moat_sessions 1"), "{metrics}");
+}

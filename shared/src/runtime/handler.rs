@@ -29,7 +29,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     error::ToolError,
-    runtime::toolbox::{CallContext, Toolbox},
+    runtime::{
+        telemetry_data::{Audit, CallRecord, Metrics},
+        toolbox::{CallContext, Toolbox},
+    },
 };
 
 /// State shared by every session of one server process.
@@ -42,6 +45,10 @@ pub struct RuntimeState {
     shutting_down: AtomicBool,
     /// Cancelled when the server shuts down for good: running calls stop.
     pub shutdown: CancellationToken,
+    /// Where each call is recorded, when auditing is on.
+    pub audit: Option<Audit>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
 }
 
 impl Default for RuntimeState {
@@ -52,11 +59,21 @@ impl Default for RuntimeState {
             idle: Notify::new(),
             shutting_down: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
+            audit: None,
+            metrics: Metrics::default(),
         }
     }
 }
 
 impl RuntimeState {
+    /// A state that writes an audit line for every call.
+    pub fn with_audit(audit: Audit) -> Self {
+        Self {
+            audit: Some(audit),
+            ..Self::default()
+        }
+    }
+
     /// Calls running now.
     pub fn inflight(&self) -> usize {
         self.inflight.load(Ordering::SeqCst)
@@ -141,11 +158,29 @@ impl ProgressReporter {
     }
 }
 
-/// Per-session state: what this client told us about itself.
-#[derive(Debug, Default)]
+/// Per-session state: what this client told us about itself. Counted in
+/// the `moat_sessions` gauge for as long as it lives.
+#[derive(Debug)]
 struct SessionState {
     /// `file://` URIs from the client's last `roots/list` answer.
     client_roots: RwLock<Option<Vec<String>>>,
+    state: Arc<RuntimeState>,
+}
+
+impl SessionState {
+    fn new(state: Arc<RuntimeState>) -> Self {
+        state.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+        Self {
+            client_roots: RwLock::default(),
+            state,
+        }
+    }
+}
+
+impl Drop for SessionState {
+    fn drop(&mut self) {
+        self.state.metrics.sessions.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The rmcp handler for one session, over one [`Toolbox`].
@@ -161,8 +196,8 @@ impl Handler {
     pub fn new(toolbox: Arc<dyn Toolbox>, state: Arc<RuntimeState>) -> Self {
         Self {
             toolbox,
+            session: Arc::new(SessionState::new(state.clone())),
             state,
-            session: Arc::default(),
         }
     }
 
@@ -207,8 +242,64 @@ impl Handler {
     ) -> Result<CallToolResult, McpError> {
         let name = request.name.to_string();
         let arguments = request.arguments.unwrap_or_default();
+        let started = StdInstant::now();
+        let audited = self
+            .state
+            .audit
+            .is_some()
+            .then(|| serde_json::Value::Object(arguments.clone()));
+        let result = self.dispatch(&name, arguments, &context).await?;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(ToolError::Timeout(_)) => "timeout",
+            Err(ToolError::Cancelled) => "cancelled",
+            Err(ToolError::Panicked(_)) => "panic",
+            Err(ToolError::ShuttingDown) => "refused",
+            Err(_) => "error",
+        };
+        let result = match result {
+            Ok(output) => {
+                let mut result = CallToolResult::success(output.content);
+                result.structured_content = output.structured;
+                result
+            }
+            Err(error) => {
+                // Debug only: the message echoes arguments (paths, URLs), which
+                // stay out of logs unless the operator asks (the audit log has
+                // the outcome).
+                tracing::debug!(tool = %name, error = %error.to_line(), "tool call failed");
+                error_result(&error)
+            }
+        };
+        let duration = started.elapsed();
+        self.state.metrics.observe(&name, outcome, duration);
+        if let (Some(audit), Some(arguments)) = (&self.state.audit, &audited) {
+            let (client, session, transport) = describe_caller(&context);
+            audit.record(&CallRecord {
+                client,
+                session,
+                transport,
+                tool: &name,
+                arguments,
+                duration,
+                outcome,
+                bytes: result_bytes(&result),
+            });
+        }
+        Ok(result)
+    }
+
+    /// Route one call to the toolbox. `Err` is a protocol error (unknown
+    /// tool); `Ok(Err)` a tool failure.
+    async fn dispatch(
+        &self,
+        name: &str,
+        arguments: rmcp::model::JsonObject,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Result<crate::runtime::toolbox::ToolOutput, ToolError>, McpError> {
+        let name = name.to_string();
         if self.state.is_shutting_down() {
-            return Ok(error_result(&ToolError::ShuttingDown));
+            return Ok(Err(ToolError::ShuttingDown));
         }
         let timeout = self.toolbox.call_timeout();
         let cancel = self.state.shutdown.child_token();
@@ -241,7 +332,6 @@ impl Handler {
             ));
         };
         let _inflight = InflightGuard::new(&self.state);
-        let started = StdInstant::now();
         // Spawned so that a panic stays inside the task (JoinError::is_panic)
         // instead of unwinding through the transport.
         let task = tokio::spawn(future);
@@ -260,20 +350,53 @@ impl Handler {
         };
         // Whatever ended the wait, tell the tool to stop.
         cancel.cancel();
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        match outcome {
-            Ok(output) => {
-                tracing::debug!(tool = %name, elapsed_ms, "tool call succeeded");
-                let mut result = CallToolResult::success(output.content);
-                result.structured_content = output.structured;
-                Ok(result)
-            }
-            Err(error) => {
-                tracing::info!(tool = %name, elapsed_ms, error = %error.to_line(), "tool call failed");
-                Ok(error_result(&error))
-            }
-        }
+        Ok(outcome)
     }
+}
+
+/// Who made a call, for the audit log: the client's name (and address over
+/// HTTP), the session, and the transport.
+fn describe_caller(context: &RequestContext<RoleServer>) -> (String, String, &'static str) {
+    let name = context.peer.peer_info().map_or_else(
+        || "unknown".to_string(),
+        |info| info.client_info.name.clone(),
+    );
+    match context.extensions.get::<http::request::Parts>() {
+        Some(parts) => {
+            let address = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.to_string());
+            let session = parts
+                .headers
+                .get("mcp-session-id")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("stateless")
+                .to_string();
+            let client = address.map_or(name.clone(), |address| format!("{name}@{address}"));
+            (client, session, "http")
+        }
+        None => (name, "stdio".to_string(), "stdio"),
+    }
+}
+
+/// Bytes of content a result carries (text, base64 data, structured JSON).
+fn result_bytes(result: &CallToolResult) -> usize {
+    let content: usize = result
+        .content
+        .iter()
+        .map(|block| match block {
+            ContentBlock::Text(text) => text.text.len(),
+            ContentBlock::Image(image) => image.data.len(),
+            ContentBlock::Audio(audio) => audio.data.len(),
+            other => serde_json::to_string(other).map_or(0, |json| json.len()),
+        })
+        .sum();
+    let structured = result
+        .structured_content
+        .as_ref()
+        .map_or(0, |value| value.to_string().len());
+    content + structured
 }
 
 /// The `isError` result for a failed call: one short line of text.

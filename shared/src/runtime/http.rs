@@ -100,6 +100,13 @@ struct Guard {
     state: Arc<RuntimeState>,
     name: &'static str,
     version: &'static str,
+    toolbox: Arc<dyn Toolbox>,
+}
+
+impl std::fmt::Debug for dyn Toolbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Toolbox({})", self.identity().name)
+    }
 }
 
 /// Bind, serve until `shutdown` resolves, then drain and return.
@@ -140,6 +147,7 @@ pub async fn serve_http(
         state: state.clone(),
         name: identity.name,
         version: identity.version,
+        toolbox: toolbox.clone(),
     });
 
     let config = StreamableHttpServerConfig::default();
@@ -165,6 +173,7 @@ pub async fn serve_http(
 
     let router = Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .nest_service("/mcp", service)
         .layer(axum::middleware::from_fn_with_state(
             guard.clone(),
@@ -218,7 +227,11 @@ pub async fn serve_http(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
     });
-    let serve = axum::serve(listener, router).with_graceful_shutdown(stop.cancelled_owned());
+    let serve = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop.cancelled_owned());
     // Bounded: a client that keeps a connection open cannot hold the
     // process more than a few seconds past the sessions' end.
     tokio::select! {
@@ -287,6 +300,21 @@ async fn health(State(guard): State<Arc<GuardState>>) -> impl IntoResponse {
 
 type GuardState = Guard;
 
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State(guard): State<Arc<GuardState>>) -> impl IntoResponse {
+    let text = guard
+        .state
+        .metrics
+        .render(guard.state.inflight(), &guard.toolbox.metrics());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+}
+
 /// Host and Origin validation for every route.
 ///
 /// Shutdown is not refused here: a request on a connection that is still
@@ -303,6 +331,11 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok());
         if !guard.tokens.accepts(authorization) {
+            guard
+                .state
+                .metrics
+                .auth_refusals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             // RFC 6750 section 3: no credentials → no error code; bad ones →
             // invalid_token.
             let challenge = if authorization.is_some() {

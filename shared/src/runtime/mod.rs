@@ -7,6 +7,7 @@
 //! - [`stdio`]: serve one client on stdin/stdout.
 //! - [`http`]: serve many clients over Streamable HTTP at `/mcp`, with
 //!   `/health` and the listener guards.
+//! - [`telemetry_data`]: the audit log and the `/metrics` counters.
 //! - [`inprocess`]: a client wired to a server in memory, for the CLI's
 //!   `tools` and `call` and for tests.
 
@@ -15,6 +16,7 @@ pub mod handler;
 pub mod http;
 pub mod inprocess;
 pub mod stdio;
+pub mod telemetry_data;
 pub mod toolbox;
 pub mod toolbox_limits;
 

@@ -123,6 +123,12 @@ pub trait Toolbox: Send + Sync + 'static {
     /// The longest any call may run before the runtime stops it.
     fn call_timeout(&self) -> Duration;
 
+    /// Server-specific lines for `GET /metrics` (Prometheus text format),
+    /// e.g. browser pages open. Empty by default.
+    fn metrics(&self) -> String {
+        String::new()
+    }
+
     /// Whether this toolbox uses the client's MCP roots; when true the
     /// runtime asks `roots/list` after initialisation and on every
     /// `notifications/roots/list_changed`.
