@@ -1,7 +1,8 @@
 """Official MCP Python SDK as a client of a moat server.
 
 usage: python_client.py stdio BINARY ROOT
-       python_client.py http URL ROOT
+       python_client.py http URL ROOT        (Streamable HTTP, .../mcp)
+       python_client.py sse URL ROOT         (legacy HTTP+SSE, .../sse)
 
 Initialises, lists tools, calls read_text_file on ROOT/hello.txt, and prints
 one JSON line with what it saw. Exits non-zero on any failure.
@@ -12,6 +13,7 @@ import json
 import sys
 
 from mcp.client.session import ClientSession
+from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -39,6 +41,9 @@ async def main():
             report = await exercise(streams[0], streams[1], root)
     elif mode == "http":
         async with streamable_http_client(target) as streams:
+            report = await exercise(streams[0], streams[1], root)
+    elif mode == "sse":
+        async with sse_client(target) as streams:
             report = await exercise(streams[0], streams[1], root)
     else:
         raise SystemExit(f"unknown mode {mode}")

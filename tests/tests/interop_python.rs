@@ -1,5 +1,6 @@
-//! The official MCP Python SDK as a client of moat-fs, over stdio and
-//! Streamable HTTP: initialise, list tools, call read_text_file.
+//! The official MCP Python SDK as a client of moat-fs, over stdio,
+//! Streamable HTTP and the legacy HTTP+SSE transport: initialise, list
+//! tools, call read_text_file.
 //!
 //! The SDK is installed into a venv this test makes (target/py-venv) when it
 //! is not there yet; the test never skips.
@@ -87,4 +88,13 @@ fn python_sdk_over_streamable_http() {
     let server = HttpServer::start("moat-fs", &[&tree.root_arg()], &[]).expect("start");
     let report = run_client("http", &server.url, &tree.root_arg());
     check(&report, "http");
+}
+
+/// The Python SDK over the legacy HTTP+SSE transport (2024-11-05).
+#[test]
+fn python_sdk_over_legacy_sse() {
+    let tree = Tree::new();
+    let server = HttpServer::start("moat-fs", &[&tree.root_arg()], &[]).expect("start");
+    let report = run_client("sse", &format!("{}/sse", server.base), &tree.root_arg());
+    check(&report, "sse");
 }

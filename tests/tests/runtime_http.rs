@@ -404,3 +404,70 @@ async fn calls_are_audited_and_counted() {
     );
     assert!(metrics.contains("moat_sessions 1"), "{metrics}");
 }
+
+/// Legacy HTTP+SSE: the stream starts with the `endpoint` event; a POST to
+/// an unknown session is 404, a malformed message 400, and the Host guard
+/// covers `/sse` too.
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_sse_endpoint_and_refusals() {
+    let tree = Tree::new();
+    let server = start(&tree);
+    let client = reqwest::Client::new();
+    let mut stream = client
+        .get(format!("{}/sse", server.base))
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(stream.status(), 200);
+    let first = stream.chunk().await.expect("chunk").expect("data");
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.contains("event: endpoint"), "{first}");
+    let endpoint = first
+        .lines()
+        .find_map(|line| line.strip_prefix("data: "))
+        .expect("endpoint data")
+        .trim()
+        .to_string();
+    assert!(endpoint.starts_with("/messages?sessionId="), "{endpoint}");
+    let unknown = client
+        .post(format!(
+            "{}/messages?sessionId=00000000-0000-0000-0000-000000000000",
+            server.base
+        ))
+        .body(initialize_body().to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unknown.status(), 404);
+    let malformed = client
+        .post(format!("{}{endpoint}", server.base))
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(malformed.status(), 400);
+    let accepted = client
+        .post(format!("{}{endpoint}", server.base))
+        .body(initialize_body().to_string())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(accepted.status(), 202);
+    let answer = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+        .await
+        .expect("an answer on the stream")
+        .expect("chunk")
+        .expect("data");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.contains("event: message") && answer.contains("\"serverInfo\""),
+        "{answer}"
+    );
+    let evil = client
+        .get(format!("{}/sse", server.base))
+        .header("Host", "evil.example.com")
+        .send()
+        .await
+        .expect("sse");
+    assert_eq!(evil.status(), 403);
+}

@@ -1,4 +1,6 @@
-//! Serve many clients over Streamable HTTP at `/mcp`, beside `GET /health`.
+//! Serve many clients over Streamable HTTP at `/mcp`, beside the legacy
+//! HTTP+SSE transport (`GET /sse`, `POST /messages`), `GET /health` and
+//! `GET /metrics`.
 //!
 //! Guards, all on from the first request (MCP 2025-11-25
 //! basic/transports, "Security Warning"): the listener binds 127.0.0.1
@@ -38,6 +40,7 @@ use crate::{
     runtime::{
         auth::Tokens,
         handler::{Handler, RuntimeState},
+        legacy_sse::{self, LegacySessions},
         toolbox::Toolbox,
         toolbox_limits::{DEFAULT_MAX_BODY_BYTES, SHUTDOWN_GRACE},
     },
@@ -171,7 +174,13 @@ pub async fn serve_http(
         )
     };
 
+    let legacy = Router::new()
+        .route("/sse", get(legacy_sse::open))
+        .route("/messages", axum::routing::post(legacy_sse::post))
+        .layer(axum::extract::DefaultBodyLimit::max(options.max_body_bytes))
+        .with_state(LegacySessions::new(toolbox.clone(), state.clone()));
     let router = Router::new()
+        .merge(legacy)
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .nest_service("/mcp", service)

@@ -8,6 +8,7 @@
 //! - [`http`]: serve many clients over Streamable HTTP at `/mcp`, with
 //!   `/health` and the listener guards.
 //! - [`telemetry_data`]: the audit log and the `/metrics` counters.
+//! - [`legacy_sse`]: the 2024-11-05 HTTP+SSE transport (`/sse`, `/messages`).
 //! - [`inprocess`]: a client wired to a server in memory, for the CLI's
 //!   `tools` and `call` and for tests.
 
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod handler;
 pub mod http;
 pub mod inprocess;
+pub mod legacy_sse;
 pub mod stdio;
 pub mod telemetry_data;
 pub mod toolbox;

@@ -1,0 +1,178 @@
+//! The legacy HTTP+SSE transport (MCP 2024-11-05 basic/transports), beside
+//! `/mcp`, for clients that never moved to Streamable HTTP.
+//!
+//! `GET /sse` opens a session's event stream; its first event is `endpoint`,
+//! whose data is the URL to POST to (`/messages?sessionId=…`). Every POST
+//! carries one JSON-RPC message and gets `202 Accepted`; the answers come
+//! back on the event stream as `message` events. This is a transport only:
+//! each session is an rmcp service over a Sink/Stream pair, so the protocol
+//! is the same code as stdio and Streamable HTTP.
+//!
+//! # Must never
+//! - deliver a message to a session other than the one named by its id
+//!   (ids are random UUIDs, unguessable);
+//! - keep a session after its event stream closed.
+
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    body::Bytes,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures::{StreamExt, channel::mpsc};
+use rmcp::{RoleServer, ServiceExt, service::RxJsonRpcMessage};
+use serde::Deserialize;
+
+use crate::runtime::{
+    handler::{Handler, RuntimeState},
+    toolbox::Toolbox,
+};
+
+/// Messages buffered per direction per session: a client that floods POSTs
+/// faster than the server answers gets 503 instead of growing memory.
+const SESSION_BUFFER: usize = 64;
+
+/// Open legacy sessions, by id.
+#[derive(Clone)]
+pub struct LegacySessions {
+    toolbox: Arc<dyn Toolbox>,
+    state: Arc<RuntimeState>,
+    senders: Arc<Mutex<HashMap<String, mpsc::Sender<RxJsonRpcMessage<RoleServer>>>>>,
+}
+
+impl LegacySessions {
+    /// No sessions yet.
+    pub fn new(toolbox: Arc<dyn Toolbox>, state: Arc<RuntimeState>) -> Self {
+        Self {
+            toolbox,
+            state,
+            senders: Arc::default(),
+        }
+    }
+
+    /// Sessions open now.
+    pub fn len(&self) -> usize {
+        self.senders.lock().map_or(0, |senders| senders.len())
+    }
+
+    /// True when no session is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Removes a session from the table when its event stream is dropped.
+struct Unregister {
+    sessions: LegacySessions,
+    id: String,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Ok(mut senders) = self.sessions.senders.lock() {
+            senders.remove(&self.id);
+        }
+        tracing::debug!(session = %self.id, "legacy SSE session closed");
+    }
+}
+
+/// `GET /sse`: start a session and stream its messages.
+pub async fn open(State(sessions): State<LegacySessions>) -> Response {
+    if sessions.state.is_shutting_down() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down",
+        )
+            .into_response();
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let (to_server, from_client) = mpsc::channel::<RxJsonRpcMessage<RoleServer>>(SESSION_BUFFER);
+    let (to_client, from_server) = mpsc::channel(SESSION_BUFFER);
+    if let Ok(mut senders) = sessions.senders.lock() {
+        senders.insert(id.clone(), to_server);
+    }
+    let handler = Handler::new(sessions.toolbox.clone(), sessions.state.clone());
+    let shutdown = sessions.state.shutdown.clone();
+    tokio::spawn(async move {
+        match handler.serve((to_client, from_client)).await {
+            Ok(running) => {
+                let cancel = running.cancellation_token();
+                tokio::select! {
+                    _ = running.waiting() => {}
+                    () = shutdown.cancelled() => cancel.cancel(),
+                }
+            }
+            Err(error) => tracing::debug!(%error, "legacy SSE client left before initialising"),
+        }
+    });
+    let endpoint = Event::default()
+        .event("endpoint")
+        .data(format!("/messages?sessionId={id}"));
+    let guard = Unregister { sessions, id };
+    let messages = from_server.map(
+        move |message: rmcp::service::TxJsonRpcMessage<RoleServer>| {
+            let _keep = &guard;
+            let data = serde_json::to_string(&message).unwrap_or_default();
+            Ok::<_, Infallible>(Event::default().event("message").data(data))
+        },
+    );
+    let stream =
+        futures::stream::once(async move { Ok::<_, Infallible>(endpoint) }).chain(messages);
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+/// The `sessionId` query parameter of `POST /messages`.
+#[derive(Debug, Deserialize)]
+pub struct SessionQuery {
+    #[serde(rename = "sessionId")]
+    session_id: String,
+}
+
+/// `POST /messages?sessionId=…`: deliver one message to a session.
+pub async fn post(
+    State(sessions): State<LegacySessions>,
+    Query(query): Query<SessionQuery>,
+    body: Bytes,
+) -> Response {
+    let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
+        Ok(message) => message,
+        Err(error) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "not a JSON-RPC message: {}",
+                    crate::error::one_line(&error.to_string())
+                ),
+            )
+                .into_response();
+        }
+    };
+    let sender = sessions
+        .senders
+        .lock()
+        .ok()
+        .and_then(|senders| senders.get(&query.session_id).cloned());
+    let Some(mut sender) = sender else {
+        return (StatusCode::NOT_FOUND, "no such session").into_response();
+    };
+    match sender.try_send(message) {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(error) if error.is_full() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many messages in flight for this session",
+        )
+            .into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "the session has ended").into_response(),
+    }
+}
