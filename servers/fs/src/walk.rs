@@ -264,9 +264,14 @@ pub fn walk(
         // into the cursor's ancestors.
         let mut ancestor = false;
         if let Some(cursor) = &resume {
-            if cursor.starts_with(&rel) && cursor != &rel {
+            if *cursor == rel {
+                // The cursor itself: visited again only when inclusive; its
+                // descendants all come after it, so descend either way.
+                ancestor = !options.resume_inclusive;
+                resume = None;
+            } else if cursor.starts_with(&rel) {
                 ancestor = true;
-            } else if rel < *cursor || (rel == *cursor && !options.resume_inclusive) {
+            } else if rel < *cursor {
                 continue;
             } else {
                 resume = None;
