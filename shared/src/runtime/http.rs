@@ -93,7 +93,6 @@ impl Default for HttpOptions {
 }
 
 /// The resolved allow-lists, shared with the guard middleware.
-#[derive(Debug)]
 struct Guard {
     /// `None`: any Host (an authenticated server on a public address with
     /// no host list: the token, not the name, keeps browsers out).
@@ -103,13 +102,25 @@ struct Guard {
     state: Arc<RuntimeState>,
     name: &'static str,
     version: &'static str,
-    toolbox: Arc<dyn Toolbox>,
+    extra_metrics: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
-impl std::fmt::Debug for dyn Toolbox {
+impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Toolbox({})", self.identity().name)
+        f.debug_struct("Guard").field("name", &self.name).finish_non_exhaustive()
     }
+}
+
+/// What the listener says about the server it fronts (for `/health` and
+/// `/metrics`), independent of the handler type.
+#[derive(Clone)]
+pub struct Fronted {
+    /// Machine name, e.g. `moat-fs`.
+    pub name: &'static str,
+    /// Version.
+    pub version: &'static str,
+    /// Server-specific `/metrics` lines.
+    pub extra_metrics: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
 /// Bind, serve until `shutdown` resolves, then drain and return.
@@ -125,6 +136,42 @@ pub async fn serve_http(
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    let identity = toolbox.identity();
+    let fronted = Fronted {
+        name: identity.name,
+        version: identity.version,
+        extra_metrics: {
+            let toolbox = toolbox.clone();
+            Arc::new(move || toolbox.metrics())
+        },
+    };
+    let factory = {
+        let state = state.clone();
+        move || Handler::new(toolbox.clone(), state.clone())
+    };
+    serve_handler(factory, fronted, state, options, shutdown).await
+}
+
+/// Like [`serve_http`], for any rmcp handler: the same listener, guards,
+/// transports and shutdown in front of a handler that is not a
+/// [`Toolbox`] (the conformance fixture server uses this).
+///
+/// # Errors
+/// [`Error::Bind`] when the address cannot be bound; [`Error::Config`] for
+/// a public bind without authentication.
+pub async fn serve_handler<H, F>(
+    factory: F,
+    fronted: Fronted,
+    state: Arc<RuntimeState>,
+    options: HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error>
+where
+    H: rmcp::ServerHandler + Send + 'static,
+    F: Fn() -> H + Send + Sync + 'static,
+{
+    let factory = Arc::new(factory);
+    let fronted_name = fronted.name;
     if !options.bind.ip().is_loopback() && options.tokens.is_empty() && !options.insecure_no_auth {
         return Err(Error::Config(format!(
             "refusing to serve {} without authentication: give --token-file (or {}) or, if another \
@@ -140,7 +187,6 @@ pub async fn serve_http(
             source,
         })?;
     let local = listener.local_addr()?;
-    let identity = toolbox.identity();
     let check_hosts =
         local.ip().is_loopback() || options.tokens.is_empty() || !options.allowed_hosts.is_empty();
     let guard = Arc::new(Guard {
@@ -148,9 +194,9 @@ pub async fn serve_http(
         tokens: options.tokens.clone(),
         origins: allowed_origins(local, &options.allowed_origins),
         state: state.clone(),
-        name: identity.name,
-        version: identity.version,
-        toolbox: toolbox.clone(),
+        name: fronted.name,
+        version: fronted.version,
+        extra_metrics: fronted.extra_metrics,
     });
 
     let config = StreamableHttpServerConfig::default();
@@ -164,21 +210,22 @@ pub async fn serve_http(
     .with_legacy_session_mode(!options.stateless)
     .with_json_response(options.stateless)
     .with_cancellation_token(state.shutdown.child_token());
-    let service: StreamableHttpService<Handler, LocalSessionManager> = {
-        let toolbox = toolbox.clone();
-        let state = state.clone();
-        StreamableHttpService::new(
-            move || Ok(Handler::new(toolbox.clone(), state.clone())),
-            Arc::default(),
-            config,
-        )
+    let service: StreamableHttpService<H, LocalSessionManager> = {
+        let factory = factory.clone();
+        StreamableHttpService::new(move || Ok(factory()), Arc::default(), config)
     };
 
     let legacy = Router::new()
-        .route("/sse", get(legacy_sse::open))
-        .route("/messages", axum::routing::post(legacy_sse::post))
+        .route("/sse", get(legacy_sse::open::<H>))
+        .route("/messages", axum::routing::post(legacy_sse::post::<H>))
         .layer(axum::extract::DefaultBodyLimit::max(options.max_body_bytes))
-        .with_state(LegacySessions::new(toolbox.clone(), state.clone()));
+        .with_state(LegacySessions::new(
+            {
+                let factory = factory.clone();
+                Arc::new(move || factory()) as Arc<dyn Fn() -> H + Send + Sync>
+            },
+            state.clone(),
+        ));
     let router = Router::new()
         .merge(legacy)
         .route("/health", get(health))
@@ -190,7 +237,7 @@ pub async fn serve_http(
         ))
         .with_state(guard);
 
-    eprintln!("{} listening on http://{local}/mcp", identity.name);
+    eprintln!("{fronted_name} listening on http://{local}/mcp");
     tracing::info!(%local, stateless = options.stateless, "serving Streamable HTTP");
 
     // Shutdown, in order: refuse new calls and close the listening socket
@@ -314,7 +361,7 @@ async fn metrics(State(guard): State<Arc<GuardState>>) -> impl IntoResponse {
     let text = guard
         .state
         .metrics
-        .render(guard.state.inflight(), &guard.toolbox.metrics());
+        .render(guard.state.inflight(), &(guard.extra_metrics)());
     (
         [(
             header::CONTENT_TYPE,

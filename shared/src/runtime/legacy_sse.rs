@@ -32,28 +32,37 @@ use futures::{StreamExt, channel::mpsc};
 use rmcp::{RoleServer, ServiceExt, service::RxJsonRpcMessage};
 use serde::Deserialize;
 
-use crate::runtime::{
-    handler::{Handler, RuntimeState},
-    toolbox::Toolbox,
-};
+use crate::runtime::handler::RuntimeState;
 
 /// Messages buffered per direction per session: a client that floods POSTs
 /// faster than the server answers gets 503 instead of growing memory.
 const SESSION_BUFFER: usize = 64;
 
+/// Makes the rmcp handler for a new session.
+pub type HandlerFactory<H> = Arc<dyn Fn() -> H + Send + Sync>;
+
 /// Open legacy sessions, by id.
-#[derive(Clone)]
-pub struct LegacySessions {
-    toolbox: Arc<dyn Toolbox>,
+pub struct LegacySessions<H> {
+    factory: HandlerFactory<H>,
     state: Arc<RuntimeState>,
     senders: Arc<Mutex<HashMap<String, mpsc::Sender<RxJsonRpcMessage<RoleServer>>>>>,
 }
 
-impl LegacySessions {
-    /// No sessions yet.
-    pub fn new(toolbox: Arc<dyn Toolbox>, state: Arc<RuntimeState>) -> Self {
+impl<H> Clone for LegacySessions<H> {
+    fn clone(&self) -> Self {
         Self {
-            toolbox,
+            factory: self.factory.clone(),
+            state: self.state.clone(),
+            senders: self.senders.clone(),
+        }
+    }
+}
+
+impl<H> LegacySessions<H> {
+    /// No sessions yet.
+    pub fn new(factory: HandlerFactory<H>, state: Arc<RuntimeState>) -> Self {
+        Self {
+            factory,
             state,
             senders: Arc::default(),
         }
@@ -72,13 +81,13 @@ impl LegacySessions {
 
 /// Removes a session from the table when its event stream is dropped.
 struct Unregister {
-    sessions: LegacySessions,
+    senders: Arc<Mutex<HashMap<String, mpsc::Sender<RxJsonRpcMessage<RoleServer>>>>>,
     id: String,
 }
 
 impl Drop for Unregister {
     fn drop(&mut self) {
-        if let Ok(mut senders) = self.sessions.senders.lock() {
+        if let Ok(mut senders) = self.senders.lock() {
             senders.remove(&self.id);
         }
         tracing::debug!(session = %self.id, "legacy SSE session closed");
@@ -86,7 +95,7 @@ impl Drop for Unregister {
 }
 
 /// `GET /sse`: start a session and stream its messages.
-pub async fn open(State(sessions): State<LegacySessions>) -> Response {
+pub async fn open<H: rmcp::ServerHandler>(State(sessions): State<LegacySessions<H>>) -> Response {
     if sessions.state.is_shutting_down() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -100,7 +109,7 @@ pub async fn open(State(sessions): State<LegacySessions>) -> Response {
     if let Ok(mut senders) = sessions.senders.lock() {
         senders.insert(id.clone(), to_server);
     }
-    let handler = Handler::new(sessions.toolbox.clone(), sessions.state.clone());
+    let handler = (sessions.factory)();
     let shutdown = sessions.state.shutdown.clone();
     tokio::spawn(async move {
         match handler.serve((to_client, from_client)).await {
@@ -117,7 +126,10 @@ pub async fn open(State(sessions): State<LegacySessions>) -> Response {
     let endpoint = Event::default()
         .event("endpoint")
         .data(format!("/messages?sessionId={id}"));
-    let guard = Unregister { sessions, id };
+    let guard = Unregister {
+        senders: sessions.senders.clone(),
+        id,
+    };
     let messages = from_server.map(
         move |message: rmcp::service::TxJsonRpcMessage<RoleServer>| {
             let _keep = &guard;
@@ -140,8 +152,8 @@ pub struct SessionQuery {
 }
 
 /// `POST /messages?sessionId=…`: deliver one message to a session.
-pub async fn post(
-    State(sessions): State<LegacySessions>,
+pub async fn post<H>(
+    State(sessions): State<LegacySessions<H>>,
     Query(query): Query<SessionQuery>,
     body: Bytes,
 ) -> Response {
