@@ -69,16 +69,33 @@ fn plant_links(tree: &Tree) {
 
 /// The calls that take a path, with the hostile path put in each slot.
 /// A path that names a symlink *entry* inside the root (`file_link`,
-/// `dangling`) may be moved as an entry: that renames the link inside the
-/// root and touches nothing outside, so that one slot is not an attack.
+/// `dangling`) may be moved or deleted as an entry: that renames or unlinks
+/// the link inside the root and touches nothing outside, so those slots are
+/// not attacks.
 fn calls(path: &str) -> Vec<(&'static str, Value)> {
     let names_link_entry = matches!(path, "file_link" | "dangling");
     let mut calls = vec![
         ("read_text_file", json!({"path": path})),
         ("read_text_file", json!({"path": path, "tail": 1})),
         ("read_file", json!({"path": path})),
+        ("read_media_file", json!({"path": path})),
+        ("read_multiple_files", json!({"paths": ["hello.txt", path]})),
         ("list_directory", json!({"path": path})),
+        ("list_directory_with_sizes", json!({"path": path})),
+        ("directory_tree", json!({"path": path})),
+        ("search_files", json!({"path": path, "pattern": "*"})),
+        (
+            "search_file_contents",
+            json!({"path": path, "query": "SECRET", "respectGitignore": false}),
+        ),
+        ("get_file_info", json!({"path": path})),
         ("write_file", json!({"path": path, "content": "PWNED"})),
+        (
+            "edit_file",
+            json!({"path": path, "edits": [{"oldText": "TOP", "newText": "PWNED"}]}),
+        ),
+        ("create_directory", json!({"path": path})),
+        ("create_directory", json!({"path": format!("{path}/made")})),
         (
             "move_file",
             json!({"source": path, "destination": "moved-in"}),
@@ -87,11 +104,47 @@ fn calls(path: &str) -> Vec<(&'static str, Value)> {
             "move_file",
             json!({"source": "hello.txt", "destination": path}),
         ),
+        (
+            "copy_file",
+            json!({"source": path, "destination": "copied-in", "recursive": true}),
+        ),
+        (
+            "copy_file",
+            json!({"source": "hello.txt", "destination": path}),
+        ),
+        (
+            "copy_file",
+            json!({"source": "sub", "destination": path, "recursive": true}),
+        ),
+        ("delete_file", json!({"path": path, "recursive": true})),
     ];
+    if path.starts_with('%') {
+        // `%2e%2e` is a literal name, not `..`: creating it makes a folder
+        // inside the root (checked in `percent_names_stay_literal`).
+        calls.retain(|(tool, _)| *tool != "create_directory");
+    }
     if names_link_entry {
-        calls.retain(|(tool, arguments)| !(*tool == "move_file" && arguments["source"] == path));
+        calls.retain(|(tool, arguments)| {
+            !((*tool == "move_file" && arguments["source"] == path)
+                || (*tool == "delete_file" && arguments["path"] == path))
+        });
     }
     calls
+}
+
+/// Start moat-fs on the tree with deletion allowed (so delete_file is
+/// attacked too).
+async fn start(tree: &Tree, transport: Transport) -> Session {
+    let policy = tree.temp.path().join("allow-delete.toml");
+    std::fs::write(&policy, "[fs]\nallow_delete = true\n").expect("policy");
+    Session::start(
+        "moat-fs",
+        &[&tree.root_arg(), "--policy", &policy.to_string_lossy()],
+        transport,
+        Era::Handshake,
+    )
+    .await
+    .expect("start")
 }
 
 /// Every hostile path through every path-taking tool, on both transports:
@@ -102,22 +155,29 @@ async fn every_escape_is_refused_and_nothing_outside_changes() {
         let tree = Tree::new();
         plant_links(&tree);
         let before = tree.outside_snapshot();
-        let session = Session::start("moat-fs", &[&tree.root_arg()], transport, Era::Handshake)
-            .await
-            .expect("start");
+        let session = start(&tree, transport).await;
         for (attack, path) in hostile_paths(&tree) {
             for (tool, arguments) in calls(&path) {
                 let result = session.call(tool, arguments.clone()).await.expect("call");
                 let message = text(&result);
-                assert!(
-                    is_error(&result),
-                    "{transport:?} {attack}: {tool} {arguments} was not refused: {message}"
-                );
+                if tool == "read_multiple_files" {
+                    // One failing file does not fail the call: the hostile
+                    // one must be reported as an error in its place.
+                    assert!(
+                        message.contains("Error - "),
+                        "{transport:?} {attack}: {tool} {arguments} was not refused: {message}"
+                    );
+                } else {
+                    assert!(
+                        is_error(&result),
+                        "{transport:?} {attack}: {tool} {arguments} was not refused: {message}"
+                    );
+                    assert!(!message.contains('\n'), "{attack}: one line: {message}");
+                }
                 assert!(
                     !message.contains(SECRET),
                     "{attack}: {tool} leaked the secret"
                 );
-                assert!(!message.contains('\n'), "{attack}: one line: {message}");
                 // hello.txt must still be in place (the destination attack
                 // moves it nowhere).
                 assert!(
@@ -145,14 +205,7 @@ async fn every_escape_is_refused_and_nothing_outside_changes() {
 async fn symlink_swapped_between_calls_is_refused() {
     let tree = Tree::new();
     let before = tree.outside_snapshot();
-    let session = Session::start(
-        "moat-fs",
-        &[&tree.root_arg()],
-        Transport::Stdio,
-        Era::Handshake,
-    )
-    .await
-    .expect("start");
+    let session = start(&tree, Transport::Stdio).await;
     let first = session
         .call("read_text_file", json!({"path": "sub/inner.txt"}))
         .await
@@ -179,6 +232,29 @@ async fn symlink_swapped_between_calls_is_refused() {
             "move_file",
             json!({"source": "hello.txt", "destination": "sub/planted.txt"}),
         ),
+        ("read_media_file", json!({"path": "sub/secret.txt"})),
+        ("list_directory_with_sizes", json!({"path": "sub"})),
+        ("directory_tree", json!({"path": "sub"})),
+        ("search_files", json!({"path": "sub", "pattern": "*"})),
+        (
+            "search_file_contents",
+            json!({"path": "sub", "query": "SECRET"}),
+        ),
+        ("get_file_info", json!({"path": "sub/secret.txt"})),
+        (
+            "edit_file",
+            json!({"path": "sub/secret.txt", "edits": [{"oldText": "TOP", "newText": "X"}]}),
+        ),
+        ("create_directory", json!({"path": "sub/made"})),
+        (
+            "copy_file",
+            json!({"source": "sub/secret.txt", "destination": "stolen2.txt"}),
+        ),
+        (
+            "copy_file",
+            json!({"source": "hello.txt", "destination": "sub/planted2.txt"}),
+        ),
+        ("delete_file", json!({"path": "sub/secret.txt"})),
     ] {
         let result = session.call(tool, arguments.clone()).await.expect("call");
         assert!(is_error(&result), "{tool} {arguments}: {}", text(&result));
@@ -224,4 +300,21 @@ async fn symlink_inside_the_root_is_followed() {
     assert!(!is_error(&write), "{}", text(&write));
     let content = std::fs::read_to_string(tree.root.join("sub/inner.txt")).expect("read");
     assert_eq!(content, "through the link\n");
+}
+
+/// A percent-encoded `..` is a literal name: creating it stays inside the
+/// root.
+#[tokio::test(flavor = "multi_thread")]
+async fn percent_names_stay_literal() {
+    let tree = Tree::new();
+    let before = tree.outside_snapshot();
+    let session = start(&tree, Transport::Stdio).await;
+    let result = session
+        .call("create_directory", json!({"path": "%2e%2e/outside/made"}))
+        .await
+        .expect("call");
+    assert!(!is_error(&result), "{}", text(&result));
+    assert!(tree.root.join("%2e%2e/outside/made").is_dir());
+    assert!(!tree.outside.join("made").exists());
+    assert_eq!(tree.outside_snapshot(), before);
 }

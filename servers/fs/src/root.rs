@@ -392,6 +392,73 @@ pub fn open_regular_in(
 mod tests {
     use super::*;
 
+    /// `<temp>/project/{a/, link_out -> <temp>/outside}`, `<temp>/outside/`.
+    fn layout() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let base = Dir::open_ambient_dir(temp.path(), ambient_authority()).expect("open");
+        base.create_dir_all("project/a").expect("mkdir");
+        base.create_dir_all("outside").expect("mkdir");
+        let root = temp.path().join("project");
+        let outside = temp.path().join("outside");
+        std::os::unix::fs::symlink(&outside, root.join("link_out")).expect("symlink");
+        (temp, root, outside)
+    }
+
+    fn uri(path: &Path) -> String {
+        format!("file://{}", path.display())
+    }
+
+    /// Configured roots are a ceiling: a client root inside one narrows
+    /// access to it (keeping its mode); roots outside, through a link out,
+    /// or not file:// are ignored.
+    #[test]
+    fn client_roots_are_capped_by_configured_roots() {
+        let (temp, root, outside) = layout();
+        let configured = Roots::open(
+            &[(root.to_string_lossy().into_owned(), Mode::Ro)],
+            GlobSet::empty(),
+        )
+        .expect("open");
+        let narrowed = configured.narrowed(
+            &[
+                uri(&root.join("a")),
+                uri(&outside),
+                uri(&root.join("link_out")),
+                uri(&root.join("../outside")),
+                "https://example.com/".into(),
+            ],
+            Mode::Rw,
+        );
+        assert_eq!(narrowed.all().len(), 1);
+        assert_eq!(narrowed.all()[0].mode, Mode::Ro);
+        let target = narrowed.resolve("x.txt").expect("relative");
+        assert_eq!(target.root.given, root.join("a"));
+        assert!(matches!(
+            narrowed.resolve(&root.join("b").to_string_lossy()),
+            Err(FsError::OutsideRoots(_))
+        ));
+        // Nothing usable: the configured roots stay.
+        let fallback = configured.narrowed(&[uri(&outside)], Mode::Rw);
+        assert_eq!(fallback.all()[0].given, root);
+        drop(temp);
+    }
+
+    /// With no configured root, the client's roots are used as given.
+    #[test]
+    fn client_roots_are_used_when_none_configured() {
+        let (temp, root, _) = layout();
+        let none = Roots::open(&[], GlobSet::empty()).expect("open");
+        let roots = none.narrowed(&[uri(&root), uri(&root.join("missing"))], Mode::Rw);
+        assert_eq!(roots.all().len(), 1);
+        assert!(roots.resolve("a").is_ok());
+        assert!(roots.resolve("link_out/x").is_ok(), "resolution is lexical");
+        assert!(
+            roots.all()[0].dir.open_dir("link_out").is_err(),
+            "access through a link out is refused"
+        );
+        drop(temp);
+    }
+
     /// `..` that stays inside is fine; `..` that climbs out is refused.
     #[test]
     fn normalise_refuses_climbing_out() {

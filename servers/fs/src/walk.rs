@@ -345,3 +345,60 @@ pub fn shown(base: &str, rel: &Path) -> String {
     }
     format!("{}/{rel}", base.trim_end_matches('/'))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use moat_shared::{CallContext, policy::FsPolicy};
+    use serde_json::json;
+
+    use crate::{FsServer, tool::directory_tree};
+
+    fn server() -> (tempfile::TempDir, FsServer) {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let dir = cap_std::fs::Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority())
+            .expect("open");
+        for index in 0..20 {
+            dir.write(format!("f{index}.txt"), "x").expect("write");
+        }
+        let roots = [(
+            temp.path().to_string_lossy().into_owned(),
+            moat_shared::policy::Mode::Rw,
+        )];
+        let server = FsServer::new(&roots, FsPolicy::default()).expect("server");
+        (temp, server)
+    }
+
+    fn arguments() -> rmcp::model::JsonObject {
+        match json!({"path": "."}) {
+            serde_json::Value::Object(map) => map,
+            _ => rmcp::model::JsonObject::new(),
+        }
+    }
+
+    /// A walk past its deadline returns what it has and says it is partial.
+    #[test]
+    fn deadline_gives_a_partial_result() {
+        let (_temp, server) = server();
+        let context = CallContext::detached(Duration::ZERO);
+        let output = directory_tree::run(&server, arguments(), &context).expect("partial");
+        let structured = output.structured.expect("structured");
+        assert!(
+            structured["note"]
+                .as_str()
+                .is_some_and(|note| note.contains("deadline")),
+            "{structured}"
+        );
+    }
+
+    /// A cancelled walk stops with Cancelled.
+    #[test]
+    fn cancellation_stops_the_walk() {
+        let (_temp, server) = server();
+        let context = CallContext::detached(Duration::from_secs(60));
+        context.cancel.cancel();
+        let result = directory_tree::run(&server, arguments(), &context);
+        assert!(matches!(result, Err(moat_shared::ToolError::Cancelled)));
+    }
+}

@@ -86,10 +86,15 @@ pub fn run(
     let io = |error| FsError::io(&target.shown, error);
     let own = target.root.dir.symlink_metadata(&target.rel).map_err(io)?;
     let is_symlink = own.file_type().is_symlink();
-    // Follow a link only inside the root (cap-std refuses one leading out);
-    // a dangling or escaping link is described as the link itself.
+    // Follow a link only inside the root: cap-std refuses one leading out,
+    // and that refusal is the answer. A link dangling inside the root is
+    // described as the link itself.
     let metadata = if is_symlink {
-        target.root.dir.metadata(&target.rel).unwrap_or(own)
+        match target.root.dir.metadata(&target.rel) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => own,
+            Err(error) => return Err(io(error).into()),
+        }
     } else {
         own
     };
