@@ -233,10 +233,12 @@ fn audit_sink(args: &ServeArgs) -> Result<Option<Audit>, Error> {
 }
 
 async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) -> Result<(), Error> {
-    let state = Arc::new(match audit_sink(&args)? {
+    let mut state = match audit_sink(&args)? {
         Some(audit) => RuntimeState::with_audit(audit),
         None => RuntimeState::default(),
-    });
+    };
+    state.max_inflight_per_session = http.max_inflight_per_session;
+    let state = Arc::new(state);
     let Some(bind) = args.http else {
         return serve_stdio(toolbox, state).await;
     };
@@ -249,6 +251,7 @@ async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) ->
         shutdown_grace: Duration::from_millis(http.shutdown_grace_ms),
         tokens: Tokens::load(args.token_file.as_deref().or(http.token_file.as_deref()))?,
         insecure_no_auth: args.insecure_no_auth,
+        limits: http.into(),
     };
     options.allowed_hosts.extend(args.allow_hosts);
     options.allowed_origins.extend(args.allow_origins);

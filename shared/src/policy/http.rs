@@ -6,6 +6,24 @@ use serde::Deserialize;
 
 use crate::{policy::PolicyError, runtime::toolbox_limits::DEFAULT_MAX_BODY_BYTES};
 
+/// Default sustained request rate per client: far above what one agent
+/// sends, low enough that one runaway client cannot starve the others.
+pub const DEFAULT_RATE_PER_SECOND: f64 = 50.0;
+/// Default burst per client: a client listing and calling a few tools at
+/// start-up fits.
+pub const DEFAULT_RATE_BURST: u32 = 100;
+/// Default cap on open sessions: ten times what one small team needs,
+/// bounded so a flood of initialisations cannot exhaust memory (a session
+/// costs tens of KiB).
+pub const DEFAULT_MAX_SESSIONS: u64 = 10_000;
+/// Default tool calls one session may run at once.
+pub const DEFAULT_MAX_INFLIGHT_PER_SESSION: usize = 32;
+/// Default idle lifetime of a session: 30 minutes, longer than a person
+/// reading an answer, shorter than a forgotten tab.
+pub const DEFAULT_SESSION_IDLE_TIMEOUT_MS: u64 = 30 * 60 * 1000;
+/// Default time to send request headers (slowloris guard).
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+
 /// `[http]`: listener settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,6 +40,18 @@ pub struct HttpPolicy {
     pub shutdown_grace_ms: u64,
     /// File of bearer tokens (one per line) every request must carry.
     pub token_file: Option<std::path::PathBuf>,
+    /// Requests per second one client may sustain.
+    pub rate_per_second: f64,
+    /// Requests one client may send in a burst.
+    pub rate_burst: u32,
+    /// Sessions open at once (new ones get 503 past it).
+    pub max_sessions: u64,
+    /// Tool calls one session may run at once.
+    pub max_inflight_per_session: usize,
+    /// A session idle this long is closed, in milliseconds.
+    pub session_idle_timeout_ms: u64,
+    /// Time a client has to send its request headers, in milliseconds.
+    pub header_read_timeout_ms: u64,
 }
 
 impl Default for HttpPolicy {
@@ -33,12 +63,46 @@ impl Default for HttpPolicy {
             stateless: false,
             shutdown_grace_ms: crate::runtime::toolbox_limits::SHUTDOWN_GRACE.as_millis() as u64,
             token_file: None,
+            rate_per_second: DEFAULT_RATE_PER_SECOND,
+            rate_burst: DEFAULT_RATE_BURST,
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            max_inflight_per_session: DEFAULT_MAX_INFLIGHT_PER_SESSION,
+            session_idle_timeout_ms: DEFAULT_SESSION_IDLE_TIMEOUT_MS,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
         }
     }
 }
 
 impl HttpPolicy {
     pub(crate) fn validate(&self, file: &Path, source: &str) -> Result<(), PolicyError> {
+        let positive = [
+            ("rate_burst", u64::from(self.rate_burst)),
+            ("max_sessions", self.max_sessions),
+            (
+                "max_inflight_per_session",
+                self.max_inflight_per_session as u64,
+            ),
+            ("session_idle_timeout_ms", self.session_idle_timeout_ms),
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(PolicyError::at(
+                    file,
+                    source,
+                    source.find(field),
+                    format!("field `{field}`: must be greater than 0"),
+                ));
+            }
+        }
+        if !(self.rate_per_second > 0.0 && self.rate_per_second.is_finite()) {
+            return Err(PolicyError::at(
+                file,
+                source,
+                source.find("rate_per_second"),
+                "field `rate_per_second`: must be a positive number",
+            ));
+        }
         if self.max_body_bytes == 0 {
             return Err(PolicyError::at(
                 file,

@@ -97,13 +97,24 @@ impl Tokens {
 
     /// Whether an `Authorization` header value carries a valid token.
     pub fn accepts(&self, authorization: Option<&str>) -> bool {
-        let Some(presented) = authorization.and_then(bearer) else {
-            return false;
-        };
+        self.identify(authorization).is_some()
+    }
+
+    /// Which configured token (by position) an `Authorization` value
+    /// carries, if any.
+    pub fn identify(&self, authorization: Option<&str>) -> Option<usize> {
+        let presented = authorization.and_then(bearer)?;
         // Every token is compared, so timing does not tell which one matched.
-        self.0.iter().fold(false, |found, token| {
-            constant_time_eq(token, presented.as_bytes()) | found
-        })
+        self.0
+            .iter()
+            .enumerate()
+            .fold(None, |found, (index, token)| {
+                if constant_time_eq(token, presented.as_bytes()) {
+                    Some(index)
+                } else {
+                    found
+                }
+            })
     }
 }
 

@@ -49,6 +49,8 @@ pub struct RuntimeState {
     pub audit: Option<Audit>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Tool calls one session may run at once.
+    pub max_inflight_per_session: usize,
 }
 
 impl Default for RuntimeState {
@@ -61,6 +63,7 @@ impl Default for RuntimeState {
             shutdown: CancellationToken::new(),
             audit: None,
             metrics: Metrics::default(),
+            max_inflight_per_session: crate::policy::http::DEFAULT_MAX_INFLIGHT_PER_SESSION,
         }
     }
 }
@@ -101,20 +104,28 @@ impl RuntimeState {
     }
 }
 
-/// Counts a call as in flight for as long as it lives.
-struct InflightGuard(Arc<RuntimeState>);
+/// Counts a call as in flight, in the process and in its session, for as
+/// long as it lives.
+struct InflightGuard(Arc<SessionState>);
 
 impl InflightGuard {
-    fn new(state: &Arc<RuntimeState>) -> Self {
-        state.inflight.fetch_add(1, Ordering::SeqCst);
-        Self(state.clone())
+    /// `None` when the session already runs as many calls as it may.
+    fn new(session: &Arc<SessionState>) -> Option<Self> {
+        let limit = session.state.max_inflight_per_session;
+        if session.inflight.fetch_add(1, Ordering::SeqCst) >= limit {
+            session.inflight.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        session.state.inflight.fetch_add(1, Ordering::SeqCst);
+        Some(Self(session.clone()))
     }
 }
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        if self.0.inflight.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
+        self.0.inflight.fetch_sub(1, Ordering::SeqCst);
+        if self.0.state.inflight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.state.idle.notify_waiters();
         }
     }
 }
@@ -164,6 +175,8 @@ impl ProgressReporter {
 struct SessionState {
     /// `file://` URIs from the client's last `roots/list` answer.
     client_roots: RwLock<Option<Vec<String>>>,
+    /// Calls this session runs now.
+    inflight: AtomicUsize,
     state: Arc<RuntimeState>,
 }
 
@@ -172,6 +185,7 @@ impl SessionState {
         state.metrics.sessions.fetch_add(1, Ordering::Relaxed);
         Self {
             client_roots: RwLock::default(),
+            inflight: AtomicUsize::new(0),
             state,
         }
     }
@@ -331,7 +345,12 @@ impl Handler {
                 None,
             ));
         };
-        let _inflight = InflightGuard::new(&self.state);
+        let Some(_inflight) = InflightGuard::new(&self.session) else {
+            return Ok(Err(ToolError::Denied(format!(
+                "this session already runs {} calls, the most it may; wait for one to finish",
+                self.state.max_inflight_per_session
+            ))));
+        };
         // Spawned so that a panic stays inside the task (JoinError::is_panic)
         // instead of unwinding through the transport.
         let task = tokio::spawn(future);

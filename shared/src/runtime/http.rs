@@ -28,7 +28,11 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
-    serve::ListenerExt,
+};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto::Builder, graceful::GracefulShutdown},
+    service::TowerToHyperService,
 };
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
@@ -37,10 +41,12 @@ use serde_json::json;
 
 use crate::{
     error::Error,
+    policy::HttpPolicy,
     runtime::{
         auth::Tokens,
         handler::{Handler, RuntimeState},
         legacy_sse::{self, LegacySessions},
+        limits::{ClientKey, RateLimiter},
         toolbox::Toolbox,
         toolbox_limits::{DEFAULT_MAX_BODY_BYTES, SHUTDOWN_GRACE},
     },
@@ -51,6 +57,10 @@ use crate::{
 /// to. Writing a result to a local socket takes microseconds; this is slack
 /// for a busy machine.
 const RESPONSE_FLUSH: Duration = Duration::from_millis(300);
+
+/// How long shutdown waits for connections to close once the sessions
+/// have ended.
+const CONNECTION_DRAIN: Duration = Duration::from_secs(5);
 
 /// How the HTTP listener is set up.
 #[derive(Debug, Clone)]
@@ -75,6 +85,45 @@ pub struct HttpOptions {
     /// Allow a non-loopback bind without tokens (the operator says another
     /// layer authenticates).
     pub insecure_no_auth: bool,
+    /// Rate and resource limits.
+    pub limits: HttpLimits,
+}
+
+/// Rate and resource limits of the listener (see [`HttpPolicy`] for each
+/// default and why).
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Requests per second one client may sustain.
+    pub rate_per_second: f64,
+    /// Requests one client may send in a burst.
+    pub rate_burst: u32,
+    /// Sessions open at once.
+    pub max_sessions: u64,
+    /// Tool calls one session may run at once.
+    pub max_inflight_per_session: usize,
+    /// Idle lifetime of a session.
+    pub session_idle_timeout: Duration,
+    /// Time to send request headers.
+    pub header_read_timeout: Duration,
+}
+
+impl From<&HttpPolicy> for HttpLimits {
+    fn from(policy: &HttpPolicy) -> Self {
+        Self {
+            rate_per_second: policy.rate_per_second,
+            rate_burst: policy.rate_burst,
+            max_sessions: policy.max_sessions,
+            max_inflight_per_session: policy.max_inflight_per_session,
+            session_idle_timeout: Duration::from_millis(policy.session_idle_timeout_ms),
+            header_read_timeout: Duration::from_millis(policy.header_read_timeout_ms),
+        }
+    }
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self::from(&HttpPolicy::default())
+    }
 }
 
 impl Default for HttpOptions {
@@ -88,6 +137,7 @@ impl Default for HttpOptions {
             shutdown_grace: SHUTDOWN_GRACE,
             tokens: Tokens::default(),
             insecure_no_auth: false,
+            limits: HttpLimits::default(),
         }
     }
 }
@@ -98,6 +148,8 @@ struct Guard {
     /// no host list: the token, not the name, keeps browsers out).
     hosts: Option<Vec<String>>,
     tokens: Tokens,
+    limiter: RateLimiter,
+    max_sessions: u64,
     origins: Vec<String>,
     state: Arc<RuntimeState>,
     name: &'static str,
@@ -107,7 +159,9 @@ struct Guard {
 
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Guard")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -192,6 +246,8 @@ where
     let guard = Arc::new(Guard {
         hosts: check_hosts.then(|| allowed_hosts(local, &options.allowed_hosts)),
         tokens: options.tokens.clone(),
+        limiter: RateLimiter::new(options.limits.rate_per_second, options.limits.rate_burst),
+        max_sessions: options.limits.max_sessions,
         origins: allowed_origins(local, &options.allowed_origins),
         state: state.clone(),
         name: fronted.name,
@@ -210,9 +266,11 @@ where
     .with_legacy_session_mode(!options.stateless)
     .with_json_response(options.stateless)
     .with_cancellation_token(state.shutdown.child_token());
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(options.limits.session_idle_timeout);
     let service: StreamableHttpService<H, LocalSessionManager> = {
         let factory = factory.clone();
-        StreamableHttpService::new(move || Ok(factory()), Arc::default(), config)
+        StreamableHttpService::new(move || Ok(factory()), Arc::new(sessions), config)
     };
 
     let legacy = Router::new()
@@ -242,14 +300,13 @@ where
 
     // Shutdown, in order: refuse new calls and close the listening socket
     // (new connections are refused by the kernel); let calls in flight
-    // finish and their answers reach their streams; only then shut the
-    // open connections and sessions. Starting axum's graceful shutdown
-    // first would cut the streams that carry the answers still to come.
+    // finish and their answers reach their streams; then end the sessions
+    // (and their SSE streams) and close the remaining connections.
+    // Closing connections first would cut the streams that carry the
+    // answers still to come.
     let accepting = tokio_util::sync::CancellationToken::new();
-    let stop = tokio_util::sync::CancellationToken::new();
     {
         let accepting = accepting.clone();
-        let stop = stop.clone();
         let state = state.clone();
         let grace = options.shutdown_grace;
         tokio::spawn(async move {
@@ -267,76 +324,60 @@ where
                 // is still on its way to the client's stream.
                 tokio::time::sleep(RESPONSE_FLUSH).await;
             }
-            stop.cancel();
-            // Ends every session and SSE stream, so the server can return.
             state.shutdown.cancel();
         });
     }
 
-    let listener = StoppableListener {
-        inner: Some(listener),
-        local,
-        stop: accepting,
-    }
-    .tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    // Slowloris: a client must finish its request headers in time, or the
+    // connection is closed without holding a task or a session.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.limits.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                // EMFILE and friends: back off instead of spinning.
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = accepting.cancelled() => break,
+        };
+        if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
-    });
-    let serve = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop.cancelled_owned());
+        let service = tower::ServiceBuilder::new()
+            .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                request
+            })
+            .service(router.clone());
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        tokio::spawn(graceful.watch(connection));
+    }
+    // The listening socket closes here: new connections are refused.
+    drop(listener);
+    state.shutdown.cancelled().await;
     // Bounded: a client that keeps a connection open cannot hold the
     // process more than a few seconds past the sessions' end.
-    tokio::select! {
-        result = serve => result?,
-        () = async {
-            state.shutdown.cancelled().await;
-            tokio::time::sleep(Duration::from_secs(5)).await;
-        } => tracing::warn!("connections still open after shutdown; leaving anyway"),
+    if tokio::time::timeout(CONNECTION_DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after shutdown; leaving anyway");
     }
     Ok(())
-}
-
-/// A TCP listener that closes its socket when `stop` is cancelled and then
-/// accepts nothing more, while the connections it already accepted carry on.
-struct StoppableListener {
-    inner: Option<tokio::net::TcpListener>,
-    local: SocketAddr,
-    stop: tokio_util::sync::CancellationToken,
-}
-
-impl axum::serve::Listener for StoppableListener {
-    type Io = tokio::net::TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Some(listener) = self.inner.as_mut() else {
-                return std::future::pending().await;
-            };
-            tokio::select! {
-                accepted = tokio::net::TcpListener::accept(listener) => match accepted {
-                    Ok(pair) => return pair,
-                    // EMFILE and friends: back off instead of spinning.
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-                () = self.stop.cancelled() => {
-                    // Dropping the socket makes new connections fail fast.
-                    self.inner = None;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
 }
 
 /// `GET /health`: always open, cheap, and says who answers.
@@ -381,12 +422,22 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     if let Err(message) = check_headers(&guard, request.headers()) {
         return (StatusCode::FORBIDDEN, message).into_response();
     }
-    if !guard.tokens.is_empty() && request.uri().path() != "/health" {
-        let authorization = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok());
-        if !guard.tokens.accepts(authorization) {
+    if request.uri().path() == "/health" {
+        return next.run(request).await;
+    }
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let client = if guard.tokens.is_empty() {
+        request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map_or(ClientKey::Address(IpAddr::from([0, 0, 0, 0])), |info| {
+                ClientKey::Address(info.0.ip())
+            })
+    } else {
+        let Some(index) = guard.tokens.identify(authorization) else {
             guard
                 .state
                 .metrics
@@ -405,9 +456,49 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
                 "a valid bearer token is required",
             )
                 .into_response();
-        }
+        };
+        ClientKey::Token(index)
+    };
+    if let Err(wait) = guard.limiter.check(&client) {
+        guard
+            .state
+            .metrics
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let seconds = wait.as_secs_f64().ceil().max(1.0).to_string();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, seconds)],
+            "too many requests from this client; retry later",
+        )
+            .into_response();
+    }
+    if opens_session(&request)
+        && guard
+            .state
+            .metrics
+            .sessions
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= guard.max_sessions
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5".to_string())],
+            "the server holds as many sessions as it allows; retry later",
+        )
+            .into_response();
     }
     next.run(request).await
+}
+
+/// Whether a request may create a session: an `/mcp` POST without a
+/// session id, or a legacy `GET /sse`.
+fn opens_session(request: &Request) -> bool {
+    let path = request.uri().path();
+    (path == "/mcp"
+        && request.method() == http::Method::POST
+        && !request.headers().contains_key("mcp-session-id"))
+        || (path == "/sse" && request.method() == http::Method::GET)
 }
 
 fn check_headers(guard: &Guard, headers: &HeaderMap) -> Result<(), &'static str> {

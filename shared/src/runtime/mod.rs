@@ -9,6 +9,7 @@
 //!   `/health` and the listener guards.
 //! - [`telemetry_data`]: the audit log and the `/metrics` counters.
 //! - [`legacy_sse`]: the 2024-11-05 HTTP+SSE transport (`/sse`, `/messages`).
+//! - [`limits`]: per-client rate limits.
 //! - [`inprocess`]: a client wired to a server in memory, for the CLI's
 //!   `tools` and `call` and for tests.
 
@@ -17,6 +18,7 @@ pub mod handler;
 pub mod http;
 pub mod inprocess;
 pub mod legacy_sse;
+pub mod limits;
 pub mod stdio;
 pub mod telemetry_data;
 pub mod toolbox;

@@ -148,6 +148,8 @@ pub struct Metrics {
     pub sessions: AtomicU64,
     /// Requests refused for authentication.
     pub auth_refusals: AtomicU64,
+    /// Requests refused by the rate limiter.
+    pub rate_limited: AtomicU64,
 }
 
 impl Metrics {
@@ -217,9 +219,11 @@ impl Metrics {
             out,
             "# HELP moat_inflight_calls Tool calls running now.\n# TYPE moat_inflight_calls gauge\nmoat_inflight_calls {inflight}\n\
              # HELP moat_sessions Sessions open now.\n# TYPE moat_sessions gauge\nmoat_sessions {}\n\
-             # HELP moat_auth_refusals_total Requests refused for a missing or wrong token.\n# TYPE moat_auth_refusals_total counter\nmoat_auth_refusals_total {}\n",
+             # HELP moat_auth_refusals_total Requests refused for a missing or wrong token.\n# TYPE moat_auth_refusals_total counter\nmoat_auth_refusals_total {}\n\
+             # HELP moat_rate_limited_total Requests refused by the rate limiter.\n# TYPE moat_rate_limited_total counter\nmoat_rate_limited_total {}\n",
             self.sessions.load(Ordering::Relaxed),
             self.auth_refusals.load(Ordering::Relaxed),
+            self.rate_limited.load(Ordering::Relaxed),
         );
         out.push_str(extra);
         out
