@@ -24,6 +24,7 @@ use crate::{
         handler::RuntimeState,
         http::{HttpOptions, serve_http},
         inprocess,
+        oauth::{OAuth, OAuthPolicy},
         stdio::serve_stdio,
         telemetry_data::Audit,
         toolbox::Toolbox,
@@ -88,6 +89,19 @@ pub struct ServeArgs {
     /// Do not write the audit log.
     #[arg(long, conflicts_with = "audit_log")]
     pub no_audit: bool,
+    /// Validate OAuth 2.1 access tokens (JWT) against this JWKS (file or
+    /// URL); needs --issuer and --audience.
+    #[arg(long, value_name = "FILE|URL", requires_all = ["issuer", "audience"])]
+    pub jwks: Option<String>,
+    /// The `iss` access tokens must carry.
+    #[arg(long, value_name = "ISSUER")]
+    pub issuer: Option<String>,
+    /// This server's identifier, expected in the tokens' `aud`.
+    #[arg(long, value_name = "AUDIENCE")]
+    pub audience: Option<String>,
+    /// A scope every request needs (repeatable).
+    #[arg(long = "required-scope", value_name = "SCOPE")]
+    pub required_scopes: Vec<String>,
     /// Put the raw tool arguments in the audit log (they may hold file
     /// contents or secrets; off by default, which logs only their SHA-256).
     #[arg(long)]
@@ -252,7 +266,22 @@ async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) ->
         tokens: Tokens::load(args.token_file.as_deref().or(http.token_file.as_deref()))?,
         insecure_no_auth: args.insecure_no_auth,
         limits: http.into(),
+        oauth: None,
     };
+    let oauth = match (&args.jwks, &http.oauth) {
+        (Some(jwks), _) => Some(OAuthPolicy {
+            jwks: jwks.clone(),
+            issuer: args.issuer.clone().unwrap_or_default(),
+            audience: args.audience.clone().unwrap_or_default(),
+            required_scopes: args.required_scopes.clone(),
+            authorization_servers: Vec::new(),
+        }),
+        (None, Some(policy)) => Some(policy.clone()),
+        (None, None) => None,
+    };
+    if let Some(policy) = oauth {
+        options.oauth = Some(OAuth::load(policy).await?);
+    }
     options.allowed_hosts.extend(args.allow_hosts);
     options.allowed_origins.extend(args.allow_origins);
     options.stateless |= args.stateless;

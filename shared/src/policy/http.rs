@@ -52,6 +52,8 @@ pub struct HttpPolicy {
     pub session_idle_timeout_ms: u64,
     /// Time a client has to send its request headers, in milliseconds.
     pub header_read_timeout_ms: u64,
+    /// OAuth 2.1 resource-server mode: validate JWT access tokens.
+    pub oauth: Option<crate::runtime::oauth::OAuthPolicy>,
 }
 
 impl Default for HttpPolicy {
@@ -69,6 +71,7 @@ impl Default for HttpPolicy {
             max_inflight_per_session: DEFAULT_MAX_INFLIGHT_PER_SESSION,
             session_idle_timeout_ms: DEFAULT_SESSION_IDLE_TIMEOUT_MS,
             header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            oauth: None,
         }
     }
 }

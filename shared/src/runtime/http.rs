@@ -47,6 +47,7 @@ use crate::{
         handler::{Handler, RuntimeState},
         legacy_sse::{self, LegacySessions},
         limits::{ClientKey, RateLimiter},
+        oauth::{self, OAuth, Refusal},
         toolbox::Toolbox,
         toolbox_limits::{DEFAULT_MAX_BODY_BYTES, SHUTDOWN_GRACE},
     },
@@ -87,6 +88,8 @@ pub struct HttpOptions {
     pub insecure_no_auth: bool,
     /// Rate and resource limits.
     pub limits: HttpLimits,
+    /// OAuth 2.1 resource-server validation, when configured.
+    pub oauth: Option<OAuth>,
 }
 
 /// Rate and resource limits of the listener (see [`HttpPolicy`] for each
@@ -138,6 +141,7 @@ impl Default for HttpOptions {
             tokens: Tokens::default(),
             insecure_no_auth: false,
             limits: HttpLimits::default(),
+            oauth: None,
         }
     }
 }
@@ -148,6 +152,7 @@ struct Guard {
     /// no host list: the token, not the name, keeps browsers out).
     hosts: Option<Vec<String>>,
     tokens: Tokens,
+    oauth: Option<OAuth>,
     limiter: RateLimiter,
     max_sessions: u64,
     origins: Vec<String>,
@@ -226,7 +231,8 @@ where
 {
     let factory = Arc::new(factory);
     let fronted_name = fronted.name;
-    if !options.bind.ip().is_loopback() && options.tokens.is_empty() && !options.insecure_no_auth {
+    let authenticated = !options.tokens.is_empty() || options.oauth.is_some();
+    if !options.bind.ip().is_loopback() && !authenticated && !options.insecure_no_auth {
         return Err(Error::Config(format!(
             "refusing to serve {} without authentication: give --token-file (or {}) or, if another \
              layer authenticates, --insecure-no-auth",
@@ -246,6 +252,7 @@ where
     let guard = Arc::new(Guard {
         hosts: check_hosts.then(|| allowed_hosts(local, &options.allowed_hosts)),
         tokens: options.tokens.clone(),
+        oauth: options.oauth.clone(),
         limiter: RateLimiter::new(options.limits.rate_per_second, options.limits.rate_burst),
         max_sessions: options.limits.max_sessions,
         origins: allowed_origins(local, &options.allowed_origins),
@@ -288,6 +295,11 @@ where
         .merge(legacy)
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route(oauth::METADATA_PATH, get(resource_metadata))
+        .route(
+            &format!("{}/mcp", oauth::METADATA_PATH),
+            get(resource_metadata),
+        )
         .nest_service("/mcp", service)
         .layer(axum::middleware::from_fn_with_state(
             guard.clone(),
@@ -422,42 +434,24 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
     if let Err(message) = check_headers(&guard, request.headers()) {
         return (StatusCode::FORBIDDEN, message).into_response();
     }
-    if request.uri().path() == "/health" {
+    let path = request.uri().path();
+    if path == "/health" || path.starts_with(oauth::METADATA_PATH) {
         return next.run(request).await;
     }
     let authorization = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok());
-    let client = if guard.tokens.is_empty() {
-        request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<SocketAddr>>()
-            .map_or(ClientKey::Address(IpAddr::from([0, 0, 0, 0])), |info| {
-                ClientKey::Address(info.0.ip())
-            })
-    } else {
-        let Some(index) = guard.tokens.identify(authorization) else {
+    let client = match identify(&guard, &request, authorization) {
+        Ok(client) => client,
+        Err(response) => {
             guard
                 .state
                 .metrics
                 .auth_refusals
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            // RFC 6750 section 3: no credentials → no error code; bad ones →
-            // invalid_token.
-            let challenge = if authorization.is_some() {
-                r#"Bearer realm="moat", error="invalid_token""#
-            } else {
-                r#"Bearer realm="moat""#
-            };
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, challenge)],
-                "a valid bearer token is required",
-            )
-                .into_response();
-        };
-        ClientKey::Token(index)
+            return *response;
+        }
     };
     if let Err(wait) = guard.limiter.check(&client) {
         guard
@@ -489,6 +483,104 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             .into_response();
     }
     next.run(request).await
+}
+
+/// Who a request comes from, or the refusal to send when it must
+/// authenticate and did not.
+fn identify(
+    guard: &Guard,
+    request: &Request,
+    authorization: Option<&str>,
+) -> Result<ClientKey, Box<Response>> {
+    if let Some(index) = guard.tokens.identify(authorization) {
+        return Ok(ClientKey::Token(index));
+    }
+    if let Some(oauth) = &guard.oauth {
+        let metadata = format!(
+            "{}://{}{}",
+            request
+                .headers()
+                .get("x-forwarded-proto")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("http"),
+            request
+                .headers()
+                .get(header::HOST)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("localhost"),
+            oauth::METADATA_PATH
+        );
+        return match oauth.verify(authorization) {
+            Ok(subject) => Ok(ClientKey::Subject(subject)),
+            Err(Refusal::InsufficientScope(missing)) => Err(Box::new(
+                (
+                    StatusCode::FORBIDDEN,
+                    [(
+                        header::WWW_AUTHENTICATE,
+                        format!(
+                            r#"Bearer error="insufficient_scope", scope="{}", resource_metadata="{metadata}""#,
+                            oauth.required_scopes()
+                        ),
+                    )],
+                    format!("the token lacks the scope(s): {}", missing.join(" ")),
+                )
+                    .into_response(),
+            )),
+            Err(refusal) => {
+                if let Refusal::Invalid(reason) = &refusal {
+                    tracing::debug!(%reason, "access token refused");
+                }
+                let error = if matches!(refusal, Refusal::Missing) {
+                    String::new()
+                } else {
+                    r#", error="invalid_token""#.to_string()
+                };
+                Err(Box::new(
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        [(
+                            header::WWW_AUTHENTICATE,
+                            format!(r#"Bearer resource_metadata="{metadata}"{error}"#),
+                        )],
+                        "a valid access token for this server is required",
+                    )
+                        .into_response(),
+                ))
+            }
+        };
+    }
+    if !guard.tokens.is_empty() {
+        // RFC 6750 section 3: no credentials → no error code; bad ones →
+        // invalid_token.
+        let challenge = if authorization.is_some() {
+            r#"Bearer realm="moat", error="invalid_token""#
+        } else {
+            r#"Bearer realm="moat""#
+        };
+        return Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, challenge)],
+                "a valid bearer token is required",
+            )
+                .into_response(),
+        ));
+    }
+    Ok(request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map_or(ClientKey::Address(IpAddr::from([0, 0, 0, 0])), |info| {
+            ClientKey::Address(info.0.ip())
+        }))
+}
+
+/// `GET /.well-known/oauth-protected-resource`: RFC 9728 metadata, or 404
+/// when OAuth is not configured.
+async fn resource_metadata(State(guard): State<Arc<GuardState>>) -> Response {
+    match &guard.oauth {
+        Some(oauth) => Json(oauth.metadata()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Whether a request may create a session: an `/mcp` POST without a

@@ -21,6 +21,8 @@ const MAX_TRACKED_CLIENTS: usize = 10_000;
 pub enum ClientKey {
     /// The n-th configured token (tokens are never used as keys).
     Token(usize),
+    /// The `sub` of a validated OAuth access token.
+    Subject(String),
     /// A remote address (no auth).
     Address(IpAddr),
 }
@@ -29,6 +31,7 @@ impl std::fmt::Display for ClientKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientKey::Token(index) => write!(f, "token#{index}"),
+            ClientKey::Subject(subject) => write!(f, "sub:{subject}"),
             ClientKey::Address(address) => write!(f, "{address}"),
         }
     }

@@ -10,6 +10,7 @@
 //! - [`telemetry_data`]: the audit log and the `/metrics` counters.
 //! - [`legacy_sse`]: the 2024-11-05 HTTP+SSE transport (`/sse`, `/messages`).
 //! - [`limits`]: per-client rate limits.
+//! - [`oauth`]: OAuth 2.1 resource-server mode (JWT validation, RFC 9728).
 //! - [`inprocess`]: a client wired to a server in memory, for the CLI's
 //!   `tools` and `call` and for tests.
 
@@ -19,6 +20,7 @@ pub mod http;
 pub mod inprocess;
 pub mod legacy_sse;
 pub mod limits;
+pub mod oauth;
 pub mod stdio;
 pub mod telemetry_data;
 pub mod toolbox;
