@@ -40,10 +40,12 @@ pub struct HttpPolicy {
     pub shutdown_grace_ms: u64,
     /// File of bearer tokens (one per line) every request must carry.
     pub token_file: Option<std::path::PathBuf>,
-    /// Requests per second one client may sustain.
-    pub rate_per_second: f64,
-    /// Requests one client may send in a burst.
-    pub rate_burst: u32,
+    /// Requests per second one client may sustain. Unset: no limit on a
+    /// loopback listener (one user's own server), the default limit on any
+    /// other address (a shared service).
+    pub rate_per_second: Option<f64>,
+    /// Requests one client may send in a burst (default as above).
+    pub rate_burst: Option<u32>,
     /// Sessions open at once (new ones get 503 past it).
     pub max_sessions: u64,
     /// Tool calls one session may run at once.
@@ -65,8 +67,8 @@ impl Default for HttpPolicy {
             stateless: false,
             shutdown_grace_ms: crate::runtime::toolbox_limits::SHUTDOWN_GRACE.as_millis() as u64,
             token_file: None,
-            rate_per_second: DEFAULT_RATE_PER_SECOND,
-            rate_burst: DEFAULT_RATE_BURST,
+            rate_per_second: None,
+            rate_burst: None,
             max_sessions: DEFAULT_MAX_SESSIONS,
             max_inflight_per_session: DEFAULT_MAX_INFLIGHT_PER_SESSION,
             session_idle_timeout_ms: DEFAULT_SESSION_IDLE_TIMEOUT_MS,
@@ -79,7 +81,7 @@ impl Default for HttpPolicy {
 impl HttpPolicy {
     pub(crate) fn validate(&self, file: &Path, source: &str) -> Result<(), PolicyError> {
         let positive = [
-            ("rate_burst", u64::from(self.rate_burst)),
+            ("rate_burst", u64::from(self.rate_burst.unwrap_or(DEFAULT_RATE_BURST))),
             ("max_sessions", self.max_sessions),
             (
                 "max_inflight_per_session",
@@ -98,7 +100,8 @@ impl HttpPolicy {
                 ));
             }
         }
-        if !(self.rate_per_second > 0.0 && self.rate_per_second.is_finite()) {
+        let rate = self.rate_per_second.unwrap_or(DEFAULT_RATE_PER_SECOND);
+        if !(rate > 0.0 && rate.is_finite()) {
             return Err(PolicyError::at(
                 file,
                 source,

@@ -96,10 +96,11 @@ pub struct HttpOptions {
 /// default and why).
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
-    /// Requests per second one client may sustain.
-    pub rate_per_second: f64,
+    /// Requests per second one client may sustain (`None`: as the bind
+    /// address decides, see [`HttpPolicy::rate_per_second`]).
+    pub rate_per_second: Option<f64>,
     /// Requests one client may send in a burst.
-    pub rate_burst: u32,
+    pub rate_burst: Option<u32>,
     /// Sessions open at once.
     pub max_sessions: u64,
     /// Tool calls one session may run at once.
@@ -153,7 +154,7 @@ struct Guard {
     hosts: Option<Vec<String>>,
     tokens: Tokens,
     oauth: Option<OAuth>,
-    limiter: RateLimiter,
+    limiter: Option<RateLimiter>,
     max_sessions: u64,
     origins: Vec<String>,
     state: Arc<RuntimeState>,
@@ -253,7 +254,7 @@ where
         hosts: check_hosts.then(|| allowed_hosts(local, &options.allowed_hosts)),
         tokens: options.tokens.clone(),
         oauth: options.oauth.clone(),
-        limiter: RateLimiter::new(options.limits.rate_per_second, options.limits.rate_burst),
+        limiter: rate_limiter(&options.limits, local),
         max_sessions: options.limits.max_sessions,
         origins: allowed_origins(local, &options.allowed_origins),
         state: state.clone(),
@@ -453,7 +454,7 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             return *response;
         }
     };
-    if let Err(wait) = guard.limiter.check(&client) {
+    if let Some(Err(wait)) = guard.limiter.as_ref().map(|limiter| limiter.check(&client)) {
         guard
             .state
             .metrics
@@ -483,6 +484,20 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             .into_response();
     }
     next.run(request).await
+}
+
+/// The rate limiter for a listener on `local`: the configured rate, or by
+/// default none on loopback (one user's own server: an agent's bursts are
+/// legitimate) and the default rate elsewhere (a shared service).
+fn rate_limiter(limits: &HttpLimits, local: SocketAddr) -> Option<RateLimiter> {
+    use crate::policy::http::{DEFAULT_RATE_BURST, DEFAULT_RATE_PER_SECOND};
+    if limits.rate_per_second.is_none() && limits.rate_burst.is_none() && local.ip().is_loopback() {
+        return None;
+    }
+    Some(RateLimiter::new(
+        limits.rate_per_second.unwrap_or(DEFAULT_RATE_PER_SECOND),
+        limits.rate_burst.unwrap_or(DEFAULT_RATE_BURST),
+    ))
 }
 
 /// Who a request comes from, or the refusal to send when it must
