@@ -42,6 +42,13 @@ scenario_timeout_ms=20000
 versions=(2025-11-25 2026-07-28)
 
 install() {
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "conformance: installing npm (Debian package)" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm >/dev/null
+  fi
   local stamp="$cache/.installed-$node_version-$suite_version-$sdk_version"
   if [ -f "$stamp" ] && [ -x "$cache/node_modules/.bin/node" ]; then
     return

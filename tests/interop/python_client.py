@@ -1,11 +1,12 @@
 """Official MCP Python SDK as a client of a moat server.
 
-usage: python_client.py stdio BINARY ROOT
-       python_client.py http URL ROOT        (Streamable HTTP, .../mcp)
-       python_client.py sse URL ROOT         (legacy HTTP+SSE, .../sse)
+usage: python_client.py stdio BINARY TOOL ARGUMENTS_JSON [SERVER_ARG...]
+       python_client.py http URL TOOL ARGUMENTS_JSON   (Streamable HTTP, .../mcp)
+       python_client.py sse URL TOOL ARGUMENTS_JSON    (legacy HTTP+SSE, .../sse)
 
-Initialises, lists tools, calls read_text_file on ROOT/hello.txt, and prints
-one JSON line with what it saw. Exits non-zero on any failure.
+Initialises, lists tools, calls TOOL with ARGUMENTS_JSON, and prints one JSON
+line with what it saw. Over stdio it starts BINARY SERVER_ARG... itself.
+Exits non-zero on any failure.
 """
 
 import asyncio
@@ -18,11 +19,11 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 
-async def exercise(read, write, root):
+async def exercise(read, write, tool, arguments):
     async with ClientSession(read, write) as session:
         init = await session.initialize()
         tools = await session.list_tools()
-        result = await session.call_tool("read_text_file", {"path": f"{root}/hello.txt"})
+        result = await session.call_tool(tool, arguments)
         text = "".join(block.text for block in result.content if getattr(block, "type", "") == "text")
         return {
             "server": init.server_info.name,
@@ -34,17 +35,18 @@ async def exercise(read, write, root):
 
 
 async def main():
-    mode, target, root = sys.argv[1:4]
+    mode, target, tool, arguments = sys.argv[1:5]
+    arguments = json.loads(arguments)
     if mode == "stdio":
-        params = StdioServerParameters(command=target, args=[root], env={"RUST_LOG": "warn"})
+        params = StdioServerParameters(command=target, args=sys.argv[5:], env={"RUST_LOG": "warn"})
         async with stdio_client(params) as streams:
-            report = await exercise(streams[0], streams[1], root)
+            report = await exercise(streams[0], streams[1], tool, arguments)
     elif mode == "http":
         async with streamable_http_client(target) as streams:
-            report = await exercise(streams[0], streams[1], root)
+            report = await exercise(streams[0], streams[1], tool, arguments)
     elif mode == "sse":
         async with sse_client(target) as streams:
-            report = await exercise(streams[0], streams[1], root)
+            report = await exercise(streams[0], streams[1], tool, arguments)
     else:
         raise SystemExit(f"unknown mode {mode}")
     print(json.dumps(report))
