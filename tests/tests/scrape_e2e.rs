@@ -626,6 +626,18 @@ async fn chromium_killed_mid_call_recovers() {
     assert!(text(&next).contains("JAVASCRIPT-BUILT"));
     let relaunched = chromium_children(server.child.id());
     assert!(!relaunched.is_empty() && relaunched.iter().all(|pid| !victims.contains(pid)));
+    // /metrics tells the operator: one relaunch, no tab left open.
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("moat_browser_relaunches_total 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("moat_browser_pages_open 0"), "{metrics}");
 }
 
 /// Without Chromium, plain HTTP still works, browser calls say how to

@@ -128,6 +128,19 @@ pub struct BrowserPool {
     slots: Semaphore,
     running: Mutex<Option<Arc<Running>>>,
     proxy: Mutex<Option<Arc<EgressProxy>>>,
+    /// Tabs open now (for `/metrics`).
+    pages_open: std::sync::atomic::AtomicU64,
+    /// Browsers launched (or connected) since start (for `/metrics`).
+    launches: std::sync::atomic::AtomicU64,
+}
+
+/// Counts a tab as open for as long as it lives.
+struct OpenTab<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for OpenTab<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for BrowserPool {
@@ -149,7 +162,21 @@ impl BrowserPool {
             slots,
             running: Mutex::new(None),
             proxy: Mutex::new(None),
+            pages_open: std::sync::atomic::AtomicU64::new(0),
+            launches: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// `/metrics` lines: tabs open now, and browser launches and relaunches.
+    pub fn metrics_text(&self) -> String {
+        let launches = self.launches.load(Ordering::Relaxed);
+        format!(
+            "# HELP moat_browser_pages_open Browser tabs open now.\n# TYPE moat_browser_pages_open gauge\nmoat_browser_pages_open {}\n\
+             # HELP moat_browser_launches_total Browsers launched, the first one included.\n# TYPE moat_browser_launches_total counter\nmoat_browser_launches_total {launches}\n\
+             # HELP moat_browser_relaunches_total Browsers launched to replace one that crashed or hung.\n# TYPE moat_browser_relaunches_total counter\nmoat_browser_relaunches_total {}\n",
+            self.pages_open.load(Ordering::Relaxed),
+            launches.saturating_sub(1),
+        )
     }
 
     /// Render `url` in a fresh tab within `timeout`.
@@ -229,7 +256,10 @@ impl BrowserPool {
             tokio::time::timeout(COMMAND_TIMEOUT, browser.new_page("about:blank")).await
         };
         let page = match page {
-            Ok(Ok(page)) => page,
+            Ok(Ok(page)) => {
+                self.pages_open.fetch_add(1, Ordering::Relaxed);
+                page
+            }
             Ok(Err(error)) => {
                 self.retire(&running).await;
                 return Err(ScrapeError::Browser(format!(
@@ -243,6 +273,7 @@ impl BrowserPool {
                 ));
             }
         };
+        let _tab = OpenTab(&self.pages_open);
         let outcome = tokio::time::timeout_at(deadline, work(page.clone())).await;
         let crashed = !running.alive.load(Ordering::SeqCst);
         let closed = if crashed {
@@ -285,6 +316,7 @@ impl BrowserPool {
             kill(&old).await;
         }
         let running = Arc::new(self.start().await?);
+        self.launches.fetch_add(1, Ordering::Relaxed);
         *slot = Some(running.clone());
         Ok(running)
     }

@@ -164,6 +164,10 @@ the result says which start_index continues, and continuing does not refetch). \
 `screenshot` returns a PNG. Private and local network addresses are refused.";
 
 impl Toolbox for ScrapeServer {
+    fn metrics(&self) -> String {
+        self.engine.browser.metrics_text()
+    }
+
     fn identity(&self) -> ServerIdentity {
         ServerIdentity {
             name: "moat-scrape",

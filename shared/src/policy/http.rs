@@ -81,7 +81,10 @@ impl Default for HttpPolicy {
 impl HttpPolicy {
     pub(crate) fn validate(&self, file: &Path, source: &str) -> Result<(), PolicyError> {
         let positive = [
-            ("rate_burst", u64::from(self.rate_burst.unwrap_or(DEFAULT_RATE_BURST))),
+            (
+                "rate_burst",
+                u64::from(self.rate_burst.unwrap_or(DEFAULT_RATE_BURST)),
+            ),
             ("max_sessions", self.max_sessions),
             (
                 "max_inflight_per_session",

@@ -20,7 +20,7 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
         ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
-        ServerCapabilities, ServerConfig, Tool,
+        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
     },
     service::{NotificationContext, Peer, RequestContext},
 };
@@ -424,13 +424,27 @@ pub fn error_result(error: &ToolError) -> CallToolResult {
 }
 
 impl ServerHandler for Handler {
+    #[expect(
+        deprecated,
+        reason = "logging is deprecated (SEP-2577) but 2025-11-25 clients use it"
+    )]
     fn get_info(&self) -> ServerConfig {
         let identity = self.toolbox.identity();
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new(identity.name, identity.version).with_title(identity.title),
-            )
-            .with_instructions(identity.instructions)
+        // prompts, resources and logging are declared although moat has none
+        // to offer: clients and the conformance suite probe the list and
+        // setLevel methods, and an undeclared capability answers -32601.
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .enable_logging()
+                .build(),
+        )
+        .with_server_info(
+            Implementation::new(identity.name, identity.version).with_title(identity.title),
+        )
+        .with_instructions(identity.instructions)
     }
 
     async fn list_tools(
@@ -454,6 +468,34 @@ impl ServerHandler for Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         self.run_call(request, context).await.map(Into::into)
+    }
+
+    /// moat sends no log notifications, so any level is accepted as is
+    /// (25-11/server/utilities/logging: answer `{}`).
+    #[expect(
+        deprecated,
+        reason = "logging/setLevel is the 2025-11-25 method (SEP-2577)"
+    )]
+    async fn set_level(
+        &self,
+        _request: rmcp::model::SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        Ok(())
+    }
+
+    /// There are no resources: every URI is not found, with the URI in
+    /// `data` (SEP-2164; rmcp sends -32602 to 2026-07-28 peers, -32002 to
+    /// older ones).
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        Err(McpError::resource_not_found(
+            "Resource not found",
+            Some(serde_json::json!({ "uri": request.uri })),
+        ))
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
