@@ -9,7 +9,8 @@
 //!
 //! # Must never
 //! - touch the filesystem except through a root's `Dir` (clippy's
-//!   `disallowed-methods` enforces it; [`root::Roots::open`] is the one
+//!   `disallowed-methods` enforces it; `root::open_ambient`, used by
+//!   [`root::Roots::open`] and [`root::Roots::narrowed`], is the one
 //!   ambient call site);
 //! - open a FIFO, socket or device for reading (it would block forever);
 //! - load a whole huge file to answer a request for part of it;
@@ -18,6 +19,7 @@
 //! # Layout
 //! - [`root`]: roots and path resolution.
 //! - [`tool`]: one module per MCP tool, and the table that lists them.
+//! - [`walk`]: the one directory walker (handles, caps, deadline, cursor).
 //! - [`error`]: [`FsError`] and its mapping to the one-line tool error.
 
 pub mod error;

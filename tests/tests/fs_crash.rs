@@ -1,0 +1,147 @@
+//! Crash safety: SIGKILL the server at random moments while it writes or
+//! edits a large file. Writes go to a temporary file that is renamed over
+//! the target, so the file must always hold the complete old content or
+//! the complete new content, never a mix or a truncation.
+
+use std::{
+    fs,
+    io::Write,
+    process::{Command, Stdio},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use moat_tests::{binary, fixture::Tree};
+use serde_json::json;
+
+/// Kills per tool: 2 tools × 60 = 120, over the 100 asked for.
+const KILLS_PER_TOOL: usize = 60;
+/// Size of the file being replaced: large enough that writing it takes a
+/// while, so kills land in the middle.
+const FILE_BYTES: usize = 4 * 1024 * 1024;
+/// Kills are spread over this multiple of the time one uninterrupted call
+/// takes (measured first), so some land before, many during, and some
+/// after the write.
+const SPREAD: f64 = 1.3;
+
+/// A small xorshift generator, seeded from the clock: a new interleaving
+/// each run, no extra crate.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Start the server, send `call` after the handshake, and either kill it
+/// after `delay` or (`None`) wait for the answer; returns the time taken.
+fn run_and_kill(root: &str, call: &serde_json::Value, delay: Option<Duration>) -> Duration {
+    let started = std::time::Instant::now();
+    let mut child = Command::new(binary("moat-fs"))
+        .arg(root)
+        .env("RUST_LOG", "off")
+        .stdin(Stdio::piped())
+        .stdout(if delay.is_some() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "crash-test", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": call}),
+    ];
+    let writer = std::thread::spawn(move || {
+        for message in messages {
+            // The pipe breaks when the server is killed mid-message.
+            if writeln!(stdin, "{message}").is_err() {
+                return;
+            }
+        }
+        let _ = stdin.flush();
+        // Keep stdin open so the server does not exit on EOF first.
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    if let Some(delay) = delay {
+        std::thread::sleep(delay);
+    } else {
+        let stdout = child.stdout.take().expect("stdout");
+        let answered = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+            .map_while(Result::ok)
+            .any(|line| line.contains("\"id\":2"));
+        assert!(answered, "the uninterrupted call got no answer");
+    }
+    let elapsed = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = writer.join();
+    elapsed
+}
+
+/// write_file and edit_file killed at random moments: always all old or
+/// all new.
+#[test]
+fn sigkill_during_write_or_edit_leaves_old_or_new() {
+    let tree = Tree::new();
+    let root = tree.root_arg();
+    let path = tree.root.join("big.txt");
+    let filler = "0123456789abcdef".repeat(FILE_BYTES / 16);
+    let old = format!("HEADER-OLD\n{filler}");
+    let written = format!("HEADER-WRITTEN\n{filler}");
+    let edited = format!("HEADER-NEW\n{filler}");
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0x9e37_79b9, |time| time.as_nanos() as u64)
+        | 1;
+    let mut random = Random(seed);
+    fs::write(&path, &old).expect("reset");
+    let calibration =
+        json!({"name": "write_file", "arguments": {"path": "big.txt", "content": written}});
+    let window = run_and_kill(&root, &calibration, None).mul_f64(SPREAD);
+    assert_eq!(fs::read_to_string(&path).expect("read"), written);
+    eprintln!("crash test: one uninterrupted write takes {window:?} (x{SPREAD})");
+    let window_micros = (window.as_micros() as u64).max(1);
+    let mut outcomes = [0usize; 3];
+    for round in 0..KILLS_PER_TOOL * 2 {
+        fs::write(&path, &old).expect("reset");
+        let (call, new) = if round % 2 == 0 {
+            (
+                json!({"name": "write_file", "arguments": {"path": "big.txt", "content": written}}),
+                &written,
+            )
+        } else {
+            (
+                json!({"name": "edit_file", "arguments": {"path": "big.txt",
+                    "edits": [{"oldText": "HEADER-OLD", "newText": "HEADER-NEW"}]}}),
+                &edited,
+            )
+        };
+        let delay = Duration::from_micros(random.next() % window_micros);
+        run_and_kill(&root, &call, Some(delay));
+        let content = fs::read_to_string(&path).expect("read");
+        if content == old {
+            outcomes[0] += 1;
+        } else if &content == new {
+            outcomes[1 + round % 2] += 1;
+        } else {
+            panic!(
+                "round {round} (seed {seed}, delay {delay:?}): the file is neither old nor new ({} bytes, starts {:?})",
+                content.len(),
+                content.chars().take(20).collect::<String>()
+            );
+        }
+    }
+    eprintln!(
+        "crash test: {} old, {} written, {} edited (seed {seed}, window {window:?})",
+        outcomes[0], outcomes[1], outcomes[2]
+    );
+}
