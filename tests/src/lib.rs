@@ -213,6 +213,27 @@ impl HttpServer {
             .context("MCP startup over HTTP")
     }
 
+    /// Everything the server printed on stderr so far, one string.
+    pub fn log(&self) -> String {
+        self.stderr
+            .lock()
+            .map(|lines| lines.join("\n"))
+            .unwrap_or_default()
+    }
+
+    /// POST a raw body to `/mcp` with the Accept header MCP requires and
+    /// extra `headers`.
+    pub async fn post_mcp(&self, headers: &[(&str, &str)], body: String) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body).send().await.expect("POST /mcp")
+    }
+
     /// Send a signal to the server.
     pub fn signal(&self, signal: &str) {
         let _ = Command::new("kill")
@@ -294,6 +315,18 @@ impl Session {
     pub async fn call(&self, tool: &str, arguments: Value) -> Result<CallToolResult> {
         call(&self.client, tool, arguments).await
     }
+}
+
+/// A 2025-11-25 `initialize` request, as raw JSON.
+pub fn initialize_request() -> Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "moat-tests", "version": "0"}
+        }
+    })
 }
 
 /// Call a tool with JSON arguments.

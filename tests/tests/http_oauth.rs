@@ -57,20 +57,14 @@ fn start(tree: &Tree) -> HttpServer {
 }
 
 async fn post(server: &HttpServer, bearer: Option<&str>) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(&server.url)
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json, text/event-stream")
-        .body(
-            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}
-            }})
-            .to_string(),
-        );
-    if let Some(bearer) = bearer {
-        request = request.header("Authorization", format!("Bearer {bearer}"));
-    }
-    request.send().await.expect("request")
+    let authorization = bearer.map(|bearer| format!("Bearer {bearer}"));
+    let headers: Vec<(&str, &str)> = authorization
+        .iter()
+        .map(|value| ("Authorization", value.as_str()))
+        .collect();
+    server
+        .post_mcp(&headers, moat_tests::initialize_request().to_string())
+        .await
 }
 
 /// Missing, forged, expired, wrong-audience, wrong-issuer and unsigned
@@ -160,11 +154,7 @@ async fn only_valid_tokens_for_this_server_get_in() {
         .await
         .expect("call");
     assert_eq!(text(&result), "hello\nworld\n");
-    let log = server
-        .stderr
-        .lock()
-        .map(|lines| lines.join("\n"))
-        .unwrap_or_default();
+    let log = server.log();
     assert!(!log.contains(&good), "a token reached the log");
 }
 

@@ -15,25 +15,11 @@ fn start(tree: &Tree) -> HttpServer {
 }
 
 fn initialize_body() -> Value {
-    json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "guard-test", "version": "0"}
-        }
-    })
+    moat_tests::initialize_request()
 }
 
 async fn post(server: &HttpServer, headers: &[(&str, &str)], body: String) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(&server.url)
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json, text/event-stream");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.body(body).send().await.expect("request")
+    server.post_mcp(headers, body).await
 }
 
 /// `/health` answers 200 with name, version and uptime.
@@ -324,11 +310,7 @@ async fn bearer_token_is_required_when_configured() {
         .await
         .expect("call");
     assert_eq!(text(&result), "hello\nworld\n");
-    let log = server
-        .stderr
-        .lock()
-        .map(|lines| lines.join("\n"))
-        .unwrap_or_default();
+    let log = server.log();
     assert!(!log.contains(TOKEN), "a token reached the log");
 }
 
