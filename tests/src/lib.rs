@@ -255,8 +255,16 @@ impl HttpServer {
 }
 
 impl Drop for HttpServer {
+    /// SIGTERM first, so the server shuts down as in production (moat-scrape
+    /// closes Chromium and removes its temporary profile); SIGKILL only if
+    /// it is still there after a few seconds.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.signal("TERM");
+            if self.wait_exit(Duration::from_secs(5)).is_none() {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
     }
 }
