@@ -1,6 +1,10 @@
 //! MCP Roots end to end: a real rmcp client that declares roots. The
 //! operator's roots are a ceiling (a client root outside them is ignored);
 //! with no configured roots the client's roots are used as given.
+#![expect(
+    deprecated,
+    reason = "MCP Roots are deprecated from 2026-07-28 but handshake-era clients use them"
+)]
 
 use moat_tests::{binary, fixture::Tree, is_error, text};
 use rmcp::{
@@ -26,7 +30,6 @@ impl ClientHandler for RootsClient {
         )
     }
 
-    #[expect(deprecated, reason = "Roots serve handshake-era clients")]
     async fn list_roots(
         &self,
         _context: RequestContext<RoleClient>,
