@@ -1119,3 +1119,30 @@ async fn fs_http_arguments() {
 async fn scrape_http_arguments() {
     run_arguments_http("moat-scrape", &[]).await;
 }
+
+/// Regression: a notification before the first request used to end the
+/// stdio server (rmcp expects `initialize` first and gave up); it is now
+/// dropped, and the initialize that follows is answered.
+#[test]
+fn notification_before_initialize_keeps_the_server() {
+    let tree = Tree::new();
+    for (name, args) in [
+        ("moat-fs", vec![tree.root_arg()]),
+        ("moat-scrape", Vec::new()),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = RawStdio::spawn(name, &args);
+        server.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        server.send(
+            br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}"#,
+        );
+        server.send(&request(&json!(1), "initialize", &initialize_params()));
+        let (answer, _) = server.answer(&json!(1));
+        assert!(
+            answer["result"]["protocolVersion"].is_string(),
+            "{name}: {answer}"
+        );
+        server.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        server.ping();
+    }
+}

@@ -6,7 +6,12 @@
 
 use std::sync::Arc;
 
-use rmcp::{RoleServer, ServiceExt, transport::async_rw::AsyncRwTransport};
+use rmcp::{
+    RoleServer, ServiceExt,
+    model::JsonRpcMessage,
+    service::{RxJsonRpcMessage, TxJsonRpcMessage},
+    transport::{Transport, async_rw::AsyncRwTransport},
+};
 
 use crate::{
     error::Error,
@@ -42,8 +47,11 @@ where
     R: tokio::io::AsyncRead + Send + Unpin + 'static,
     W: tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
-    let transport = AsyncRwTransport::<RoleServer, _, _>::new(reader, writer)
-        .with_max_line_length(MAX_STDIO_LINE_BYTES);
+    let transport = FirstRequestGate {
+        inner: AsyncRwTransport::<RoleServer, _, _>::new(reader, writer)
+            .with_max_line_length(MAX_STDIO_LINE_BYTES),
+        started: false,
+    };
     let handler = Handler::new(toolbox, state.clone());
     match handler.serve(transport).await {
         Ok(running) => {
@@ -56,4 +64,51 @@ where
     let _ = tokio::time::timeout(STDIO_EXIT_GRACE, state.wait_idle()).await;
     state.shutdown.cancel();
     Ok(())
+}
+
+/// Drops notifications that arrive before the client's first request.
+///
+/// rmcp ends the service when the first message is a notification (it
+/// expects `initialize`), so one stray `notifications/initialized` sent too
+/// early would end the whole stdio server. JSON-RPC never answers a
+/// notification, so dropping it (with a log line) loses nothing; every later
+/// message passes untouched. Regression test:
+/// `hostile_protocol::notification_before_initialize_keeps_the_server`.
+struct FirstRequestGate<T> {
+    inner: T,
+    started: bool,
+}
+
+impl<T: Transport<RoleServer>> Transport<RoleServer> for FirstRequestGate<T> {
+    type Error = T::Error;
+
+    fn send(
+        &mut self,
+        item: TxJsonRpcMessage<RoleServer>,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send + 'static {
+        self.inner.send(item)
+    }
+
+    async fn receive(&mut self) -> Option<RxJsonRpcMessage<RoleServer>> {
+        loop {
+            let message = self.inner.receive().await?;
+            if self.started {
+                return Some(message);
+            }
+            match message {
+                JsonRpcMessage::Notification(_) => {
+                    tracing::debug!("dropped a notification sent before the first request");
+                }
+                JsonRpcMessage::Request(_) => {
+                    self.started = true;
+                    return Some(message);
+                }
+                other => return Some(other),
+            }
+        }
+    }
+
+    async fn close(&mut self) -> Result<(), Self::Error> {
+        self.inner.close().await
+    }
 }
