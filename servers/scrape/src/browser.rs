@@ -364,9 +364,11 @@ impl BrowserPool {
             return Ok(self.finish_start(browser, handler, false, None).await);
         }
         let proxy = self.proxy().await?;
+        let temp = std::env::temp_dir();
+        sweep_orphan_profiles(&temp);
         let profile = tempfile::Builder::new()
-            .prefix("moat-scrape-profile-")
-            .tempdir()
+            .prefix(&format!("{PROFILE_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&temp)
             .map_err(|error| {
                 ScrapeError::Browser(format!("cannot create a browser profile folder: {error}"))
             })?;
@@ -463,6 +465,42 @@ async fn kill(running: &Running) {
     let mut browser = running.browser.lock().await;
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.kill()).await;
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.wait()).await;
+}
+
+/// Chromium profile folders are named `<prefix><pid>-<random>` in the temp
+/// directory, so a later process can tell whose they are.
+const PROFILE_PREFIX: &str = "moat-scrape-profile-";
+
+/// Remove profile folders left by moat-scrape processes that no longer run
+/// (killed with SIGKILL, they could not clean up). A folder whose owner is
+/// alive, or whose name does not parse, is left alone.
+///
+/// # Ambient Authority
+/// Lists and removes entries of the temp directory that carry moat's own
+/// profile prefix; nothing else.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "moat-scrape's own profile folders in the temp directory, not a served root"
+)]
+fn sweep_orphan_profiles(temp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(PROFILE_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = std::fs::metadata(format!("/proc/{owner}")).is_ok();
+        if !alive && std::fs::remove_dir_all(entry.path()).is_ok() {
+            tracing::info!(folder = %entry.path().display(), "removed an orphaned browser profile");
+        }
+    }
 }
 
 #[expect(clippy::needless_pass_by_value, reason = "used as a map_err function")]
@@ -576,4 +614,41 @@ async fn navigate_and_read(
         content_type: state.content_type,
         loaded,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Profiles of dead owners are swept; a live owner's and foreign
+    /// folders are left alone.
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test makes folders in its own temp dir"
+    )]
+    fn orphan_profiles_are_swept() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let dead = temp.path().join(format!("{PROFILE_PREFIX}999999999-abc"));
+        let mine = temp
+            .path()
+            .join(format!("{PROFILE_PREFIX}{}-def", std::process::id()));
+        let other = temp.path().join("someone-elses-folder");
+        for dir in [&dead, &mine, &other] {
+            std::fs::create_dir(dir).expect("mkdir");
+        }
+        sweep_orphan_profiles(temp.path());
+        assert!(
+            std::fs::metadata(&dead).is_err(),
+            "a dead owner's profile stays"
+        );
+        assert!(
+            std::fs::metadata(&mine).is_ok(),
+            "a live owner's profile was removed"
+        );
+        assert!(
+            std::fs::metadata(&other).is_ok(),
+            "a foreign folder was removed"
+        );
+    }
 }
