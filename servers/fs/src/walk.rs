@@ -192,6 +192,36 @@ pub struct Report {
     pub unreadable: usize,
 }
 
+impl Report {
+    /// The cursor that continues this walk: where the visitor stopped (when
+    /// its budget filled), or the last entry visited (at a cap or the
+    /// deadline); `None` when the walk finished.
+    pub fn cursor(&self, stopped_at: Option<PathBuf>) -> Option<String> {
+        match self.end {
+            End::Complete | End::Cancelled => None,
+            End::Stopped => stopped_at,
+            End::VisitedCap | End::Deadline => self.last.clone(),
+        }
+        .map(|path| path.to_string_lossy().into_owned())
+    }
+}
+
+/// The line that ends a cut result: why it was cut and, when there is a
+/// cursor, how `tool` continues. Empty when nothing was cut.
+pub fn continuation_note(tool: &str, note: Option<&str>, next: Option<&str>) -> String {
+    let Some(note) = note else {
+        return String::new();
+    };
+    let mut line = format!("[{note}");
+    if let Some(next) = next {
+        line.push_str(&format!(
+            "; call {tool} with the same arguments and cursor={next:?} to continue"
+        ));
+    }
+    line.push_str("]\n");
+    line
+}
+
 struct Frame {
     dir: Dir,
     rel: PathBuf,

@@ -167,12 +167,7 @@ pub fn run(
     if report.end == End::Cancelled {
         return Err(ToolError::Cancelled);
     }
-    let next = match report.end {
-        End::Complete | End::Cancelled => None,
-        End::Stopped => collect.last.clone(),
-        End::VisitedCap | End::Deadline => report.last.clone(),
-    }
-    .map(|path| path.to_string_lossy().into_owned());
+    let next = report.cursor(collect.last.clone());
     let tree: Vec<Value> = collect.nodes.iter().map(Node::to_json).collect();
     let mut text = serde_json::to_string(&tree).unwrap_or_default();
     let mut note = report.end.explain(report.visited);
@@ -182,14 +177,13 @@ pub fn run(
             collect.count
         ));
     }
-    if let Some(note) = &note {
-        text.push_str(&format!("\n[{note}"));
-        if let Some(next) = &next {
-            text.push_str(&format!(
-                "; call directory_tree with the same arguments and cursor={next:?} to continue"
-            ));
-        }
-        text.push_str("]\n");
+    if note.is_some() {
+        text.push('\n');
+        text.push_str(&walk::continuation_note(
+            "directory_tree",
+            note.as_deref(),
+            next.as_deref(),
+        ));
     }
     Ok(ToolOutput::with_structured(
         text.clone(),

@@ -537,15 +537,11 @@ pub fn run(
             found.len()
         ));
     }
-    if let Some(note) = &note {
-        text.push_str(&format!("[{note}"));
-        if let Some(next) = &next {
-            text.push_str(&format!(
-                "; call search_file_contents with the same arguments and cursor={next:?} to continue"
-            ));
-        }
-        text.push_str("]\n");
-    }
+    text.push_str(&walk::continuation_note(
+        "search_file_contents",
+        note.as_deref(),
+        next.as_deref(),
+    ));
     Ok(ToolOutput::with_structured(
         text.clone(),
         json!({

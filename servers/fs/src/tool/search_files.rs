@@ -127,12 +127,7 @@ pub fn run(
     if report.end == End::Cancelled {
         return Err(ToolError::Cancelled);
     }
-    let next = match report.end {
-        End::Complete | End::Cancelled => None,
-        End::Stopped => collect.last.clone(),
-        End::VisitedCap | End::Deadline => report.last.clone(),
-    }
-    .map(|path| path.to_string_lossy().into_owned());
+    let next = report.cursor(collect.last.clone());
     let mut text = if collect.matches.is_empty() {
         "No matches found\n".to_string()
     } else {
@@ -145,15 +140,11 @@ pub fn run(
             collect.matches.len()
         ));
     }
-    if let Some(note) = &note {
-        text.push_str(&format!("[{note}"));
-        if let Some(next) = &next {
-            text.push_str(&format!(
-                "; call search_files with the same arguments and cursor={next:?} to continue"
-            ));
-        }
-        text.push_str("]\n");
-    }
+    text.push_str(&walk::continuation_note(
+        "search_files",
+        note.as_deref(),
+        next.as_deref(),
+    ));
     Ok(ToolOutput::with_structured(
         text.clone(),
         json!({
