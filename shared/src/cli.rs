@@ -188,11 +188,16 @@ pub fn block_on<F: Future<Output = ExitCode>>(future: F) -> ExitCode {
 /// Run a shared subcommand (other than `check-policy`) for `toolbox`.
 pub async fn execute(command: Command, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) -> ExitCode {
     let result = match command {
-        Command::Serve(args) => serve(args, http, toolbox).await.map(|()| ExitCode::SUCCESS),
-        Command::Tools => tools(toolbox).await,
-        Command::Call(args) => call(args, toolbox).await,
+        Command::Serve(args) => serve(args, http, toolbox.clone())
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Tools => tools(toolbox.clone()).await,
+        Command::Call(args) => call(args, toolbox.clone()).await,
         Command::CheckPolicy { file } => Ok(check_policy(&file)),
     };
+    // Whatever happened, let the toolbox clean up (moat-scrape kills its
+    // browser and removes the profile folder) before the process exits.
+    toolbox.shutdown().await;
     result.unwrap_or_else(|error| match error {
         Error::Policy(_) | Error::Config(_) => usage_error(error),
         other => {

@@ -76,12 +76,25 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target/debug"))
 }
 
+/// Set by [`use_binaries_from`]: take the moat binaries from this folder and
+/// build nothing (bench binaries run release builds made beforehand).
+static BINARY_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Take the moat binaries from `dir` (e.g. `target/release`) instead of
+/// building them; for bench binaries, whose caller builds release first.
+pub fn use_binaries_from(dir: PathBuf) {
+    let _ = BINARY_DIR.set(dir);
+}
+
 /// The path of a moat binary, built once per test process if missing.
 ///
 /// # Panics
 /// When the binary cannot be built.
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    if let Some(dir) = BINARY_DIR.get() {
+        return dir.join(name);
+    }
     let path = target_dir().join(name);
     let built = BUILT.get_or_init(Mutex::default);
     let mut built = built

@@ -683,3 +683,74 @@ async fn missing_chromium_is_explained() {
         text(&auto)
     );
 }
+
+/// Profile folders of the moat-scrape process `pid` in the temp directory.
+fn profiles_of(pid: u32) -> Vec<String> {
+    let prefix = format!("moat-scrape-profile-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .expect("temp dir")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&prefix))
+        .collect()
+}
+
+/// Regression: a moat-scrape stopped with SIGTERM after a browser scrape
+/// exited 0 but left its Chromium profile folder behind (found by the soak
+/// bench), and so did a one-shot `call`: the runtime now asks the toolbox to
+/// shut down, which kills Chromium and removes the profile.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_profile_is_removed_on_exit() {
+    let world = World::new("").await;
+    let mut server =
+        HttpServer::start("moat-scrape", &["--policy", &world.policy()], &[]).expect("server");
+    let client = server.client(Era::Handshake).await.expect("client");
+    let rendered = call(
+        &client,
+        "scrape",
+        json!({ "url": world.url("/spa"), "render": "browser" }),
+    )
+    .await
+    .expect("answers");
+    assert!(!is_error(&rendered), "{}", text(&rendered));
+    let pid = server.child.id();
+    assert_eq!(profiles_of(pid).len(), 1, "the browser has one profile");
+    let browsers = chromium_children(pid);
+    assert!(!browsers.is_empty());
+    drop(client);
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(20)).expect("exits");
+    assert!(status.success(), "{status}");
+    assert_eq!(profiles_of(pid), Vec::<String>::new(), "profile left");
+    for browser in browsers {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{browser}")).exists()
+                || std::fs::read_to_string(format!("/proc/{browser}/stat"))
+                    .is_ok_and(|stat| stat.contains(") Z")),
+            "Chromium {browser} still runs"
+        );
+    }
+
+    // The one-shot CLI call: same promise.
+    let child = std::process::Command::new(moat_tests::binary("moat-scrape"))
+        .args([
+            "--policy",
+            &world.policy(),
+            "call",
+            "scrape",
+            &json!({ "url": world.url("/spa"), "render": "browser" }).to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("runs");
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("JAVASCRIPT-BUILT"));
+    assert_eq!(
+        profiles_of(pid),
+        Vec::<String>::new(),
+        "profile left by call"
+    );
+}

@@ -168,6 +168,12 @@ impl Toolbox for ScrapeServer {
         self.engine.browser.metrics_text()
     }
 
+    fn shutdown(
+        self: Arc<Self>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move { self.engine.browser.shutdown().await })
+    }
+
     fn identity(&self) -> ServerIdentity {
         ServerIdentity {
             name: "moat-scrape",

@@ -135,6 +135,13 @@ pub trait Toolbox: Send + Sync + 'static {
     fn wants_client_roots(&self) -> bool {
         false
     }
+
+    /// Release what outlives calls (a browser, its profile folder) before
+    /// the process exits. The runtime calls it once, after the last call
+    /// drained (serve) or finished (`call`, `tools`). Nothing by default.
+    fn shutdown(self: Arc<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async {})
+    }
 }
 
 /// Parse a tool's arguments into its typed struct, with a one-line error
