@@ -222,6 +222,24 @@ pub fn continuation_note(tool: &str, note: Option<&str>, next: Option<&str>) -> 
     line
 }
 
+/// `note` (why a walk ended early, if it did) with what the walk skipped
+/// because it could not read it (permissions, or an entry replaced
+/// mid-walk); `None` when there is nothing to say. A listing that silently
+/// left out a folder would read as complete.
+pub fn with_skipped(note: Option<String>, directories: usize, files: usize) -> Option<String> {
+    let mut parts: Vec<String> = note.into_iter().collect();
+    for (count, one, many) in [
+        (directories, "directory", "directories"),
+        (files, "file", "files"),
+    ] {
+        if count > 0 {
+            let noun = if count == 1 { one } else { many };
+            parts.push(format!("{count} unreadable {noun} skipped"));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 struct Frame {
     dir: Dir,
     rel: PathBuf,
@@ -419,6 +437,20 @@ mod tests {
                 .as_str()
                 .is_some_and(|note| note.contains("deadline")),
             "{structured}"
+        );
+    }
+
+    /// What a walk could not read is said, after why it stopped.
+    #[test]
+    fn skipped_entries_are_named_in_the_note() {
+        assert_eq!(super::with_skipped(None, 0, 0), None);
+        assert_eq!(
+            super::with_skipped(None, 1, 0).as_deref(),
+            Some("1 unreadable directory skipped")
+        );
+        assert_eq!(
+            super::with_skipped(Some("cut".into()), 2, 3).as_deref(),
+            Some("cut; 2 unreadable directories skipped; 3 unreadable files skipped")
         );
     }
 

@@ -82,13 +82,14 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-/// Copy the regular file `name` in `from` to a new file `to_name` in `to`.
+/// Copy the regular file `name` in `from` to a new file `to_name` in `to`;
+/// `shown` and `to_shown` are the two paths as the client sees them.
 fn copy_one(
     from: &Dir,
     name: &Path,
     to: &Dir,
     to_name: &Path,
-    shown: &str,
+    (shown, to_shown): (&str, &str),
     limits: &Limits,
 ) -> Result<u64, FsError> {
     let (source, metadata) = open_regular_in(from, name, shown)?;
@@ -98,10 +99,9 @@ fn copy_one(
         .open_with(to_name, &options)
         .map_err(|error| match error.kind() {
             io::ErrorKind::AlreadyExists => FsError::Refused(format!(
-                "destination already exists: {} (copy_file never overwrites)",
-                to_name.display()
+                "destination already exists: {to_shown} (copy_file never overwrites)"
             )),
-            _ => FsError::io(&to_name.to_string_lossy(), error),
+            _ => FsError::io(to_shown, error),
         })?;
     let mut reader = Bounded {
         inner: source,
@@ -127,6 +127,7 @@ fn copy_one(
 struct Copy<'a> {
     to: &'a Dir,
     base: &'a str,
+    to_base: &'a str,
     limits: &'a Limits,
     files: usize,
     directories: usize,
@@ -148,7 +149,7 @@ impl Visitor for Copy<'_> {
                     Path::new(entry.name),
                     self.to,
                     entry.rel,
-                    &shown,
+                    (&shown, &walk::shown(self.to_base, entry.rel)),
                     self.limits,
                 ) {
                     Ok(bytes) => {
@@ -211,7 +212,7 @@ pub fn run(
             Path::new(&source_name),
             &destination_dir,
             Path::new(&destination_name),
-            &source.shown,
+            (&source.shown, &destination.shown),
             &limits,
         )?;
         let message = format!(
@@ -265,6 +266,7 @@ pub fn run(
     let mut copy = Copy {
         to: &to,
         base: &args.source,
+        to_base: &args.destination,
         limits: &limits,
         files: 0,
         directories: 1,
@@ -272,8 +274,13 @@ pub fn run(
         skipped: 0,
         failure: None,
     };
-    let report = walk::walk(start, &server.roots, &options, &limits, &mut copy)
-        .map_err(|error| FsError::io(&source.shown, error))?;
+    let report =
+        walk::walk(start, &server.roots, &options, &limits, &mut copy).map_err(|error| {
+            // The source could not be listed (e.g. no read permission): take
+            // back the destination folder made for it, which is still empty.
+            let _ = destination_dir.remove_dir(&destination_name);
+            FsError::io(&source.shown, error)
+        })?;
     if let Some(failure) = copy.failure {
         let error = ToolError::from(failure);
         return Err(ToolError::failed(format!(

@@ -177,6 +177,7 @@ pub fn run(
             collect.count
         ));
     }
+    let note = walk::with_skipped(note, report.unreadable, 0);
     if note.is_some() {
         text.push('\n');
         text.push_str(&walk::continuation_note(

@@ -179,6 +179,10 @@ struct Collect<'a> {
     deadline: Instant,
     cancel: CancellationToken,
     timed_out: bool,
+    /// Files listed but not readable (permissions, or replaced mid-walk).
+    unreadable_files: usize,
+    /// Why the last file could not be opened.
+    open_failure: Option<FsError>,
 }
 
 /// The path a `.gitignore` matcher sees: the walk-relative path under a
@@ -216,8 +220,17 @@ impl Collect<'_> {
             _ => 0,
         };
         let shown = walk::shown(self.base, entry.rel);
-        let Ok((file, _)) = open_regular_in(entry.parent, Path::new(entry.name), &shown) else {
-            return true;
+        let file = match open_regular_in(entry.parent, Path::new(entry.name), &shown) {
+            Ok((file, _)) => file,
+            Err(error) => {
+                // Gone since the listing: it is simply not there any more.
+                if !matches!(&error, FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+                {
+                    self.unreadable_files += 1;
+                }
+                self.open_failure = Some(error);
+                return true;
+            }
         };
         self.files_searched += 1;
         let reader = Bounded {
@@ -455,9 +468,12 @@ pub fn run(
         deadline: limits.deadline,
         cancel: context.cancel.clone(),
         timed_out: false,
+        unreadable_files: 0,
+        open_failure: None,
     };
     let mut end = End::Complete;
     let mut visited = 1;
+    let mut unreadable_directories = 0;
     let mut walk_last = None;
     if is_dir {
         let start = target
@@ -478,6 +494,7 @@ pub fn run(
         end = report.end;
         visited = report.visited;
         walk_last = report.last;
+        unreadable_directories = report.unreadable;
     } else {
         // One file: search it directly through its parent directory.
         let (parent, name) = target.split()?;
@@ -496,6 +513,11 @@ pub fn run(
         };
         if !collect.search(&entry) {
             end = End::Stopped;
+        }
+        // The one file the client named could not be read: say why rather
+        // than "No matches found".
+        if let Some(error) = collect.open_failure.take() {
+            return Err(error.into());
         }
     }
     if end == End::Cancelled || context.cancel.is_cancelled() {
@@ -537,6 +559,7 @@ pub fn run(
             found.len()
         ));
     }
+    let note = walk::with_skipped(note, unreadable_directories, collect.unreadable_files);
     text.push_str(&walk::continuation_note(
         "search_file_contents",
         note.as_deref(),

@@ -140,6 +140,7 @@ pub fn run(
             collect.matches.len()
         ));
     }
+    let note = walk::with_skipped(note, report.unreadable, 0);
     text.push_str(&walk::continuation_note(
         "search_files",
         note.as_deref(),

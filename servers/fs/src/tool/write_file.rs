@@ -115,7 +115,20 @@ pub fn atomic_write(target: &Target<'_>, content: &[u8]) -> Result<(), FsError> 
                 target.shown
             )));
         }
-        Ok(existing) => existing.permissions().mode() & 0o7777,
+        Ok(existing) => {
+            // The rename below needs only the directory's permission; a file
+            // this user may not write (0444, or someone else's) must stay
+            // as it is, as with an in-place write.
+            // `name` is one component, checked relative to the handle.
+            rustix::fs::accessat(
+                &directory,
+                Path::new(&name),
+                rustix::fs::Access::WRITE_OK,
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|errno| io(errno.into()))?;
+            existing.permissions().mode() & 0o7777
+        }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => NEW_FILE_MODE,
         Err(error) => return Err(io(error)),
     };
