@@ -44,6 +44,9 @@ pub enum Reply {
     Stall(String),
     /// `total` bytes of HTML, streamed.
     Huge(usize),
+    /// Nothing at all: the request is read, then the connection stays open
+    /// and silent (a server that hangs).
+    Silent,
 }
 
 impl Reply {
@@ -202,6 +205,7 @@ async fn serve(mut stream: TcpStream, router: &Router, hits: &Mutex<Vec<Hit>>) {
             let _ = stream.flush().await;
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
+        Reply::Silent => tokio::time::sleep(Duration::from_secs(3600)).await,
         Reply::Huge(total) => {
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"

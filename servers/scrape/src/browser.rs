@@ -293,6 +293,13 @@ impl BrowserPool {
         if !closed {
             tracing::warn!("a tab did not close in time; killing Chromium");
             self.retire(&running).await;
+            // A browser that cannot close a tab is hung (e.g. SIGSTOPped):
+            // whatever went wrong in the call was its fault, not the page's.
+            if !matches!(outcome, Ok(Ok(_))) {
+                return Err(ScrapeError::Browser(
+                    "Chromium stopped answering during the call; it was killed and will be relaunched, retry the call".into(),
+                ));
+            }
         }
         match outcome {
             Ok(result) => result,
@@ -463,7 +470,14 @@ async fn kill(running: &Running) {
         return;
     }
     let mut browser = running.browser.lock().await;
+    // Listed before the browser dies: once it is gone they belong to init.
+    let helpers = browser
+        .get_mut_child()
+        .and_then(|child| child.as_mut_inner().id())
+        .map(descendants)
+        .unwrap_or_default();
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.kill()).await;
+    kill_all(&helpers);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.wait()).await;
 }
 
@@ -499,6 +513,63 @@ fn sweep_orphan_profiles(temp: &std::path::Path) {
         let alive = std::fs::metadata(format!("/proc/{owner}")).is_ok();
         if !alive && std::fs::remove_dir_all(entry.path()).is_ok() {
             tracing::info!(folder = %entry.path().display(), "removed an orphaned browser profile");
+        }
+    }
+}
+
+/// Every process descending from `root`: Chromium's zygote, renderer, GPU
+/// and utility processes. Killing the browser alone leaves them behind,
+/// and stopped forever when the whole tree was frozen (SIGSTOP).
+///
+/// # Ambient Authority
+/// Reads `/proc/<pid>/stat` of every process; nothing else.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "reads /proc to find Chromium's helper processes, not a served root"
+)]
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let parent = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                let (_, rest) = stat.rsplit_once(") ")?;
+                rest.split(' ').nth(1)?.parse::<u32>().ok()
+            });
+        if let Some(parent) = parent {
+            parents.push((pid, parent));
+        }
+    }
+    let mut found = vec![root];
+    let mut index = 0;
+    while let Some(&parent) = found.get(index) {
+        found.extend(
+            parents
+                .iter()
+                .filter(|(_, of)| *of == parent)
+                .map(|(pid, _)| *pid),
+        );
+        index += 1;
+    }
+    found.split_off(1)
+}
+
+/// SIGKILL every process of `pids` (works on stopped processes too).
+fn kill_all(pids: &[u32]) {
+    for pid in pids {
+        if let Some(pid) = i32::try_from(*pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
     }
 }
@@ -603,6 +674,11 @@ async fn navigate_and_read(
             .trim_start_matches(':')
             .trim()
             .to_string();
+        // A name that does not resolve is a network failure, not a policy
+        // refusal: say it as plain HTTP does (`UrlDenied::Resolve`).
+        if reason.starts_with("could not resolve") {
+            return Err(ScrapeError::Network(reason));
+        }
         return Err(ScrapeError::Network(format!(
             "a redirect or request was refused by the URL policy: {reason}"
         )));

@@ -237,9 +237,10 @@ impl Search {
         request: reqwest::RequestBuilder,
         name: &str,
     ) -> Result<Value, ScrapeError> {
-        let mut response = request.send().await.map_err(|error| {
-            ScrapeError::Search(format!("{name} is unreachable: {}", root_cause(&error)))
-        })?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|error| failure(name, "is unreachable", &error))?;
         let status = response.status();
         if !status.is_success() {
             return Err(ScrapeError::Search(format!(
@@ -248,9 +249,11 @@ impl Search {
             )));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|error| {
-            ScrapeError::Search(format!("{name} failed mid-answer: {}", root_cause(&error)))
-        })? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| failure(name, "failed mid-answer", &error))?
+        {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_SEARCH_BYTES {
                 return Err(ScrapeError::Search(format!(
@@ -311,6 +314,19 @@ fn strip_tags(text: &str) -> String {
         .replace("&#39;", "'")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
+}
+
+/// The error for a provider request that failed: a timeout says how long
+/// moat waited (a hung provider is not "unreachable"); anything else says
+/// `what` with the root cause.
+fn failure(name: &str, what: &str, error: &reqwest::Error) -> ScrapeError {
+    if error.is_timeout() {
+        return ScrapeError::Search(format!(
+            "{name} did not answer within {} s",
+            SEARCH_TIMEOUT.as_secs()
+        ));
+    }
+    ScrapeError::Search(format!("{name} {what}: {}", root_cause(error)))
 }
 
 fn root_cause(error: &reqwest::Error) -> String {
