@@ -205,6 +205,7 @@ async fn frozen_chromium_is_killed_and_replaced() {
         .expect("task")
         .expect("a tool result, not a protocol error");
     let took = started.elapsed();
+    eprintln!("frozen Chromium: the call answered in {took:?}");
     assert_clear_error(&failed, &["Chromium stopped answering"]);
     assert!(took < BROWSER_DEADLINE + SLACK, "took {took:?}");
     let left = wait_dead(&frozen, Duration::from_secs(5));
@@ -316,6 +317,7 @@ async fn search_provider_faults_are_clear_errors() {
             SEARCH_TIMEOUT + SLACK,
         )
         .await;
+        eprintln!("search {query:?}: answered in {took:?}: {}", text(&result));
         assert_clear_error(&result, words);
         if query == "hang" {
             assert!(took >= SEARCH_TIMEOUT, "gave up early: {took:?}");
