@@ -117,8 +117,9 @@ struct Running {
     browser: Mutex<Browser>,
     alive: Arc<AtomicBool>,
     launched: bool,
-    /// Dropped after the browser is killed: removes the profile folder.
-    _profile: Option<tempfile::TempDir>,
+    /// Removed by [`kill`] once Chromium has exited (or when the last
+    /// reference drops, whichever comes first).
+    profile: std::sync::Mutex<Option<tempfile::TempDir>>,
 }
 
 /// The one browser of this process.
@@ -445,7 +446,7 @@ impl BrowserPool {
             browser: Mutex::new(browser),
             alive,
             launched,
-            _profile: profile,
+            profile: std::sync::Mutex::new(profile),
         }
     }
 
@@ -479,6 +480,44 @@ async fn kill(running: &Running) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.kill()).await;
     kill_all(&helpers);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.wait()).await;
+    // Remove the profile now rather than when the last in-flight call lets
+    // go of `running`: at shutdown the process may exit before that.
+    let profile = running
+        .profile
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(profile) = profile {
+        remove_profile(profile.keep()).await;
+    }
+}
+
+/// How long [`remove_profile`] keeps trying: Chromium's helper processes
+/// (zygote, renderers) outlive the browser process by a few milliseconds
+/// and may still write into the profile while it is being removed.
+const PROFILE_REMOVE_TRIES: u32 = 40;
+const PROFILE_REMOVE_PAUSE: Duration = Duration::from_millis(50);
+
+/// Remove a dead browser's profile folder, retrying while its helper
+/// processes finish writing into it.
+///
+/// # Ambient Authority
+/// Removes the profile folder this process created in the temp directory.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "moat-scrape's own profile folder in the temp directory, not a served root"
+)]
+async fn remove_profile(path: std::path::PathBuf) {
+    for _ in 0..PROFILE_REMOVE_TRIES {
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => return,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => tokio::time::sleep(PROFILE_REMOVE_PAUSE).await,
+        }
+    }
+    if let Err(error) = std::fs::remove_dir_all(&path) {
+        tracing::warn!(path = %path.display(), %error, "could not remove the browser profile");
+    }
 }
 
 /// Chromium profile folders are named `<prefix><pid>-<random>` in the temp
