@@ -18,9 +18,6 @@ pub const BRAVE_ENDPOINT: &str = "https://api.search.brave.com/res/v1/web/search
 /// Default environment variable holding the Brave key.
 pub const BRAVE_KEY_ENV: &str = "BRAVE_API_KEY";
 
-/// Whole search request timeout: providers answer in about a second.
-const SEARCH_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// Largest provider response read.
 const MAX_SEARCH_BYTES: usize = 2 * 1024 * 1024;
 
@@ -106,6 +103,8 @@ pub struct SearchResult {
 pub struct Search {
     provider: Provider,
     client: reqwest::Client,
+    /// The whole request's limit (`[scrape.search] timeout_ms`).
+    timeout: Duration,
 }
 
 impl Search {
@@ -113,16 +112,24 @@ impl Search {
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(provider: Provider, user_agent: &str) -> Result<Self, ScrapeError> {
+    pub fn new(
+        provider: Provider,
+        user_agent: &str,
+        timeout: Duration,
+    ) -> Result<Self, ScrapeError> {
         let client = reqwest::Client::builder()
-            .timeout(SEARCH_TIMEOUT)
+            .timeout(timeout)
             .no_proxy()
             .user_agent(user_agent.to_string())
             .build()
             .map_err(|error| {
                 ScrapeError::Search(format!("cannot build the search client: {error}"))
             })?;
-        Ok(Self { provider, client })
+        Ok(Self {
+            provider,
+            client,
+            timeout,
+        })
     }
 
     /// The provider's name, for listings.
@@ -240,7 +247,7 @@ impl Search {
         let mut response = request
             .send()
             .await
-            .map_err(|error| failure(name, "is unreachable", &error))?;
+            .map_err(|error| failure(name, "is unreachable", &error, self.timeout))?;
         let status = response.status();
         if !status.is_success() {
             return Err(ScrapeError::Search(format!(
@@ -252,7 +259,7 @@ impl Search {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|error| failure(name, "failed mid-answer", &error))?
+            .map_err(|error| failure(name, "failed mid-answer", &error, self.timeout))?
         {
             body.extend_from_slice(&chunk);
             if body.len() > MAX_SEARCH_BYTES {
@@ -319,11 +326,11 @@ fn strip_tags(text: &str) -> String {
 /// The error for a provider request that failed: a timeout says how long
 /// moat waited (a hung provider is not "unreachable"); anything else says
 /// `what` with the root cause.
-fn failure(name: &str, what: &str, error: &reqwest::Error) -> ScrapeError {
+fn failure(name: &str, what: &str, error: &reqwest::Error, timeout: Duration) -> ScrapeError {
     if error.is_timeout() {
         return ScrapeError::Search(format!(
             "{name} did not answer within {} s",
-            SEARCH_TIMEOUT.as_secs()
+            timeout.as_secs_f64()
         ));
     }
     ScrapeError::Search(format!("{name} {what}: {}", root_cause(error)))

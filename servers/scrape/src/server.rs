@@ -108,7 +108,11 @@ impl ScrapeServer {
             url_policy.clone(),
         );
         let provider = provider(&limits, options.brave_key.clone());
-        let search = Search::new(provider, &limits.user_agent)?;
+        let search = Search::new(
+            provider,
+            &limits.user_agent,
+            Duration::from_millis(limits.search.timeout_ms),
+        )?;
         Ok(Self {
             engine: Arc::new(Engine {
                 url_policy,
@@ -254,11 +258,12 @@ impl Toolbox for ScrapeServer {
 
     fn call_timeout(&self) -> Duration {
         let limits = &self.engine.limits;
-        Duration::from_millis(
-            limits.http_timeout_ms
-                + limits.robots_timeout_ms
-                + limits.browser_queue_wait_ms
-                + limits.browser_timeout_ms,
-        ) + CALL_MARGIN
+        let scrape = limits.http_timeout_ms
+            + limits.robots_timeout_ms
+            + limits.browser_queue_wait_ms
+            + limits.browser_timeout_ms;
+        // A search is one provider request; it must be able to use all of
+        // its own timeout too.
+        Duration::from_millis(scrape.max(limits.search.timeout_ms)) + CALL_MARGIN
     }
 }

@@ -116,7 +116,7 @@ impl Default for ScrapePolicy {
 /// `[scrape.search]`: where `search` sends queries. The endpoint is the
 /// operator's choice, so it is not subject to the URL policy (a SearXNG
 /// instance usually lives on a private address).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchPolicy {
     /// `searxng` or `brave`; unset means no search.
@@ -129,6 +129,25 @@ pub struct SearchPolicy {
     /// Environment variable holding the Brave API key (default
     /// `BRAVE_API_KEY`). The key itself never goes in a policy file.
     pub brave_api_key_env: Option<String>,
+    /// Longest wait for the provider's whole answer, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// A search provider gets this long by default: public SearXNG instances
+/// fan out to several engines and can take seconds, but a model waiting
+/// longer than this is better told to retry.
+pub const DEFAULT_SEARCH_TIMEOUT_MS: u64 = 15_000;
+
+impl Default for SearchPolicy {
+    fn default() -> Self {
+        Self {
+            provider: None,
+            searxng_url: None,
+            brave_url: None,
+            brave_api_key_env: None,
+            timeout_ms: DEFAULT_SEARCH_TIMEOUT_MS,
+        }
+    }
 }
 
 impl ScrapePolicy {
@@ -147,6 +166,7 @@ impl ScrapePolicy {
             ("browser_concurrency", self.browser_concurrency as u64),
             ("robots_timeout_ms", self.robots_timeout_ms),
             ("screenshot_max_bytes", self.screenshot_max_bytes as u64),
+            ("timeout_ms", self.search.timeout_ms),
         ];
         for (field, value) in positive {
             if value == 0 {
