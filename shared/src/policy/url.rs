@@ -293,8 +293,11 @@ impl UrlPolicy {
                 return Err(UrlDenied::HostDenied(host));
             }
             // A name spelled like an IP address that the parser kept as a
-            // name still must not slip through.
-            if let Ok(ip) = host.parse::<IpAddr>() {
+            // name still must not slip through: `http://2130706433../` keeps
+            // `2130706433..` as a name (two empty labels), but once its
+            // trailing dots go it is 127.0.0.1 to the WHATWG parser and to
+            // the system resolver alike (found by the url_policy fuzzer).
+            if let Some(ip) = host_as_ip(&host) {
                 self.check_address(&host, port, ip)?;
             }
         }
@@ -398,6 +401,19 @@ fn host_string(url: &Url) -> String {
         Some(Host::Ipv4(ip)) => ip.to_string(),
         Some(Host::Ipv6(ip)) => ip.to_string(),
         None => String::new(),
+    }
+}
+
+/// `host` read as an IP address in any notation `std` or the WHATWG host
+/// parser accepts (decimal, octal, hex, shortened IPv4; IPv6).
+fn host_as_ip(host: &str) -> Option<IpAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    match Url::parse(&format!("http://{host}/")).ok()?.host()? {
+        Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
+        Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
+        Host::Domain(_) => None,
     }
 }
 
@@ -761,6 +777,28 @@ mod tests {
                 .check_authority("https", "example.com/@127.0.0.1")
                 .is_err()
         );
+    }
+
+    /// Regression (url_policy fuzzer): a numeric host with two or more
+    /// trailing dots is kept as a name by the WHATWG parser, and becomes an
+    /// address once the dots are trimmed; `check` refuses it.
+    #[test]
+    fn numeric_host_with_trailing_dots_is_refused() {
+        let policy = policy();
+        for url in [
+            "http://717../",
+            "http://2130706433../",
+            "http://0x7f000001.../",
+            "http://0177.0.0.1../",
+            "http://169.254.169.254../",
+        ] {
+            assert!(
+                matches!(policy.check(url), Err(UrlDenied::Address { .. })),
+                "{url}: {:?}",
+                policy.check(url)
+            );
+        }
+        assert!(policy.check("http://93.184.215.14../").is_ok());
     }
 
     /// Bad `allow_private` entries are refused when the policy loads.
