@@ -263,6 +263,15 @@ impl Roots {
             shown: path.to_string(),
         };
         self.check_deny(&target, &target.rel)?;
+        // Deny globs name paths, and a symlink inside the root can give a
+        // denied file a second, allowed name (`alias -> private`,
+        // `config -> .env`): check where the path really leads too (found
+        // by the fs_path fuzzer).
+        if !self.deny.is_empty()
+            && let Some(real) = real_path(root, &target.rel)
+        {
+            self.check_deny(&target, &real)?;
+        }
         Ok(target)
     }
 
@@ -317,6 +326,26 @@ fn file_uri_path(uri: &str) -> Option<PathBuf> {
         return None;
     }
     url.to_file_path().ok()
+}
+
+/// Where `rel` really leads inside `root`: its longest existing prefix
+/// with symlinks resolved by cap-std (which refuses any that leads out),
+/// followed by the rest of `rel` as written. `None` when no prefix resolves.
+fn real_path(root: &Root, rel: &Path) -> Option<PathBuf> {
+    let mut existing = rel;
+    loop {
+        if let Ok(resolved) = root.dir.canonicalize(existing) {
+            let rest = rel.strip_prefix(existing).ok()?;
+            return Some(if rest.as_os_str().is_empty() {
+                resolved
+            } else {
+                resolved.join(rest)
+            });
+        }
+        existing = existing
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())?;
+    }
 }
 
 /// Lexically resolve `.` and `..`; `None` when `..` climbs above the start.
@@ -456,6 +485,53 @@ mod tests {
             roots.all()[0].dir.open_dir("link_out").is_err(),
             "access through a link out is refused"
         );
+        drop(temp);
+    }
+
+    /// Regression (fs_path fuzzer): a symlink inside the root gave a file
+    /// hidden by a deny glob a second name that the glob did not match;
+    /// every alias of a denied path is now refused, whether it names the
+    /// file, its directory, or something not yet created inside it.
+    #[test]
+    fn deny_globs_hold_through_symlinks_inside_the_root() {
+        let (temp, root, _) = layout();
+        let dir = Dir::open_ambient_dir(&root, ambient_authority()).expect("open");
+        dir.create_dir("private").expect("mkdir");
+        dir.write("private/key.txt", "secret").expect("write");
+        dir.write(".env", "TOKEN=1").expect("write");
+        for (target, name) in [
+            ("private", "alias"),
+            ("private/key.txt", "key_link"),
+            (".env", "config"),
+            ("../private", "a/up_alias"),
+        ] {
+            dir.symlink(target, name).expect("symlink");
+        }
+        let mut deny = globset::GlobSetBuilder::new();
+        deny.add(globset::Glob::new("private").expect("glob"));
+        deny.add(globset::Glob::new("**/.env").expect("glob"));
+        let roots = Roots::open(
+            &[(root.to_string_lossy().into_owned(), Mode::Ro)],
+            deny.build().expect("globset"),
+        )
+        .expect("open");
+        for path in [
+            "private/key.txt",
+            "alias",
+            "alias/key.txt",
+            "alias/not-yet.txt",
+            "key_link",
+            "config",
+            "a/up_alias/key.txt",
+        ] {
+            assert!(
+                matches!(roots.resolve(path), Err(FsError::DeniedByPolicy(_))),
+                "{path} was not denied"
+            );
+        }
+        for path in ["a", "a/new.txt", "link_out/x", "missing/deeper/file"] {
+            assert!(roots.resolve(path).is_ok(), "{path} was refused");
+        }
         drop(temp);
     }
 
