@@ -229,10 +229,7 @@ pub fn html_to_text(html: &str, selector: Option<&str>) -> Result<Extracted, Scr
             let parsed = Selector::parse(selector).map_err(|error| {
                 ScrapeError::Invalid(format!("selector {selector:?} does not parse: {error}"))
             })?;
-            let parts: Vec<String> = document
-                .select(&parsed)
-                .map(|element| element.html())
-                .collect();
+            let parts = outermost_matches(&document, &parsed);
             if parts.is_empty() {
                 return Err(ScrapeError::Invalid(format!(
                     "selector {selector:?} matched nothing on the page"
@@ -250,6 +247,30 @@ pub fn html_to_text(html: &str, selector: Option<&str>) -> Result<Extracted, Scr
         text,
         needs_browser,
     })
+}
+
+/// The HTML of every element matching `selector` that is not inside
+/// another match, in document order. Nested matches are skipped: their
+/// text is already in their ancestor's, and keeping them made a selector
+/// like `div` on deeply nested divs quadratic in the page's size. One
+/// pre-order walk that skips matched subtrees: linear.
+fn outermost_matches(document: &Html, selector: &Selector) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut next = document.tree.root().first_child();
+    while let Some(node) = next {
+        let matched = scraper::ElementRef::wrap(node).filter(|element| selector.matches(element));
+        if let Some(element) = matched {
+            parts.push(element.html());
+        }
+        next = matched.map_or_else(|| node.first_child(), |_| None);
+        let mut up = Some(node);
+        while next.is_none() {
+            let Some(current) = up else { break };
+            next = current.next_sibling();
+            up = current.parent();
+        }
+    }
+    parts
 }
 
 fn select_first_text(document: &Html, selector: &str) -> Option<String> {
@@ -288,11 +309,53 @@ fn main_fragment(document: &Html) -> String {
     document.html()
 }
 
-fn to_plain_text(html: &str) -> String {
-    let text = html2text::config::plain()
-        .string_from_read(html.as_bytes(), TEXT_WIDTH)
-        .unwrap_or_default();
-    tidy(&text)
+/// Largest HTML fragment whose tables are laid out in columns. Column
+/// layout can multiply the text: an unbreakable word in a 3-character
+/// column becomes one line of [`TEXT_WIDTH`] characters per 3 of its
+/// characters (found by the html_extract fuzzer: 971 bytes of HTML gave
+/// 13,577 bytes of text). Above this size tables are read as one column.
+const MAX_LAID_OUT_BYTES: usize = 64 * 1024;
+
+/// Most bytes of text per byte of HTML (plus [`TEXT_SLACK_BYTES`]). Real
+/// pages give far less text than HTML; past this the layout (table
+/// columns, deep indentation) is padding, and the text is read flat.
+pub const MAX_TEXT_GROWTH: usize = 4;
+
+/// Bytes of text always allowed, whatever the HTML's size (small tables'
+/// borders).
+pub const TEXT_SLACK_BYTES: usize = 4096;
+
+/// The fragment as text: laid out when it is small and the layout stays
+/// within [`MAX_TEXT_GROWTH`], else tables as one column, else the text
+/// nodes alone, so the text is always linear in the HTML. Public for the
+/// html_extract fuzz target only.
+#[doc(hidden)]
+pub fn to_plain_text(html: &str) -> String {
+    let bound = html.len().saturating_mul(MAX_TEXT_GROWTH) + TEXT_SLACK_BYTES;
+    let render = |raw: bool| {
+        let text = html2text::config::plain()
+            .raw_mode(raw)
+            .string_from_read(html.as_bytes(), TEXT_WIDTH)
+            .unwrap_or_default();
+        Some(tidy(&text)).filter(|text| text.len() <= bound)
+    };
+    (html.len() <= MAX_LAID_OUT_BYTES)
+        .then(|| render(false))
+        .flatten()
+        .or_else(|| render(true))
+        .unwrap_or_else(|| flat_text(html))
+}
+
+/// Every text node, whitespace collapsed, one space between nodes: no
+/// layout at all, never longer than the HTML.
+fn flat_text(html: &str) -> String {
+    let fragment = Html::parse_fragment(html);
+    let words: Vec<&str> = fragment
+        .root_element()
+        .text()
+        .flat_map(str::split_whitespace)
+        .collect();
+    words.join(" ")
 }
 
 /// Trim trailing spaces and squeeze runs of blank lines to one.
@@ -415,6 +478,44 @@ pub fn window(text: &str, start: usize, max_length: usize) -> Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (html_extract fuzzer): a table with many columns and a
+    /// long unbreakable word multiplied the text (971 bytes of HTML gave
+    /// 13,577 bytes); the text now stays within [`MAX_TEXT_GROWTH`] of the
+    /// HTML and keeps every word.
+    #[test]
+    fn wide_tables_do_not_multiply_the_text() {
+        let html = format!(
+            "<table><tr>{}<td>{}</td></tr></table>",
+            "<td>cell</td>".repeat(60),
+            "X".repeat(90)
+        );
+        let text = html_to_text(&html, None).expect("extracts").text;
+        assert!(
+            text.len() <= html.len() * MAX_TEXT_GROWTH + TEXT_SLACK_BYTES,
+            "{} bytes of text from {} bytes of HTML",
+            text.len(),
+            html.len()
+        );
+        assert!(text.contains(&"X".repeat(90)), "{text}");
+        assert_eq!(text.matches("cell").count(), 60, "{text}");
+    }
+
+    /// A selector matching nested elements keeps only the outermost ones:
+    /// no text twice, and no quadratic blow-up on deeply nested pages.
+    #[test]
+    fn nested_selector_matches_are_kept_once() {
+        let depth = 2_000;
+        let html = format!("{}deep{}", "<div>".repeat(depth), "</div>".repeat(depth));
+        let text = html_to_text(&html, Some("div")).expect("extracts").text;
+        assert_eq!(text, "deep");
+        let html = "<p>a</p><section><p>b</p><div><p>c</p></div></section><p>d</p>";
+        let text = html_to_text(html, Some("p")).expect("extracts").text;
+        assert_eq!(
+            text.split_whitespace().collect::<Vec<_>>(),
+            ["a", "b", "c", "d"]
+        );
+    }
 
     /// Scripts, styles, noscript, templates and navigation never reach the
     /// text; the title is read.
