@@ -20,3 +20,5 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Build every binary first: the end-to-end suites spawn them.
 cargo build --workspace --bins --quiet
 cargo test --workspace --quiet
+# Every fuzz target for a short bounded time (docs/FUZZING.md).
+scripts/fuzz.sh 20
