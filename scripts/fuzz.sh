@@ -16,7 +16,8 @@
 #   FUZZ_KEEP_CORPUS=1  merge new inputs back into fuzz/corpus/<target>/
 #                       (for a release run you mean to commit from);
 #                       by default the committed corpus is never written.
-#   FUZZ_JOBS=N         parallel fuzzing processes per target (default 1).
+#   FUZZ_JOBS=N         parallel fuzzing processes per target (default 1;
+#                       libFuzzer fork mode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,21 +50,29 @@ for target in "${targets[@]}"; do bin_args+=(--bin "$target"); done
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-artifacts="fuzz/artifacts"
+repo="$PWD"
+artifacts="$repo/fuzz/artifacts"
+# FUZZ_JOBS>1 uses libFuzzer's fork mode, which stops at the first crash
+# like a single process does (-jobs would not, and writes fuzz-N.log files
+# into the current directory).
+parallel=()
+[ "${FUZZ_JOBS:-1}" -gt 1 ] && parallel=(-fork="$FUZZ_JOBS" -ignore_crashes=0 -ignore_timeouts=0 -ignore_ooms=0)
 failed=()
 for target in "${targets[@]}"; do
   corpus="$work/$target"
   mkdir -p "$corpus" "$artifacts/$target"
   cp fuzz/corpus/"$target"/* "$corpus"/
   dict=()
-  [ -f "fuzz/$target.dict" ] && dict=("-dict=fuzz/$target.dict")
+  [ -f "fuzz/$target.dict" ] && dict=("-dict=$repo/fuzz/$target.dict")
   echo "fuzz: $target for ${seconds}s" >&2
   log="$work/$target.log"
-  if "$CARGO_TARGET_DIR/$host/release/$target" "$corpus" "${dict[@]}" \
+  # Run from the scratch directory: whatever libFuzzer writes beside
+  # itself stays out of the repository.
+  if (cd "$work" && "$CARGO_TARGET_DIR/$host/release/$target" "$corpus" "${dict[@]}" \
       -max_total_time="$seconds" -rss_limit_mb="$rss_limit_mb" -timeout="$unit_timeout_s" \
-      -max_len="$max_len" -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" \
-      -print_final_stats=1 -artifact_prefix="$artifacts/$target/" >"$log" 2>&1; then
-    grep -E '^stat::number_of_executed_units|^stat::new_units_added' "$log" \
+      -max_len="$max_len" "${parallel[@]}" -print_final_stats=1 \
+      -artifact_prefix="$artifacts/$target/") >"$log" 2>&1; then
+    grep -E '^stat::number_of_executed_units|^stat::new_units_added|^#[0-9]+.*DONE' "$log" \
       | sed "s/^/fuzz: $target /" >&2 || true
     if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then
       "$CARGO_TARGET_DIR/$host/release/$target" -merge=1 "fuzz/corpus/$target" "$corpus" \
@@ -72,7 +81,7 @@ for target in "${targets[@]}"; do
   else
     echo "fuzz: $target FAILED; last lines of its log:" >&2
     tail -n 60 "$log" >&2
-    echo "fuzz: crashing input saved under $artifacts/$target/ (see docs/FUZZING.md)" >&2
+    echo "fuzz: crashing input saved under fuzz/artifacts/$target/ (see docs/FUZZING.md)" >&2
     failed+=("$target")
   fi
 done
