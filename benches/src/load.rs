@@ -21,23 +21,10 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
+use moat_benches::memory::rss_kib;
 use serde_json::{Value, json};
 
 const PROTOCOL: &str = "2025-11-25";
-
-/// The server's resident memory, from /proc.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// Start moat-fs on a temp folder of 20 files; returns the child and base URL.
 fn start_server(root: &std::path::Path) -> Result<(Child, String)> {

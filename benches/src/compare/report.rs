@@ -1,0 +1,334 @@
+//! The markdown report (docs/BENCHMARKS.md): machine and versions, one
+//! table per kind of server with every figure also as a ratio to the
+//! floor, what each server returned, the plots, the method, and where
+//! moat is not ahead in this run. Written from a [`Run`] alone.
+
+use std::{fmt::Write as _, path::Path};
+
+use crate::{
+    outcome::{Figure, Outcome, Run},
+    workload::{Kind, WORKLOADS, thousands},
+};
+
+/// A duration in microseconds, for people.
+pub fn time(micros: f64) -> String {
+    if micros < 1_000.0 {
+        format!("{micros:.0} µs")
+    } else if micros < 10_000.0 {
+        format!("{:.2} ms", micros / 1e3)
+    } else if micros < 1_000_000.0 {
+        format!("{:.1} ms", micros / 1e3)
+    } else {
+        format!("{:.2} s", micros / 1e6)
+    }
+}
+
+fn ratio(value: f64, floor: Option<f64>) -> String {
+    match floor {
+        Some(floor) if floor > 0.0 => {
+            let times = value / floor;
+            if times < 10.0 {
+                format!(" (×{times:.1})")
+            } else {
+                format!(" (×{})", thousands(times.round() as usize))
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+fn mebibytes(kib: f64) -> String {
+    format!("{:.1} MiB", kib / 1024.0)
+}
+
+/// Text safe inside a table cell.
+fn escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+fn cell_text(cell: Option<Outcome>, floor: Option<f64>) -> String {
+    match cell {
+        Some(Outcome::Measured { p50, p99, .. }) => {
+            format!("{} / {}{}", time(p50), time(p99), ratio(p50, floor))
+        }
+        Some(Outcome::Missing(why)) => format!("n/a ({why})"),
+        Some(Outcome::Failed(message)) => format!("**error**: {}", escape(&message)),
+        Some(Outcome::Wrong { message, took }) => format!(
+            "**wrong answer** in {}, not counted: {}",
+            time(took),
+            escape(&message)
+        ),
+        None => String::new(),
+    }
+}
+
+/// The machine, the date and the lines given with `--machine`.
+pub fn machine(extra: &[(String, String)]) -> Vec<(String, String)> {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let run = |program: &str, arguments: &[&str]| {
+        std::process::Command::new(program)
+            .args(arguments)
+            .output()
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|line| {
+            Some(
+                line.strip_prefix("model name")?
+                    .split(':')
+                    .nth(1)?
+                    .trim()
+                    .to_string(),
+            )
+        })
+        .unwrap_or_default();
+    let memory = read("/proc/meminfo")
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("MemTotal:")?
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .map(|kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    let os = read("/etc/os-release")
+        .lines()
+        .find_map(|line| {
+            Some(
+                line.strip_prefix("PRETTY_NAME=")?
+                    .trim_matches('"')
+                    .to_string(),
+            )
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let mut lines = vec![
+        (
+            "date".to_string(),
+            run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        ),
+        ("CPU".to_string(), format!("{cpu}, {cores} cores available")),
+        ("memory".to_string(), memory),
+        (
+            "OS".to_string(),
+            format!("{os}, Linux {}", read("/proc/sys/kernel/osrelease").trim()),
+        ),
+    ];
+    lines.extend(extra.iter().cloned());
+    lines
+}
+
+/// Is this one of moat's own servers (not a peer, not the floor)?
+fn is_moat(run: &Run, index: usize) -> bool {
+    run.servers[index].name.starts_with("moat") && run.servers[index].kind != "floor"
+}
+
+/// The header rows of a table with one column per server in `columns`.
+fn header(out: &mut String, run: &Run, columns: &[usize]) {
+    out.push_str("| workload |");
+    for index in columns {
+        let _ = write!(out, " {} |", run.servers[*index].name);
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(columns.len()));
+    out.push('\n');
+}
+
+fn table(out: &mut String, run: &Run, kind: Kind, kind_name: &str) {
+    let columns: Vec<usize> = (0..run.servers.len())
+        .filter(|index| run.servers[*index].kind == kind_name)
+        .collect();
+    if columns.is_empty() {
+        return;
+    }
+    let (echo, spawn_floor) = run.floor();
+    header(out, run, &columns);
+    out.push_str("| spawn → initialize answer (p50) |");
+    for index in &columns {
+        let text = run.spawn(*index).map_or_else(
+            || "n/a (not spawned here)".into(),
+            |micros| time(micros) + &ratio(micros, spawn_floor),
+        );
+        let _ = write!(out, " {text} |");
+    }
+    out.push('\n');
+    for workload in WORKLOADS.iter().filter(|workload| workload.kind == kind) {
+        let _ = write!(out, "| {} |", workload.label);
+        for index in &columns {
+            let _ = write!(out, " {} |", cell_text(run.cell(*index, workload.id), echo));
+        }
+        out.push('\n');
+    }
+    let rows: [(&str, Figure); 2] = [
+        ("peak RSS, server and its children", Run::memory),
+        ("peak RSS, server process alone", Run::own_memory),
+    ];
+    for (label, memory) in rows {
+        let _ = write!(out, "| {label} |");
+        for index in &columns {
+            let text = memory(run, *index).map_or_else(|| "n/a".into(), mebibytes);
+            let _ = write!(out, " {text} |");
+        }
+        out.push('\n');
+    }
+    out.push_str("\nWhat came back (checked on every call):\n\n");
+    header(out, run, &columns);
+    for workload in WORKLOADS.iter().filter(|workload| workload.kind == kind) {
+        let _ = write!(out, "| {} |", workload.label);
+        for index in &columns {
+            let text = match run.cell(*index, workload.id) {
+                Some(Outcome::Measured {
+                    samples, detail, ..
+                }) => format!("{}; {samples} timed", escape(&detail)),
+                Some(Outcome::Missing(_)) => "—".into(),
+                Some(Outcome::Failed(_)) => "error (above)".into(),
+                Some(Outcome::Wrong { .. }) => "wrong (above)".into(),
+                None => String::new(),
+            };
+            let _ = write!(out, " {text} |");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+/// Lines saying, for every workload, where a peer beat the best moat
+/// server, or where moat could not do it at all.
+fn not_ahead(run: &Run) -> Vec<String> {
+    let mut lines = Vec::new();
+    // The lowest `figure` among the servers `indexes`, and whose it is.
+    let best = |indexes: &[usize], figure: &dyn Fn(usize) -> Option<f64>| {
+        indexes
+            .iter()
+            .filter_map(|index| Some((figure(*index)?, *index)))
+            .min_by(|left, right| left.0.total_cmp(&right.0))
+    };
+    let spawn = |index| run.spawn(index);
+    let memory = |index| run.memory(index);
+    for kind_name in ["fs", "scrape"] {
+        let of_kind: Vec<usize> = (0..run.servers.len())
+            .filter(|index| run.servers[*index].kind == kind_name)
+            .collect();
+        let (moat, peers): (Vec<usize>, Vec<usize>) =
+            of_kind.iter().partition(|index| is_moat(run, **index));
+        if moat.is_empty() || peers.is_empty() {
+            continue;
+        }
+        let mut compare = |what: &str,
+                           ours: Option<(f64, usize)>,
+                           theirs: Option<(f64, usize)>,
+                           show: &dyn Fn(f64) -> String,
+                           worse: &str| {
+            match (ours, theirs) {
+                (Some((ours, us)), Some((theirs, them))) if theirs < ours => lines.push(format!(
+                    "{what}: {} {} against {} {} ({:.1}× {worse}).",
+                    run.servers[them].name,
+                    show(theirs),
+                    run.servers[us].name,
+                    show(ours),
+                    ours / theirs
+                )),
+                (None, Some((theirs, them))) => lines.push(format!(
+                    "{what}: moat has no figure; {} {}.",
+                    run.servers[them].name,
+                    show(theirs)
+                )),
+                _ => {}
+            }
+        };
+        compare(
+            "spawn to initialize",
+            best(&moat, &spawn),
+            best(&peers, &spawn),
+            &time,
+            "slower",
+        );
+        for workload in WORKLOADS.iter().filter(|workload| {
+            (workload.kind == Kind::Fs && kind_name == "fs")
+                || (workload.kind == Kind::Scrape && kind_name == "scrape")
+        }) {
+            let p50 = |index| match run.cell(index, workload.id) {
+                Some(Outcome::Measured { p50, .. }) => Some(p50),
+                _ => None,
+            };
+            compare(
+                workload.label,
+                best(&moat, &p50),
+                best(&peers, &p50),
+                &time,
+                "slower",
+            );
+        }
+        compare(
+            "peak RSS, server and its children",
+            best(&moat, &memory),
+            best(&peers, &memory),
+            &mebibytes,
+            "larger",
+        );
+    }
+    lines
+}
+
+/// The whole report. `plots` are the SVG files written (relative to the
+/// doc's folder via `doc`).
+pub fn markdown(run: &Run, plots: &[(String, std::path::PathBuf)], doc: &Path) -> String {
+    let mut out = String::new();
+    out.push_str(include_str!("report_head.md"));
+    out.push_str("\n## This run\n\n| | |\n|---|---|\n");
+    for (key, value) in &run.machine {
+        let _ = writeln!(out, "| {key} | {} |", escape(value));
+    }
+    let _ = writeln!(
+        out,
+        "| rounds | {} (interleaved; measuring took {:.0} s) |",
+        run.rounds, run.seconds
+    );
+    out.push_str("\n### Servers\n\n| server | version | command (paths shortened) | notes |\n|---|---|---|---|\n");
+    for server in &run.servers {
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} |",
+            server.name,
+            escape(&server.version),
+            escape(&server.command),
+            escape(&server.note)
+        );
+    }
+    let (echo, spawn) = run.floor();
+    let _ = write!(
+        out,
+        "\n### The floor\n\nThe same client against `moat-echo` (a few lines of Rust that answer at once): \
+         spawn to initialize answer {}, one `tools/call` round trip {} (p50). \
+         The figures in brackets below are multiples of these: spawn times of the floor's spawn, \
+         latencies of the floor's round trip.\n",
+        spawn.map_or_else(|| "n/a".into(), time),
+        echo.map_or_else(|| "n/a".into(), time),
+    );
+    out.push_str("\n## Filesystem servers\n\nEach cell: p50 / p99 of the round trip (request written to answer read, client included), median over rounds (×p50 over the floor).\n\n");
+    table(&mut out, run, Kind::Fs, "fs");
+    out.push_str("## Scrapers\n\nEach cell: p50 / p99, median over rounds (×p50 over the floor). The concurrent rows time the wall clock of a batch of 10 calls sent at once.\n\n");
+    table(&mut out, run, Kind::Scrape, "scrape");
+    out.push_str("## Plots\n\n");
+    let base = doc.parent().unwrap_or(Path::new("."));
+    for (title, path) in plots {
+        let relative = path.strip_prefix(base).unwrap_or(path);
+        let _ = writeln!(out, "![{title}]({})\n", relative.display());
+    }
+    out.push_str("## Where moat is not ahead in this run\n\n");
+    let lines = not_ahead(run);
+    if lines.is_empty() {
+        out.push_str(
+            "Nowhere: on every workload and on memory, the best moat figure is the best figure.\n",
+        );
+    }
+    for line in lines {
+        let _ = writeln!(out, "- {line}");
+    }
+    out.push_str(include_str!("report_method.md"));
+    out
+}

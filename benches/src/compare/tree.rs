@@ -1,0 +1,74 @@
+//! The data every filesystem server reads: a 4 KiB file, a 1 MiB file, a
+//! flat directory of 1,000 entries and a tree of 100,000 files, generated
+//! once per run in a temp directory. It writes nothing outside that
+//! directory.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+/// Size of the small file `read_text_file` reads.
+pub const SMALL_FILE_BYTES: usize = 4 * 1024;
+/// Size of the large file `read_text_file` reads.
+pub const LARGE_FILE_BYTES: usize = 1024 * 1024;
+/// Entries of the flat directory `list_directory` lists.
+pub const FLAT_ENTRIES: usize = 1_000;
+/// Files in the big tree.
+pub const TREE_FILES: usize = 100_000;
+/// Folders the big tree's files are spread over (two levels of 100 x 10,
+/// 100 files each).
+const TREE_FOLDERS: usize = 1_000;
+/// One file in this many is a `.rs` file (what `search_files` looks for).
+const RUST_EVERY: usize = 1_000;
+/// One file in this many holds `needle_` (what the content search looks
+/// for).
+const NEEDLE_EVERY: usize = 997;
+
+/// Files named `*.rs` in the tree.
+pub const RUST_FILES: usize = TREE_FILES / RUST_EVERY;
+/// Files holding `needle_` in the tree (indexes 0, 997, ... below
+/// 100,000).
+pub const NEEDLE_FILES: usize = TREE_FILES.div_ceil(NEEDLE_EVERY);
+
+/// The 16-byte line every read file repeats.
+const LINE: &str = "0123456789abcde\n";
+
+/// Write the data set under `root` (an empty directory).
+pub fn generate(root: &Path) -> Result<()> {
+    std::fs::write(
+        root.join("file4k.txt"),
+        LINE.repeat(SMALL_FILE_BYTES / LINE.len()),
+    )?;
+    std::fs::write(
+        root.join("file1m.txt"),
+        LINE.repeat(LARGE_FILE_BYTES / LINE.len()),
+    )?;
+    let flat = root.join("flat");
+    std::fs::create_dir(&flat)?;
+    for index in 0..FLAT_ENTRIES {
+        std::fs::write(flat.join(format!("entry{index:04}.txt")), "x")?;
+    }
+    let per_folder = TREE_FILES / TREE_FOLDERS;
+    for folder in 0..TREE_FOLDERS {
+        let directory = root
+            .join("tree")
+            .join(format!("d{:02}", folder / 10))
+            .join(format!("e{}", folder % 10));
+        std::fs::create_dir_all(&directory)?;
+        for file in 0..per_folder {
+            let index = folder * per_folder + file;
+            let extension = if index.is_multiple_of(RUST_EVERY) {
+                "rs"
+            } else {
+                "txt"
+            };
+            let body = if index.is_multiple_of(NEEDLE_EVERY) {
+                format!("line one\nfn needle_{index}() {{}}\n")
+            } else {
+                format!("line one\nnothing here {index}\n")
+            };
+            std::fs::write(directory.join(format!("f{file:03}.{extension}")), body)?;
+        }
+    }
+    Ok(())
+}
