@@ -196,8 +196,37 @@ fn table(out: &mut String, run: &Run, kind: Kind, kind_name: &str) {
     out.push('\n');
 }
 
+/// A line when moat's answer to `workload` was cut with a cursor while a
+/// peer's was whole: its figure is then for the first page only.
+fn partial(
+    run: &Run,
+    workload: &str,
+    label: &str,
+    moat: &[usize],
+    peers: &[usize],
+) -> Option<String> {
+    let detail = |index: &usize| match run.cell(*index, workload) {
+        Some(Outcome::Measured { detail, .. }) => Some((*index, detail)),
+        _ => None,
+    };
+    let (ours, our_detail) = moat
+        .iter()
+        .find_map(detail)
+        .filter(|(_, text)| text.contains("cursor"))?;
+    let (theirs, their_detail) = peers
+        .iter()
+        .filter_map(detail)
+        .find(|(_, text)| !text.contains("cursor"))?;
+    Some(format!(
+        "{label}: not like for like. {} answered with {our_detail} (one call, the first page), {} with \
+         {their_detail}; getting all of it from moat takes further calls with the cursor, not timed here.",
+        run.servers[ours].name, run.servers[theirs].name
+    ))
+}
+
 /// Lines saying, for every workload, where a peer beat the best moat
-/// server, or where moat could not do it at all.
+/// server, or where moat could not do it at all, then where moat's figure
+/// is for less than the whole answer.
 fn not_ahead(run: &Run) -> Vec<String> {
     let mut lines = Vec::new();
     // The lowest `figure` among the servers `indexes`, and whose it is.
@@ -209,6 +238,7 @@ fn not_ahead(run: &Run) -> Vec<String> {
     };
     let spawn = |index| run.spawn(index);
     let memory = |index| run.memory(index);
+    let mut caveats = Vec::new();
     for kind_name in ["fs", "scrape"] {
         let of_kind: Vec<usize> = (0..run.servers.len())
             .filter(|index| run.servers[*index].kind == kind_name)
@@ -262,6 +292,7 @@ fn not_ahead(run: &Run) -> Vec<String> {
                 &time,
                 "slower",
             );
+            caveats.extend(partial(run, workload.id, workload.label, &moat, &peers));
         }
         compare(
             "peak RSS, server and its children",
@@ -271,6 +302,7 @@ fn not_ahead(run: &Run) -> Vec<String> {
             "larger",
         );
     }
+    lines.extend(caveats);
     lines
 }
 
