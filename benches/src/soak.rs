@@ -717,6 +717,23 @@ async fn main() -> Result<()> {
     let audited =
         |path: &Path| std::fs::read_to_string(path).map_or(0, |text| text.lines().count());
     let (fs_audited, scrape_audited) = (audited(&fs_audit), audited(&scrape_audit));
+    let sessions = |base: String| async move {
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await?
+            .text()
+            .await?;
+        anyhow::Ok(
+            metrics
+                .lines()
+                .find_map(|line| line.strip_prefix("moat_sessions "))
+                .unwrap_or("?")
+                .to_string(),
+        )
+    };
+    let open_sessions = (
+        sessions(fs.base.clone()).await?,
+        sessions(scrape.base.clone()).await?,
+    );
     let mut fs = Arc::into_inner(fs).context("fs server still shared")?;
     let mut scrape = Arc::into_inner(scrape).context("scrape server still shared")?;
     fs.signal("TERM");
@@ -733,6 +750,10 @@ async fn main() -> Result<()> {
          {BROWSER_SCRAPE_CLIENTS} browser scrapers of a JavaScript-built page; all on loopback.\n"
     );
     println!("{}", report(&records, &samples, seconds));
+    println!(
+        "Sessions still open after every client closed (GET /metrics): moat-fs {}, moat-scrape {}.\n",
+        open_sessions.0, open_sessions.1
+    );
     println!(
         "Exit after SIGTERM: moat-fs {:?}, moat-scrape {:?}.",
         fs_exit.map(|status| status.to_string()),
