@@ -284,6 +284,12 @@ impl Roots {
         Ok(())
     }
 
+    /// Whether any deny glob is configured (when none is, listings can
+    /// skip building each entry's path for [`Roots::is_denied`]).
+    pub fn has_deny_globs(&self) -> bool {
+        !self.deny.is_empty()
+    }
+
     /// True when a deny glob matches `rel` (inside `root`) or one of its
     /// ancestors.
     pub fn is_denied(&self, root: &Root, rel: &Path) -> bool {

@@ -84,7 +84,7 @@ pub fn run(
         });
         match result {
             Ok(page) => {
-                let body: String = page.lines.concat();
+                let body = page.text;
                 used += body.len();
                 text.push_str(&format!("{path}:\n{body}"));
                 if let Some(next) = page.next_offset {
