@@ -411,11 +411,29 @@ fn result_bytes(result: &CallToolResult) -> usize {
             other => serde_json::to_string(other).map_or(0, |json| json.len()),
         })
         .sum();
-    let structured = result
-        .structured_content
-        .as_ref()
-        .map_or(0, |value| value.to_string().len());
+    let structured = result.structured_content.as_ref().map_or(0, serialized_len);
     content + structured
+}
+
+/// The length of `value` as compact JSON, counted without building the
+/// string: a 1 MiB `structuredContent` would otherwise be copied into a
+/// fresh, repeatedly regrown string on every audited call.
+fn serialized_len(value: &serde_json::Value) -> usize {
+    /// An `io::Write` that only counts.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Serialising a `Value` to a writer that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 /// The `isError` result for a failed call: one short line of text.
@@ -510,5 +528,29 @@ impl ServerHandler for Handler {
         let handler = self.clone();
         let peer = context.peer.clone();
         tokio::spawn(async move { handler.refresh_client_roots(peer).await });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serialized_len;
+
+    /// The audit's byte count of structured content is exactly the length
+    /// of its compact JSON, escapes included, without building that JSON.
+    #[test]
+    fn serialized_len_is_the_compact_json_length() {
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!({
+                "content": "line \"one\"\n\ttab \\ back\u{1}slash é ✓\n",
+                "startLine": 1,
+                "endLine": null,
+                "truncated": false,
+                "entries": [{"name": "a", "type": "file"}, 2.5, -7, []],
+            }),
+        ];
+        for value in values {
+            assert_eq!(serialized_len(&value), value.to_string().len(), "{value}");
+        }
     }
 }
