@@ -536,17 +536,17 @@ const PROFILE_PREFIX: &str = "moat-scrape-profile-";
     reason = "moat-scrape's own profile folders in the temp directory, not a served root"
 )]
 fn sweep_orphan_profiles(temp: &std::path::Path) {
+    // A SIGKILLed moat-scrape also leaves its Chromium running (reparented
+    // to init, holding memory forever): kill those first, found by the
+    // profile folder on their command line, whether or not the folder is
+    // still there.
+    kill_all(&orphan_browsers(temp));
     let Ok(entries) = std::fs::read_dir(temp) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(owner) = name
-            .to_str()
-            .and_then(|name| name.strip_prefix(PROFILE_PREFIX))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
+        let Some(owner) = name.to_str().and_then(profile_owner) else {
             continue;
         };
         let alive = std::fs::metadata(format!("/proc/{owner}")).is_ok();
@@ -554,6 +554,52 @@ fn sweep_orphan_profiles(temp: &std::path::Path) {
             tracing::info!(folder = %entry.path().display(), "removed an orphaned browser profile");
         }
     }
+}
+
+/// The owner pid in a profile folder name `<prefix><pid>-<random>`.
+fn profile_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(PROFILE_PREFIX)?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Processes started with `--user-data-dir=<temp>/<prefix><pid>-...` whose
+/// owner `pid` no longer runs.
+///
+/// # Ambient Authority
+/// Reads `/proc/<pid>/cmdline` of every process; nothing else.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "reads /proc to find browsers orphaned by a killed moat-scrape, not a served root"
+)]
+fn orphan_browsers(temp: &std::path::Path) -> Vec<u32> {
+    let flag = format!("--user-data-dir={}/", temp.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let orphaned = cmdline.split(|&byte| byte == 0).any(|argument| {
+            std::str::from_utf8(argument)
+                .ok()
+                .and_then(|argument| argument.strip_prefix(&flag))
+                .and_then(profile_owner)
+                .is_some_and(|owner| std::fs::metadata(format!("/proc/{owner}")).is_err())
+        });
+        if orphaned {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 /// Every process descending from `root`: Chromium's zygote, renderer, GPU
@@ -765,5 +811,36 @@ mod tests {
             std::fs::metadata(&other).is_ok(),
             "a foreign folder was removed"
         );
+    }
+
+    /// Regression: a SIGKILLed moat-scrape left its Chromium running
+    /// forever (seen after a benchmark run); the next launch's sweep kills
+    /// browsers whose profile names a dead owner, and only those.
+    #[test]
+    fn orphaned_browsers_are_killed() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let browser = |owner: u32| {
+            // A stand-in for Chromium: a shell that stays up, with the
+            // profile flag on its command line.
+            std::process::Command::new("sh")
+                .args(["-c", "sleep 30; true", "chromium"])
+                .arg(format!(
+                    "--user-data-dir={}/{PROFILE_PREFIX}{owner}-abc",
+                    temp.path().display()
+                ))
+                .spawn()
+                .expect("spawn sh")
+        };
+        let mut orphan = browser(999_999_999);
+        let mut owned = browser(std::process::id());
+        sweep_orphan_profiles(temp.path());
+        let status = orphan.wait().expect("wait");
+        assert!(!status.success(), "the orphaned browser was not killed");
+        assert!(
+            owned.try_wait().expect("try_wait").is_none(),
+            "a live owner's browser was killed"
+        );
+        let _ = owned.kill();
+        let _ = owned.wait();
     }
 }
