@@ -565,6 +565,25 @@ fn profile_owner(name: &str) -> Option<u32> {
         .ok()
 }
 
+/// Every process: its pid and its `/proc/<pid>` folder.
+///
+/// # Ambient Authority
+/// Lists `/proc`; nothing else.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "lists /proc to find Chromium processes, not a served root"
+)]
+fn processes() -> impl Iterator<Item = (u32, std::path::PathBuf)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((pid, entry.path()))
+        })
+}
+
 /// Processes started with `--user-data-dir=<temp>/<prefix><pid>-...` whose
 /// owner `pid` no longer runs.
 ///
@@ -577,15 +596,8 @@ fn profile_owner(name: &str) -> Option<u32> {
 fn orphan_browsers(temp: &std::path::Path) -> Vec<u32> {
     let flag = format!("--user-data-dir={}/", temp.display());
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+    for (pid, path) in processes() {
+        let Ok(cmdline) = std::fs::read(path.join("cmdline")) else {
             continue;
         };
         let orphaned = cmdline.split(|&byte| byte == 0).any(|argument| {
@@ -614,16 +626,9 @@ fn orphan_browsers(temp: &std::path::Path) -> Vec<u32> {
 )]
 fn descendants(root: u32) -> Vec<u32> {
     let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for (pid, path) in processes() {
         // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        let parent = std::fs::read_to_string(entry.path().join("stat"))
+        let parent = std::fs::read_to_string(path.join("stat"))
             .ok()
             .and_then(|stat| {
                 let (_, rest) = stat.rsplit_once(") ")?;
