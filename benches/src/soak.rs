@@ -21,7 +21,7 @@
 //! `target/release/moat-soak SECONDS`; default 600).
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
     fmt::Write as _,
     path::{Path, PathBuf},
     sync::{
@@ -32,6 +32,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+use moat_benches::memory::{descendants, rss_kib};
 use moat_tests::{
     Client, Era, HttpServer, call,
     fake_sites::{FakeServer, searxng_router, site_router},
@@ -85,66 +86,40 @@ struct Sample {
 
 type Records = Arc<Mutex<Vec<Record>>>;
 
-fn status_field(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with(field))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse().ok())
-        })
-        .unwrap_or(0)
+/// Where workers put their finished calls, stamped from the run's start.
+#[derive(Clone)]
+struct Recorder {
+    records: Records,
+    start: Instant,
+}
+
+impl Recorder {
+    fn push(&self, workload: &'static str, begun: Instant, error: Option<String>) {
+        self.records.lock().expect("records").push(Record {
+            at: self.start.elapsed(),
+            workload,
+            latency: begun.elapsed(),
+            error,
+        });
+    }
+
+    /// Time one checked tool call (see [`checked`]) and record it.
+    async fn call(
+        &self,
+        client: &Client,
+        workload: &'static str,
+        tool: &str,
+        arguments: Value,
+        expect: &str,
+    ) {
+        let begun = Instant::now();
+        let error = checked(client, tool, arguments, expect).await;
+        self.push(workload, begun, error);
+    }
 }
 
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
-}
-
-/// Every process's parent, from /proc/PID/stat.
-fn parents() -> HashMap<u32, u32> {
-    let mut map = HashMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return map;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // The command name is in parentheses and may hold spaces: the
-        // parent is the second field after the last ')'.
-        if let Some(ppid) = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|ppid| ppid.parse().ok())
-        {
-            map.insert(pid, ppid);
-        }
-    }
-    map
-}
-
-/// All descendants of `root`.
-fn descendants(root: u32) -> Vec<u32> {
-    let parents = parents();
-    let mut found = vec![root];
-    let mut index = 0;
-    while index < found.len() {
-        let parent = found[index];
-        found.extend(
-            parents
-                .iter()
-                .filter(|&(_, &ppid)| ppid == parent)
-                .map(|(&pid, _)| pid),
-        );
-        index += 1;
-    }
-    found.remove(0);
-    found
 }
 
 /// Processes anywhere whose command line names a profile of `scrape_pid`.
@@ -177,18 +152,15 @@ fn profiles_of(scrape_pid: u32) -> usize {
 }
 
 fn sample(at: Duration, fs_pid: u32, scrape_pid: u32) -> Sample {
-    let chromium: Vec<u32> = descendants(scrape_pid);
+    let chromium = descendants(scrape_pid);
     Sample {
         at,
-        fs_rss_kib: status_field(fs_pid, "VmRSS:"),
-        scrape_rss_kib: status_field(scrape_pid, "VmRSS:"),
+        fs_rss_kib: rss_kib(fs_pid),
+        scrape_rss_kib: rss_kib(scrape_pid),
         fs_fds: open_fds(fs_pid),
         scrape_fds: open_fds(scrape_pid),
         chromium_processes: chromium.len(),
-        chromium_rss_kib: chromium
-            .iter()
-            .map(|&pid| status_field(pid, "VmRSS:"))
-            .sum(),
+        chromium_rss_kib: chromium.iter().map(|&pid| rss_kib(pid)).sum(),
         profiles: profiles_of(scrape_pid),
     }
 }
@@ -230,8 +202,7 @@ async fn checked(client: &Client, tool: &str, arguments: Value, expect: &str) ->
 async fn fs_client(
     server: Arc<HttpServer>,
     client_index: usize,
-    records: Records,
-    start: Instant,
+    recorder: Recorder,
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
     let client = server.client(Era::Handshake).await?;
@@ -292,14 +263,9 @@ async fn fs_client(
             ),
         ];
         for (workload, tool, arguments, expect) in plan {
-            let begun = Instant::now();
-            let error = checked(&client, tool, arguments, &expect).await;
-            records.lock().expect("records").push(Record {
-                at: start.elapsed(),
-                workload,
-                latency: begun.elapsed(),
-                error,
-            });
+            recorder
+                .call(&client, workload, tool, arguments, &expect)
+                .await;
         }
         round += 1;
     }
@@ -309,15 +275,13 @@ async fn fs_client(
 
 /// One scrape client: `render` is "http" or "browser"; every URL is new
 /// (a query counter), so the continuation cache does not answer it.
-#[allow(clippy::too_many_arguments, reason = "one worker's whole setup")]
 async fn scrape_client(
     server: Arc<HttpServer>,
     site: String,
     render: &'static str,
     client_index: usize,
     with_search: bool,
-    records: Records,
-    start: Instant,
+    recorder: Recorder,
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
     let client = server.client(Era::Handshake).await?;
@@ -333,35 +297,25 @@ async fn scrape_client(
             )
         };
         let url = format!("{site}{path}?client={client_index}&round={round}");
-        let begun = Instant::now();
-        let error = checked(
-            &client,
-            "scrape",
-            json!({"url": url, "render": render, "max_length": 50_000}),
-            expect,
-        )
-        .await;
-        records.lock().expect("records").push(Record {
-            at: start.elapsed(),
-            workload,
-            latency: begun.elapsed(),
-            error,
-        });
-        if with_search {
-            let begun = Instant::now();
-            let error = checked(
+        recorder
+            .call(
                 &client,
-                "search",
-                json!({"query": format!("moat {round}")}),
-                "SearXNG result 1",
+                workload,
+                "scrape",
+                json!({"url": url, "render": render, "max_length": 50_000}),
+                expect,
             )
             .await;
-            records.lock().expect("records").push(Record {
-                at: start.elapsed(),
-                workload: "search (fake SearXNG)",
-                latency: begun.elapsed(),
-                error,
-            });
+        if with_search {
+            recorder
+                .call(
+                    &client,
+                    "search (fake SearXNG)",
+                    "search",
+                    json!({"query": format!("moat {round}")}),
+                    "SearXNG result 1",
+                )
+                .await;
         }
         round += 1;
     }
@@ -373,8 +327,7 @@ async fn scrape_client(
 /// over: sessions must not pile up in the server.
 async fn churn_client(
     server: Arc<HttpServer>,
-    records: Records,
-    start: Instant,
+    recorder: Recorder,
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
     while !stop.load(Ordering::Relaxed) {
@@ -387,12 +340,7 @@ async fn churn_client(
             }
             Err(error) => Some(format!("{error:#}")),
         };
-        records.lock().expect("records").push(Record {
-            at: start.elapsed(),
-            workload: "new session + 1 call",
-            latency: begun.elapsed(),
-            error,
-        });
+        recorder.push("new session + 1 call", begun, error);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
@@ -657,13 +605,16 @@ async fn main() -> Result<()> {
     let records: Records = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
+    let recorder = Recorder {
+        records: records.clone(),
+        start,
+    };
     let mut workers = Vec::new();
     for index in 0..FS_CLIENTS {
         workers.push(tokio::spawn(fs_client(
             fs.clone(),
             index,
-            records.clone(),
-            start,
+            recorder.clone(),
             stop.clone(),
         )));
     }
@@ -679,15 +630,13 @@ async fn main() -> Result<()> {
             render,
             index,
             index == 0,
-            records.clone(),
-            start,
+            recorder.clone(),
             stop.clone(),
         )));
     }
     workers.push(tokio::spawn(churn_client(
         fs.clone(),
-        records.clone(),
-        start,
+        recorder.clone(),
         stop.clone(),
     )));
 
