@@ -31,6 +31,10 @@ pub enum FsError {
     /// The operation is refused by policy (e.g. deletion disabled).
     #[error("{0}")]
     Refused(String),
+    /// A start-up setting that cannot be served (a root or flag missing or
+    /// contradictory); the binary prints it and exits 2.
+    #[error("{0}")]
+    Config(String),
     /// An I/O failure on a path the client named.
     #[error("{}", describe_io(.path, .source))]
     Io {
@@ -102,7 +106,7 @@ impl From<FsError> for ToolError {
             | FsError::Refused(_) => ToolError::Denied(error.to_string()),
             FsError::Invalid(message) => ToolError::InvalidArguments(message),
             FsError::BadPath { .. } => ToolError::InvalidArguments(error.to_string()),
-            FsError::Io { .. } => ToolError::Failed(error.to_string()),
+            FsError::Io { .. } | FsError::Config(_) => ToolError::Failed(error.to_string()),
         }
     }
 }

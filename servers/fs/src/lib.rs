@@ -19,12 +19,14 @@
 //! # Layout
 //! - [`root`]: roots and path resolution.
 //! - [`tool`]: one module per MCP tool, and the table that lists them.
+//! - [`trust`]: how far client MCP roots are trusted, by transport.
 //! - [`walk`]: the one directory walker (handles, caps, deadline, cursor).
 //! - [`error`]: [`FsError`] and its mapping to the one-line tool error.
 
 pub mod error;
 pub mod root;
 pub mod tool;
+pub mod trust;
 pub mod walk;
 
 use std::{
@@ -40,6 +42,7 @@ use rmcp::model::{JsonObject, Tool};
 
 pub use error::FsError;
 pub use root::{Root, Roots, Target};
+pub use trust::ClientTrust;
 
 /// Client root URIs, and the roots they resolved to.
 type ClientRoots = (Vec<String>, Arc<Roots>);
@@ -57,10 +60,13 @@ pub struct FsServer {
     pub configured: Arc<Roots>,
     /// Limits and deny globs.
     pub policy: Arc<FsPolicy>,
-    /// The mode of client roots when no root is configured.
-    pub client_mode: Mode,
+    /// What client roots may do when no root is configured (by default
+    /// nothing: they only narrow configured roots).
+    pub client_trust: ClientTrust,
     /// The last client roots seen and what they resolved to, so a session
-    /// does not reopen its roots on every call.
+    /// does not reopen its roots on every call. Shared by every session but
+    /// keyed by the URIs themselves, so a session only ever gets what its
+    /// own URIs resolve to (a session without roots never reads it).
     client_cache: Arc<Mutex<Option<ClientRoots>>>,
 }
 
@@ -78,16 +84,16 @@ impl FsServer {
             roots: roots.clone(),
             configured: roots,
             policy: Arc::new(policy),
-            client_mode: Mode::Rw,
+            client_trust: ClientTrust::Narrow,
             client_cache: Arc::default(),
         })
     }
 
-    /// Give client roots this mode when no root is configured (`--read-only`
-    /// makes them read-only).
+    /// Let client roots open host directories when no root is configured
+    /// (see [`trust::client_trust`] for when the binary does).
     #[must_use]
-    pub fn with_client_mode(mut self, mode: Mode) -> Self {
-        self.client_mode = mode;
+    pub fn with_client_trust(mut self, trust: ClientTrust) -> Self {
+        self.client_trust = trust;
         self
     }
 
@@ -95,7 +101,8 @@ impl FsServer {
     /// root, or no configured root and writable client roots.
     fn may_write(&self) -> bool {
         self.configured.any_writable()
-            || (self.configured.all().is_empty() && self.client_mode == Mode::Rw)
+            || (self.configured.all().is_empty()
+                && self.client_trust == ClientTrust::Trusted(Mode::Rw))
     }
 
     /// This server as one call sees it: its roots narrowed by the client's.
@@ -111,7 +118,7 @@ impl FsServer {
         let roots = match &*cache {
             Some((seen, roots)) if seen == uris => roots.clone(),
             _ => {
-                let roots = Arc::new(self.configured.narrowed(uris, self.client_mode));
+                let roots = Arc::new(self.configured.narrowed(uris, self.client_trust));
                 *cache = Some((uris.clone(), roots.clone()));
                 roots
             }
@@ -129,7 +136,15 @@ impl FsServer {
              how to continue.\nAllowed directories:",
         );
         if self.configured.all().is_empty() {
-            text.push_str(" the client's MCP roots (call list_allowed_directories).");
+            text.push_str(match self.client_trust {
+                ClientTrust::Trusted(Mode::Rw) => {
+                    " the client's MCP roots, read-write (call list_allowed_directories)."
+                }
+                ClientTrust::Trusted(Mode::Ro) => {
+                    " the client's MCP roots, read-only (call list_allowed_directories)."
+                }
+                ClientTrust::Narrow => " none.",
+            });
         }
         for root in self.configured.all() {
             let mode = match root.mode {

@@ -3,7 +3,10 @@
 use std::{path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::Parser;
-use moat_fs::FsServer;
+use moat_fs::{
+    FsServer,
+    trust::{Serving, client_trust},
+};
 use moat_shared::{
     cli::{self, Command, ServeArgs},
     policy::Mode,
@@ -23,6 +26,8 @@ use moat_shared::{
   moat-fs . call list_directory '{\"path\":\".\"}'
   moat-fs . call read_text_file '{\"path\":\"README.md\",\"head\":5}'
   moat-fs --policy policies/strict.toml    roots and limits from a policy file
+  moat-fs serve --http 127.0.0.1:8080 --trust-client-roots
+                                           no root: serve each HTTP client's MCP roots, read-only
   moat-fs check-policy policies/strict.toml"
 )]
 struct Cli {
@@ -39,6 +44,20 @@ struct Cli {
     /// Make every root read-only: write tools are not even listed.
     #[arg(long, global = true)]
     read_only: bool,
+    /// With no root configured, serve the directories each client names in
+    /// MCP roots/list, read-only (`=rw`: read-write). Needed for `serve
+    /// --http` with no root (which otherwise refuses to start); on stdio,
+    /// client roots are served read-write without it.
+    #[arg(
+        long,
+        global = true,
+        value_name = "ro|rw",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "ro",
+        value_parser = ["ro", "rw"],
+    )]
+    trust_client_roots: Option<String>,
     /// Hide and refuse paths matching this glob (repeatable), e.g. '**/.env'.
     #[arg(long = "deny", global = true, value_name = "GLOB")]
     deny: Vec<String>,
@@ -123,9 +142,26 @@ fn main() -> ExitCode {
     if let Some(ms) = cli.timeout_ms {
         fs_policy.call_timeout_ms = ms;
     }
-    let client_mode = if cli.read_only { Mode::Ro } else { Mode::Rw };
+    let serving = match &cli.command {
+        Some(Command::Serve(ServeArgs {
+            http: Some(_),
+            stateless,
+            ..
+        })) => Serving::Http {
+            stateless: *stateless || policy.http.stateless,
+        },
+        _ => Serving::Local,
+    };
+    let flag = cli.trust_client_roots.as_deref().map(|mode| match mode {
+        "rw" => Mode::Rw,
+        _ => Mode::Ro,
+    });
+    let trust = match client_trust(!roots.is_empty(), serving, flag, cli.read_only) {
+        Ok(trust) => trust,
+        Err(error) => return cli::usage_error(error),
+    };
     let server = match FsServer::new(&roots, fs_policy) {
-        Ok(server) => server.with_client_mode(client_mode),
+        Ok(server) => server.with_client_trust(trust),
         Err(error) => return cli::usage_error(error),
     };
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));

@@ -21,7 +21,7 @@ use cap_std::{ambient_authority, fs::Dir};
 use globset::GlobSet;
 use moat_shared::policy::Mode;
 
-use crate::error::FsError;
+use crate::{error::FsError, trust::ClientTrust};
 
 /// One served directory.
 #[derive(Debug, Clone)]
@@ -134,14 +134,18 @@ impl Roots {
     ///   ambiently, and keeps its mode); a client root outside every
     ///   configured root, or denied by the policy, is ignored with a log
     ///   line. When no client root survives, the configured roots are used.
-    /// - With no configured roots, the client's roots are used as given,
-    ///   opened with `client_mode`.
+    ///   `trust` plays no part.
+    /// - With no configured roots and [`ClientTrust::Trusted`], the client's
+    ///   roots are used as given, opened with its mode.
+    /// - With no configured roots and [`ClientTrust::Narrow`] (the default,
+    ///   and HTTP without `--trust-client-roots`), nothing is opened: there
+    ///   is nothing for client roots to narrow.
     ///
     /// # Ambient Authority
     /// Only in the second case: each client root is opened with
     /// [`open_ambient`], the same single call site as [`Roots::open`].
     #[must_use]
-    pub fn narrowed(&self, client_uris: &[String], client_mode: Mode) -> Self {
+    pub fn narrowed(&self, client_uris: &[String], trust: ClientTrust) -> Self {
         let mut roots = Vec::new();
         for uri in client_uris {
             let Some(path) = file_uri_path(uri) else {
@@ -149,12 +153,19 @@ impl Roots {
                 continue;
             };
             if self.roots.is_empty() {
+                let ClientTrust::Trusted(mode) = trust else {
+                    tracing::warn!(
+                        %uri,
+                        "no root is configured and client roots are not trusted; ignored"
+                    );
+                    continue;
+                };
                 match open_ambient(&path) {
                     Ok((canonical, dir)) => roots.push(Root {
                         given: path,
                         canonical,
                         dir: Arc::new(dir),
-                        mode: client_mode,
+                        mode,
                         deny_base: PathBuf::new(),
                     }),
                     Err(error) => {
@@ -311,7 +322,7 @@ impl Roots {
 
 /// Open a directory of the ambient filesystem: moat-fs's only ambient
 /// access, used for configured roots at start-up and for client roots when
-/// no root is configured.
+/// no root is configured and the operator trusts client roots.
 ///
 /// # Ambient Authority
 /// Resolves `path` and opens it with `Dir::open_ambient_dir`.
@@ -461,8 +472,10 @@ mod tests {
                 uri(&root.join("link_out")),
                 uri(&root.join("../outside")),
                 "https://example.com/".into(),
+                "file:///".into(),
             ],
-            Mode::Rw,
+            // Trust does not widen configured roots.
+            ClientTrust::Trusted(Mode::Rw),
         );
         assert_eq!(narrowed.all().len(), 1);
         assert_eq!(narrowed.all()[0].mode, Mode::Ro);
@@ -473,17 +486,22 @@ mod tests {
             Err(FsError::OutsideRoots(_))
         ));
         // Nothing usable: the configured roots stay.
-        let fallback = configured.narrowed(&[uri(&outside)], Mode::Rw);
+        let fallback = configured.narrowed(&[uri(&outside)], ClientTrust::Trusted(Mode::Rw));
         assert_eq!(fallback.all()[0].given, root);
         drop(temp);
     }
 
-    /// With no configured root, the client's roots are used as given.
+    /// With no configured root and client roots trusted, the client's
+    /// roots are used as given, with the trusted mode.
     #[test]
-    fn client_roots_are_used_when_none_configured() {
+    fn client_roots_are_used_when_none_configured_and_trusted() {
         let (temp, root, _) = layout();
         let none = Roots::open(&[], GlobSet::empty()).expect("open");
-        let roots = none.narrowed(&[uri(&root), uri(&root.join("missing"))], Mode::Rw);
+        let roots = none.narrowed(
+            &[uri(&root), uri(&root.join("missing"))],
+            ClientTrust::Trusted(Mode::Ro),
+        );
+        assert_eq!(roots.all()[0].mode, Mode::Ro);
         assert_eq!(roots.all().len(), 1);
         assert!(roots.resolve("a").is_ok());
         assert!(roots.resolve("link_out/x").is_ok(), "resolution is lexical");
@@ -491,6 +509,22 @@ mod tests {
             roots.all()[0].dir.open_dir("link_out").is_err(),
             "access through a link out is refused"
         );
+        drop(temp);
+    }
+
+    /// Regression (issue 11): with no configured root, untrusted client
+    /// roots (HTTP without `--trust-client-roots`) open nothing, `file:///`
+    /// included.
+    #[test]
+    fn untrusted_client_roots_open_nothing_without_configured_roots() {
+        let (temp, root, _) = layout();
+        let none = Roots::open(&[], GlobSet::empty()).expect("open");
+        let roots = none.narrowed(&["file:///".into(), uri(&root)], ClientTrust::Narrow);
+        assert!(roots.all().is_empty());
+        assert!(matches!(
+            roots.resolve("/etc/passwd"),
+            Err(FsError::OutsideRoots(_))
+        ));
         drop(temp);
     }
 
