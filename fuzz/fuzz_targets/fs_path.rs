@@ -40,7 +40,7 @@ use std::{
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use libfuzzer_sys::fuzz_target;
-use moat_fs::Roots;
+use moat_fs::{ClientTrust, Roots};
 use moat_shared::policy::Mode;
 
 const OUTSIDE_MARKER: &str = "OUTSIDE-MARKER";
@@ -147,7 +147,9 @@ fuzz_target!(|input: &str| {
     }
 
     if path.starts_with("file:") {
-        let narrowed = fixture.roots.narrowed(&[path.clone()], Mode::Rw);
+        let narrowed = fixture
+            .roots
+            .narrowed(&[path.clone()], ClientTrust::Trusted(Mode::Rw));
         for root in narrowed.all() {
             assert!(
                 root.canonical.starts_with(&fixture.root),
