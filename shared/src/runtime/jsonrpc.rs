@@ -174,7 +174,12 @@ fn explain(object: &Map<String, Value>, typed_error: &serde_json::Error) -> Refu
         .get("params")
         .is_some_and(|params| !params.is_object())
     {
-        return Refusal::invalid(echo, "\"params\" must be an object");
+        let refusal = Refusal::invalid(echo, "\"params\" must be an object");
+        // A notification from here on is well-formed JSON-RPC: never answered.
+        return Refusal {
+            answer: refusal.id.is_some(),
+            ..refusal
+        };
     }
     // serde_json's `Value` keeps the last of repeated keys where rmcp's
     // types refuse them: the one case the typed parse rejects that the
@@ -397,6 +402,12 @@ mod tests {
                 -32600,
                 json!(15),
                 true,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":"nope"}"#,
+                -32600,
+                Value::Null,
+                false,
             ),
             (
                 r#"{"jsonrpc":"2.0","id":16,"error":{"code":"x"}}"#,
