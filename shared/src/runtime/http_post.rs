@@ -11,7 +11,8 @@
 //! are read here.
 //!
 //! # Must never
-//! - hand rmcp a body other than the bytes it checked;
+//! - hand rmcp a body other than the bytes it checked (less a byte order
+//!   mark, which rmcp refuses);
 //! - read more than the body cap (413 past it, as rmcp answers);
 //! - keep a request id claimed after its answer stream is gone.
 
@@ -121,9 +122,11 @@ pub async fn check_post(
         }
         _ => None,
     };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    // rmcp refuses a byte order mark that the check skipped.
+    let bytes = axum::body::Bytes::from(bytes);
+    let skip = bytes.len() - jsonrpc::without_bom(&bytes).len();
+    let body = Body::from(bytes.slice(skip..));
+    let response = next.run(Request::from_parts(parts, body)).await;
     match claim {
         // The id stays claimed until the answer stream ends or the client
         // drops it.

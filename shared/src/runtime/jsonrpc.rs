@@ -105,12 +105,17 @@ impl Refusal {
     }
 }
 
+/// `bytes` without a leading UTF-8 byte order mark.
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)
+}
+
 /// Read one message: the rmcp value, or the refusal to answer with.
 ///
 /// The fast path is rmcp's own parse; only a message it refuses is looked at
 /// again to say precisely what was wrong.
 pub fn check(bytes: &[u8]) -> Result<ClientJsonRpcMessage, Refusal> {
-    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    let bytes = without_bom(bytes);
     let typed_error = match serde_json::from_slice::<ClientJsonRpcMessage>(bytes) {
         Ok(message) => return Ok(message),
         Err(error) => error,
