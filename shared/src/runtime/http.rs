@@ -308,7 +308,7 @@ where
         )
         .merge(Router::new().nest_service("/mcp", service).layer(
             axum::middleware::from_fn_with_state(
-                Arc::new(PostCheck::new(options.max_body_bytes)),
+                Arc::new(PostCheck::new(options.max_body_bytes, options.stateless)),
                 http_post::check_post,
             ),
         ))

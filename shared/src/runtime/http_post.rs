@@ -36,16 +36,20 @@ use crate::runtime::jsonrpc::{self, InflightIds, Refusal};
 pub struct PostCheck {
     /// Largest body accepted.
     max_body_bytes: usize,
-    /// Requests in flight, by session id and request id.
-    inflight: Arc<InflightIds<(String, RequestId)>>,
+    /// Requests in flight, by session id and request id; `None` when the
+    /// server keeps no sessions (each stateless POST is its own rmcp
+    /// service, so equal ids never meet, and a client's stray
+    /// `Mcp-Session-Id` names nothing).
+    inflight: Option<Arc<InflightIds<(String, RequestId)>>>,
 }
 
 impl PostCheck {
-    /// A check refusing bodies over `max_body_bytes`.
-    pub fn new(max_body_bytes: usize) -> Self {
+    /// A check refusing bodies over `max_body_bytes`, and repeated ids in
+    /// a session unless the server is `stateless`.
+    pub fn new(max_body_bytes: usize, stateless: bool) -> Self {
         Self {
             max_body_bytes,
-            inflight: Arc::default(),
+            inflight: (!stateless).then(Arc::default),
         }
     }
 }
@@ -113,9 +117,9 @@ pub async fn check_post(
         .get("mcp-session-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_string);
-    let claim = match (&message, session) {
-        (JsonRpcMessage::Request(request), Some(session)) => {
-            match check.inflight.guard((session, request.id.clone())) {
+    let claim = match (&message, session, &check.inflight) {
+        (JsonRpcMessage::Request(request), Some(session), Some(inflight)) => {
+            match inflight.guard((session, request.id.clone())) {
                 Some(claim) => Some(claim),
                 None => return refused(&Refusal::duplicate(&request.id)),
             }
