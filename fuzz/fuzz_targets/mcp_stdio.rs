@@ -15,8 +15,9 @@
 //! - A response carries the id of a request the client sent, or no id only
 //!   for an error about a message whose id could not be read (JSON-RPC 2.0
 //!   section 5).
-//! - Garbage does not end the session: unparsable lines are ignored,
-//!   malformed messages get an error, and notifications get nothing
+//! - Garbage does not end the session: a line that is not JSON gets
+//!   -32700 and JSON that is not a message -32600, both with `"id": null`
+//!   unless a request's id could be read, and notifications get nothing
 //!   (JSON-RPC never answers a notification, so one can never be a reason to
 //!   hang up). So the probe's `ping` (allowed before and after
 //!   initialisation, basic/utilities/ping) must be answered. The one

@@ -259,7 +259,7 @@ async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) ->
     state.max_inflight_per_session = http.max_inflight_per_session;
     let state = Arc::new(state);
     let Some(bind) = args.http else {
-        return serve_stdio(toolbox, state).await;
+        return serve_stdio(toolbox, state, shutdown_signal()).await;
     };
     let mut options = HttpOptions {
         bind: parse_bind(&bind)?,

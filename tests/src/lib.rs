@@ -11,6 +11,7 @@
 //! - depend on the machine's files outside the temp directories it makes.
 
 pub mod fixture;
+pub mod raw_stdio;
 
 use std::{
     io::{BufRead, BufReader},
@@ -256,15 +257,32 @@ impl HttpServer {
 
     /// Wait for the server to exit, up to `limit`.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        wait_exit(&mut self.child, limit)
     }
+}
+
+/// Wait for `child` to exit, up to `limit`; its status, or `None`.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// The JSON-RPC messages in an SSE (or plain JSON) body.
+pub fn sse_messages(body: &str) -> Vec<Value> {
+    if let Ok(value) = serde_json::from_str::<Value>(body) {
+        return vec![value];
+    }
+    body.lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+        .filter(|value| value.get("jsonrpc").is_some())
+        .collect()
 }
 
 impl Drop for HttpServer {

@@ -11,22 +11,13 @@
 //!
 //! Issue 7, deliverable 2.
 
-use std::{
-    io::{BufRead, BufReader, Write},
-    process::{Child, ChildStdin, Command, Stdio},
-    sync::{
-        Arc, Mutex,
-        mpsc::{Receiver, RecvTimeoutError, channel},
-    },
-    time::{Duration, Instant},
+use moat_tests::{
+    HttpServer,
+    fixture::Tree,
+    raw_stdio::{ANSWER_LIMIT, PROTOCOL_VERSION, RawStdio, initialize_params, request},
+    sse_messages,
 };
-
-use moat_tests::{HttpServer, binary, fixture::Tree};
 use serde_json::{Value, json};
-
-/// How long any single answer may take before the server counts as hung.
-/// Generous: it only bounds a hang, it measures nothing.
-const ANSWER_LIMIT: Duration = Duration::from_secs(60);
 
 /// Resident memory the server must stay under, whatever it was sent.
 const RSS_LIMIT_KIB: u64 = 512 * 1024;
@@ -40,13 +31,6 @@ const DEEP_NESTING: usize = 10_000;
 /// Length of the huge strings put in every string argument.
 const HUGE_STRING_BYTES: usize = 1024 * 1024;
 
-/// How long a POST repeating an id in flight is given before the client
-/// gives up on it (see the duplicate-id case).
-const DUPLICATE_BOUND: Duration = Duration::from_secs(10);
-
-/// The protocol version both transports are initialised with.
-const PROTOCOL_VERSION: &str = "2025-11-25";
-
 // ---------------------------------------------------------------- corpus
 
 /// One static case of the corpus file.
@@ -54,6 +38,8 @@ struct Case {
     name: String,
     bytes: Vec<u8>,
     id: Option<Value>,
+    /// The JSON-RPC error code the answer must carry, when given.
+    code: Option<i64>,
     stdio: String,
     http: String,
 }
@@ -76,6 +62,7 @@ fn corpus() -> Vec<Case> {
                 name: case["name"].as_str().expect("name").to_string(),
                 bytes,
                 id: case.get("id").cloned(),
+                code: case.get("code").and_then(Value::as_i64),
                 stdio: case["stdio"].as_str().expect("stdio").to_string(),
                 http: case["http"].as_str().expect("http").to_string(),
             }
@@ -111,19 +98,6 @@ fn padded_ping(id: u64, size: usize) -> Vec<u8> {
     line
 }
 
-fn request(id: &Value, method: &str, params: &Value) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))
-        .expect("serialise")
-}
-
-fn initialize_params() -> Value {
-    json!({
-        "protocolVersion": PROTOCOL_VERSION,
-        "capabilities": {},
-        "clientInfo": { "name": "hostile", "version": "1" }
-    })
-}
-
 /// `VmRSS` of a process, in KiB.
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -149,174 +123,30 @@ fn is_error_with_id(message: &Value, id: &Value) -> bool {
         && message["error"]["message"].is_string()
 }
 
-/// Is `message` a JSON-RPC error with a null (or absent) id?
+/// Is `message` a JSON-RPC error with `"id": null` (present, as JSON-RPC
+/// 2.0 section 5 requires)?
 fn is_null_id_error(message: &Value) -> bool {
-    message.get("id").is_none_or(Value::is_null)
+    message.get("id").is_some_and(Value::is_null)
         && message["error"]["code"].is_i64()
         && message["error"]["message"].is_string()
 }
 
+/// Is `message` the -32600 refusing a request whose id is in flight?
+fn is_duplicate_refusal(message: &Value, id: &Value) -> bool {
+    is_error_with_id(message, id)
+        && message["error"]["code"] == -32600
+        && message["error"]["message"]
+            .as_str()
+            .is_some_and(|text| text.contains("already in flight"))
+}
+
+/// Does `message` carry the error code `case` asks for (any, when none)?
+fn has_code(message: &Value, case: &Case) -> bool {
+    case.code
+        .is_none_or(|code| message["error"]["code"].as_i64() == Some(code))
+}
+
 // ----------------------------------------------------------------- stdio
-
-/// A server on stdio driven by raw lines.
-struct RawStdio {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<Vec<u8>>,
-    stderr: Arc<Mutex<Vec<String>>>,
-    next_id: u64,
-}
-
-impl RawStdio {
-    /// Spawn `name args...` on stdio, not yet initialised.
-    fn spawn(name: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(binary(name))
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the server");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr_pipe = child.stderr.take().expect("stderr");
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        if sender.send(line).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        {
-            let stderr = stderr.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
-                    stderr
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push(line);
-                }
-            });
-        }
-        Self {
-            child,
-            stdin,
-            lines,
-            stderr,
-            next_id: 1_000_000,
-        }
-    }
-
-    /// Spawn and complete the initialize handshake.
-    fn start(name: &str, args: &[&str]) -> Self {
-        let mut server = Self::spawn(name, args);
-        let id = json!(0);
-        server.send(&request(&id, "initialize", &initialize_params()));
-        let (answer, _) = server.answer(&id);
-        assert!(answer["result"]["protocolVersion"].is_string(), "{answer}");
-        server.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-        server
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stderr_tail(&self) -> String {
-        let lines = self
-            .stderr
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let start = lines.len().saturating_sub(30);
-        lines[start..].join("\n")
-    }
-
-    /// Write `bytes` and a newline.
-    fn send(&mut self, bytes: &[u8]) {
-        let written = self
-            .stdin
-            .write_all(bytes)
-            .and_then(|()| self.stdin.write_all(b"\n"))
-            .and_then(|()| self.stdin.flush());
-        if let Err(error) = written {
-            panic!(
-                "the server stopped reading stdin ({error}); exit {:?}; stderr:\n{}",
-                self.child.try_wait(),
-                self.stderr_tail()
-            );
-        }
-    }
-
-    /// Wait for the message answering `id`; return it with every other
-    /// message that arrived first.
-    fn answer(&mut self, id: &Value) -> (Value, Vec<Value>) {
-        let deadline = Instant::now() + ANSWER_LIMIT;
-        let mut others = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let message: Value = serde_json::from_slice(&line).unwrap_or_else(|error| {
-                        panic!(
-                            "stdout carried a line that is not JSON ({error}): {:?}",
-                            String::from_utf8_lossy(&line[..line.len().min(300)])
-                        )
-                    });
-                    if message.get("id") == Some(id)
-                        && (message.get("result").is_some() || message.get("error").is_some())
-                    {
-                        return (message, others);
-                    }
-                    others.push(message);
-                }
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "no answer to id {id} within {ANSWER_LIMIT:?}; got {others:?}; stderr:\n{}",
-                    self.stderr_tail()
-                ),
-                Err(RecvTimeoutError::Disconnected) => panic!(
-                    "the server closed stdout before answering id {id} (exit {:?}); got {others:?}; stderr:\n{}",
-                    self.child.try_wait(),
-                    self.stderr_tail()
-                ),
-            }
-        }
-    }
-
-    /// Send a ping and wait for its answer; return what arrived before it.
-    fn ping(&mut self) -> Vec<Value> {
-        self.next_id += 1;
-        let id = json!(self.next_id);
-        self.send(&request(&id, "ping", &json!({})));
-        let (answer, others) = self.answer(&id);
-        assert!(answer["result"].is_object(), "ping answered {answer}");
-        others
-    }
-
-    /// A request with a fresh id; its answer.
-    fn call(&mut self, method: &str, params: &Value) -> Value {
-        self.next_id += 1;
-        let id = json!(self.next_id);
-        self.send(&request(&id, method, params));
-        self.answer(&id).0
-    }
-}
-
-impl Drop for RawStdio {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Check one case's stdio outcome; `None` when correct.
 fn check_stdio(server: &mut RawStdio, case: &Case) -> Option<String> {
@@ -340,9 +170,11 @@ fn check_stdio(server: &mut RawStdio, case: &Case) -> Option<String> {
                 && answer
                     .as_ref()
                     .zip(case.id.as_ref())
-                    .is_some_and(|(answer, id)| is_error_with_id(answer, id))
+                    .is_some_and(|(answer, id)| {
+                        is_error_with_id(answer, id) && has_code(answer, case)
+                    })
         }
-        "null_error_or_silent" => stray.len() <= 1 && stray.iter().all(|m| is_null_id_error(m)),
+        "null_error" => stray.len() == 1 && is_null_id_error(stray[0]) && has_code(stray[0], case),
         other => return Some(format!("{}: unknown expectation {other}", case.name)),
     };
     (!ok).then(|| {
@@ -421,19 +253,29 @@ fn run_generated_stdio(name: &str, args: &[&str]) {
     assert!(answer["result"].is_object());
 
     // Duplicate ids in flight (JSON-RPC 2.0 section 4: ids should be
-    // unique): the server answers with that id and keeps serving. rmcp 3.11
-    // keeps one cancellation token per id, so later copies' answers are
-    // dropped; that is reported upstream, not asserted here.
+    // unique): every copy gets exactly one answer, the list or its own
+    // -32600 for repeating an id in flight, and the server keeps serving.
     let duplicate = json!(77);
     for _ in 0..8 {
         server.send(&request(&duplicate, "tools/list", &json!({})));
     }
-    let (answer, _) = server.answer(&duplicate);
+    let mut listed = 0;
+    for _ in 0..8 {
+        let (answer, _) = server.answer(&duplicate);
+        if answer["result"]["tools"].is_array() {
+            listed += 1;
+        } else {
+            assert!(is_duplicate_refusal(&answer, &duplicate), "{answer}");
+        }
+    }
+    assert!(listed >= 1, "the first copy was not answered");
+    let stray = server.ping();
     assert!(
-        answer["result"]["tools"].is_array() || is_error_with_id(&answer, &duplicate),
-        "{answer}"
+        stray
+            .iter()
+            .all(|message| message.get("id") != Some(&duplicate)),
+        "more than one answer per copy: {stray:?}"
     );
-    server.ping();
 
     // 5,000 lines of garbage in one burst, then a valid request.
     let mut burst = Vec::new();
@@ -443,7 +285,7 @@ fn run_generated_stdio(name: &str, args: &[&str]) {
         );
         burst.push(b'\n');
     }
-    server.stdin.write_all(&burst).expect("write the burst");
+    server.send_raw(&burst);
     server.ping();
     assert_rss_bounded(pid, "the generated cases");
 }
@@ -768,18 +610,6 @@ impl RawHttp {
     }
 }
 
-/// The JSON-RPC messages in an SSE (or plain JSON) body.
-fn sse_messages(body: &str) -> Vec<Value> {
-    if let Ok(value) = serde_json::from_str::<Value>(body) {
-        return vec![value];
-    }
-    body.lines()
-        .filter_map(|line| line.strip_prefix("data:"))
-        .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
-        .filter(|value| value.get("jsonrpc").is_some())
-        .collect()
-}
-
 fn check_http(answer: &HttpAnswer, case: &Case) -> Option<String> {
     let answered = |error_only: bool| {
         answer.status == 200
@@ -793,13 +623,18 @@ fn check_http(answer: &HttpAnswer, case: &Case) -> Option<String> {
                 })
             })
     };
-    let rejected = (400..500).contains(&answer.status)
-        && answer.messages.iter().all(|m| m.get("result").is_none());
+    // 400 whose body is the JSON-RPC error: the case's id, or null.
+    let refused = answer.status == 400
+        && answer.messages.len() == 1
+        && has_code(&answer.messages[0], case)
+        && match &case.id {
+            Some(id) => is_error_with_id(&answer.messages[0], id),
+            None => is_null_id_error(&answer.messages[0]),
+        };
     let ok = match case.http.as_str() {
         "reply" => answered(false),
         "error" => answered(true),
-        "rejected" => rejected,
-        "rejected_or_reply" => rejected || answered(false),
+        "refused" => refused,
         "accepted" => answer.status == 202 && answer.messages.is_empty(),
         other => return Some(format!("{}: unknown expectation {other}", case.name)),
     };
@@ -880,7 +715,6 @@ async fn run_generated_http(name: &str, args: &[&str]) {
                 .header("Accept", "application/json, text/event-stream")
                 .header("MCP-Protocol-Version", PROTOCOL_VERSION)
                 .header("Mcp-Session-Id", server.session.clone().unwrap_or_default())
-                .timeout(DUPLICATE_BOUND)
                 .body(body.clone());
             async move {
                 let response = builder.send().await.expect("duplicate POST answered");
@@ -889,21 +723,28 @@ async fn run_generated_http(name: &str, args: &[&str]) {
             }
         })
         .collect();
-    // rmcp 3.11 keeps one responder per id: the other POSTs' streams stay
-    // open with no answer (reported upstream), so they are cut at
-    // DUPLICATE_BOUND here. At least one carries the answer, and the
-    // session keeps serving.
-    let mut answered = 0;
+    // Every POST is answered: the list, or 400 with its own -32600 for
+    // repeating an id in flight in the session. At least one lists.
+    let mut listed = 0;
     for (status, body) in futures_join_all(posts).await {
-        assert!(
-            status == 200 || (400..500).contains(&status),
-            "{status} {body}"
-        );
-        answered += usize::from(sse_messages(&body).iter().any(|m| {
-            m["id"] == duplicate && (m.get("result").is_some() || m.get("error").is_some())
-        }));
+        let messages = sse_messages(&body);
+        if status == 200 {
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m["id"] == duplicate && m["result"]["tools"].is_array()),
+                "{body}"
+            );
+            listed += 1;
+        } else {
+            assert_eq!(status, 400, "{body}");
+            assert!(
+                messages.len() == 1 && is_duplicate_refusal(&messages[0], &duplicate),
+                "{body}"
+            );
+        }
     }
-    assert!(answered >= 1, "no duplicate was answered");
+    assert!(listed >= 1, "no copy was answered");
     server.ping().await;
 
     // Without a session, and with a made-up one: refused, not served.

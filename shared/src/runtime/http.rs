@@ -2,6 +2,10 @@
 //! HTTP+SSE transport (`GET /sse`, `POST /messages`), `GET /health` and
 //! `GET /metrics`.
 //!
+//! A POST body that is not one JSON-RPC message, or that repeats a request
+//! id still in flight in its session, gets 400 with a JSON-RPC error
+//! ([`http_post`]).
+//!
 //! Guards, all on from the first request (MCP 2025-11-25
 //! basic/transports, "Security Warning"): the listener binds 127.0.0.1
 //! unless told otherwise; the `Host` header must be on an allow-list and a
@@ -45,6 +49,7 @@ use crate::{
     runtime::{
         auth::Tokens,
         handler::{Handler, RuntimeState},
+        http_post::{self, PostCheck},
         legacy_sse::{self, LegacySessions},
         limits::{ClientKey, RateLimiter},
         oauth::{self, OAuth, Refusal},
@@ -301,7 +306,12 @@ where
             &format!("{}/mcp", oauth::METADATA_PATH),
             get(resource_metadata),
         )
-        .nest_service("/mcp", service)
+        .merge(Router::new().nest_service("/mcp", service).layer(
+            axum::middleware::from_fn_with_state(
+                Arc::new(PostCheck::new(options.max_body_bytes, options.stateless)),
+                http_post::check_post,
+            ),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             guard.clone(),
             guard_request,

@@ -4,13 +4,18 @@
 //! `GET /sse` opens a session's event stream; its first event is `endpoint`,
 //! whose data is the URL to POST to (`/messages?sessionId=…`). Every POST
 //! carries one JSON-RPC message and gets `202 Accepted`; the answers come
-//! back on the event stream as `message` events. This is a transport only:
+//! back on the event stream as `message` events. A body that is not one
+//! JSON-RPC message, or a request repeating the id of one still in flight
+//! in the session, gets `400` with the JSON-RPC error as its body (checked
+//! as on stdio and `/mcp`, see [`jsonrpc`]). This is a transport only:
 //! each session is an rmcp service over a Sink/Stream pair, so the protocol
 //! is the same code as stdio and Streamable HTTP.
 //!
 //! # Must never
 //! - deliver a message to a session other than the one named by its id
 //!   (ids are random UUIDs, unguessable);
+//! - deliver a request whose id is in flight in its session (rmcp keys
+//!   answers by id: one of the two would be lost);
 //! - keep a session after its event stream closed.
 
 use std::{
@@ -29,10 +34,14 @@ use axum::{
     },
 };
 use futures::{StreamExt, channel::mpsc};
-use rmcp::{RoleServer, ServiceExt, service::RxJsonRpcMessage};
+use rmcp::{RoleServer, ServiceExt, model::RequestId, service::RxJsonRpcMessage};
 use serde::Deserialize;
 
-use crate::runtime::handler::RuntimeState;
+use crate::runtime::{
+    handler::RuntimeState,
+    http_post::refused,
+    jsonrpc::{self, InflightIds},
+};
 
 /// Messages buffered per direction per session: a client that floods POSTs
 /// faster than the server answers gets 503 instead of growing memory.
@@ -41,11 +50,21 @@ const SESSION_BUFFER: usize = 64;
 /// Makes the rmcp handler for a new session.
 pub type HandlerFactory<H> = Arc<dyn Fn() -> H + Send + Sync>;
 
+/// Where a session's POSTs go, and the ids of its requests in flight.
+#[derive(Clone)]
+struct Inbox {
+    sender: mpsc::Sender<RxJsonRpcMessage<RoleServer>>,
+    inflight: Arc<InflightIds<RequestId>>,
+}
+
+/// Open sessions by id.
+type Inboxes = Arc<Mutex<HashMap<String, Inbox>>>;
+
 /// Open legacy sessions, by id.
 pub struct LegacySessions<H> {
     factory: HandlerFactory<H>,
     state: Arc<RuntimeState>,
-    senders: Arc<Mutex<HashMap<String, mpsc::Sender<RxJsonRpcMessage<RoleServer>>>>>,
+    senders: Inboxes,
 }
 
 impl<H> Clone for LegacySessions<H> {
@@ -81,7 +100,7 @@ impl<H> LegacySessions<H> {
 
 /// Removes a session from the table when its event stream is dropped.
 struct Unregister {
-    senders: Arc<Mutex<HashMap<String, mpsc::Sender<RxJsonRpcMessage<RoleServer>>>>>,
+    senders: Inboxes,
     id: String,
 }
 
@@ -106,8 +125,15 @@ pub async fn open<H: rmcp::ServerHandler>(State(sessions): State<LegacySessions<
     let id = uuid::Uuid::new_v4().to_string();
     let (to_server, from_client) = mpsc::channel::<RxJsonRpcMessage<RoleServer>>(SESSION_BUFFER);
     let (to_client, from_server) = mpsc::channel(SESSION_BUFFER);
+    let inflight = Arc::new(InflightIds::default());
     if let Ok(mut senders) = sessions.senders.lock() {
-        senders.insert(id.clone(), to_server);
+        senders.insert(
+            id.clone(),
+            Inbox {
+                sender: to_server,
+                inflight: inflight.clone(),
+            },
+        );
     }
     let handler = (sessions.factory)();
     let shutdown = sessions.state.shutdown.clone();
@@ -133,6 +159,7 @@ pub async fn open<H: rmcp::ServerHandler>(State(sessions): State<LegacySessions<
     let messages = from_server.map(
         move |message: rmcp::service::TxJsonRpcMessage<RoleServer>| {
             let _keep = &guard;
+            inflight.answered(&message);
             let data = serde_json::to_string(&message).unwrap_or_default();
             Ok::<_, Infallible>(Event::default().event("message").data(data))
         },
@@ -157,34 +184,41 @@ pub async fn post<H>(
     Query(query): Query<SessionQuery>,
     body: Bytes,
 ) -> Response {
-    let message: RxJsonRpcMessage<RoleServer> = match serde_json::from_slice(&body) {
+    let message = match jsonrpc::check(&body) {
         Ok(message) => message,
-        Err(error) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "not a JSON-RPC message: {}",
-                    crate::error::one_line(&error.to_string())
-                ),
-            )
-                .into_response();
-        }
+        Err(refusal) => return refused(&refusal),
     };
-    let sender = sessions
+    let inbox = sessions
         .senders
         .lock()
         .ok()
         .and_then(|senders| senders.get(&query.session_id).cloned());
-    let Some(mut sender) = sender else {
+    let Some(mut inbox) = inbox else {
         return (StatusCode::NOT_FOUND, "no such session").into_response();
     };
-    match sender.try_send(message) {
+    if let Err(refusal) = inbox.inflight.admit(&message) {
+        return refused(&refusal);
+    }
+    let request_id = match &message {
+        rmcp::model::JsonRpcMessage::Request(request) => Some(request.id.clone()),
+        _ => None,
+    };
+    match inbox.sender.try_send(message) {
         Ok(()) => StatusCode::ACCEPTED.into_response(),
-        Err(error) if error.is_full() => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many messages in flight for this session",
-        )
-            .into_response(),
-        Err(_) => (StatusCode::NOT_FOUND, "the session has ended").into_response(),
+        Err(error) => {
+            // Not delivered: the id is not in flight after all.
+            if let Some(id) = &request_id {
+                inbox.inflight.release(id);
+            }
+            if error.is_full() {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many messages in flight for this session",
+                )
+                    .into_response()
+            } else {
+                (StatusCode::NOT_FOUND, "the session has ended").into_response()
+            }
+        }
     }
 }

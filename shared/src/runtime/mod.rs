@@ -5,6 +5,12 @@
 //! - [`handler`]: the rmcp `ServerHandler` that routes calls to a toolbox and
 //!   applies the one error mapping, deadlines and panic isolation.
 //! - [`stdio`]: serve one client on stdin/stdout.
+//! - [`line_transport`]: newline-delimited JSON-RPC for stdio, answering
+//!   protocol errors before rmcp.
+//! - [`jsonrpc`]: what an incoming JSON-RPC message is, the error for one
+//!   that is not, and the ids in flight per session.
+//! - [`http_post`]: the same checks for `/mcp` POST bodies, and the status
+//!   of a session `DELETE`.
 //! - [`http`]: serve many clients over Streamable HTTP at `/mcp`, with
 //!   `/health` and the listener guards.
 //! - [`telemetry_data`]: the audit log and the `/metrics` counters.
@@ -17,9 +23,12 @@
 pub mod auth;
 pub mod handler;
 pub mod http;
+pub mod http_post;
 pub mod inprocess;
+pub mod jsonrpc;
 pub mod legacy_sse;
 pub mod limits;
+pub mod line_transport;
 pub mod oauth;
 pub mod stdio;
 pub mod telemetry_data;

@@ -3,37 +3,54 @@
 //! stdin EOF ends the server: running calls get [`STDIO_EXIT_GRACE`] to
 //! finish, then they are cancelled and the function returns, so the process
 //! exits within a second (MCP 2026-07-28 basic/transports/stdio).
+//!
+//! SIGTERM or SIGINT (the `shutdown` future) ends it as on HTTP: new tool
+//! calls are refused, calls in flight get [`SHUTDOWN_GRACE`] to finish and
+//! their answers are written, then the function returns, so the caller can
+//! release what outlives calls (moat-scrape's browser and profile folder)
+//! and exit 0. The MCP stdio shutdown sequence (close stdin, wait, SIGTERM,
+//! SIGKILL) reaches the signal when a server is slow to notice EOF; dying on
+//! the signal's default action would leave the browser running.
+//!
+//! Protocol errors (bytes that are not a JSON-RPC message, a repeated id in
+//! flight) are answered by the line transport, before rmcp.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc};
 
 use rmcp::{
     RoleServer, ServiceExt,
     model::{JsonRpcMessage, ServerResult},
     service::{RxJsonRpcMessage, TxJsonRpcMessage},
-    transport::{Transport, async_rw::AsyncRwTransport},
+    transport::Transport,
 };
 
 use crate::{
     error::Error,
     runtime::{
         handler::{Handler, RuntimeState},
+        line_transport::LineTransport,
         toolbox::Toolbox,
-        toolbox_limits::{MAX_STDIO_LINE_BYTES, STDIO_EXIT_GRACE},
+        toolbox_limits::{SHUTDOWN_GRACE, STDIO_EXIT_GRACE},
     },
 };
 
-/// Serve `toolbox` on stdin/stdout until stdin closes.
+/// Serve `toolbox` on stdin/stdout until stdin closes or `shutdown`
+/// resolves (SIGTERM, SIGINT).
 ///
 /// # Errors
 /// Only when the transport cannot be set up; a client that goes away before
 /// or after initialising is a normal end.
-pub async fn serve_stdio(toolbox: Arc<dyn Toolbox>, state: Arc<RuntimeState>) -> Result<(), Error> {
+pub async fn serve_stdio(
+    toolbox: Arc<dyn Toolbox>,
+    state: Arc<RuntimeState>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
-    serve_stream(toolbox, state, stdin, stdout).await
+    serve_stream_until(toolbox, state, stdin, stdout, shutdown).await
 }
 
 /// Serve `toolbox` on any reader/writer pair (stdio, a pipe, an in-memory
-/// duplex), one JSON-RPC message per line.
+/// duplex), one JSON-RPC message per line, until the input ends.
 ///
 /// # Errors
 /// See [`serve_stdio`].
@@ -47,16 +64,63 @@ where
     R: tokio::io::AsyncRead + Send + Unpin + 'static,
     W: tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
+    serve_stream_until(toolbox, state, reader, writer, std::future::pending()).await
+}
+
+/// [`serve_stream`], also ending when `shutdown` resolves: calls in flight
+/// get [`SHUTDOWN_GRACE`] and their answers are written first.
+///
+/// # Errors
+/// See [`serve_stdio`].
+pub async fn serve_stream_until<R, W>(
+    toolbox: Arc<dyn Toolbox>,
+    state: Arc<RuntimeState>,
+    reader: R,
+    writer: W,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error>
+where
+    R: tokio::io::AsyncRead + Send + Unpin + 'static,
+    W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
     let transport = FirstRequestGate {
-        inner: AsyncRwTransport::<RoleServer, _, _>::new(reader, writer)
-            .with_max_line_length(MAX_STDIO_LINE_BYTES),
+        inner: LineTransport::new(reader, writer),
         started: false,
     };
     let handler = Handler::new(toolbox, state.clone());
-    match handler.serve(transport).await {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let served = tokio::select! {
+        served = handler.serve(transport) => served,
+        () = &mut shutdown => {
+            tracing::info!("signal before the session started; stopping");
+            state.begin_shutdown();
+            state.shutdown.cancel();
+            return Ok(());
+        }
+    };
+    match served {
         Ok(running) => {
-            let reason = running.waiting().await;
-            tracing::debug!(?reason, "stdio session ended");
+            let cancel = running.cancellation_token();
+            let mut waiting = std::pin::pin!(running.waiting());
+            tokio::select! {
+                reason = &mut waiting => {
+                    tracing::debug!(?reason, "stdio session ended");
+                }
+                () = &mut shutdown => {
+                    tracing::info!(
+                        inflight = state.inflight(),
+                        "shutting down on a signal: no new calls"
+                    );
+                    state.begin_shutdown();
+                    if tokio::time::timeout(SHUTDOWN_GRACE, state.wait_idle()).await.is_err() {
+                        tracing::warn!("calls still running after the grace period; stopping them");
+                    }
+                    // rmcp writes the answers already made before it returns.
+                    cancel.cancel();
+                    let reason = waiting.await;
+                    tracing::debug!(?reason, "stdio session ended");
+                }
+            }
         }
         Err(error) => tracing::info!(%error, "client left before initialising"),
     }
@@ -129,39 +193,64 @@ mod tests {
     use std::time::Duration;
 
     use rmcp::model::{JsonObject, Tool};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use serde_json::{Value, json};
+    use tokio::{
+        io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+        sync::Semaphore,
+    };
 
     use super::*;
-    use crate::{CallContext, ServerIdentity, ToolFuture};
+    use crate::{CallContext, ServerIdentity, ToolFuture, ToolOutput};
 
-    /// A toolbox with no tools: enough to speak the lifecycle.
-    struct Empty;
+    /// A toolbox with one tool, `wait`, that returns once the test opens
+    /// its gate: a call that stays in flight for as long as a test needs.
+    struct Gated {
+        gate: Arc<Semaphore>,
+    }
 
-    impl Toolbox for Empty {
+    impl Gated {
+        fn new() -> Arc<Self> {
+            Arc::new(Self {
+                gate: Arc::new(Semaphore::new(0)),
+            })
+        }
+    }
+
+    impl Toolbox for Gated {
         fn identity(&self) -> ServerIdentity {
             ServerIdentity {
-                name: "empty",
-                title: "empty",
+                name: "gated",
+                title: "gated",
                 version: "0",
                 instructions: String::new(),
             }
         }
 
         fn tools(&self) -> Vec<Tool> {
-            Vec::new()
+            let schema = json!({"type": "object"});
+            vec![Tool::new(
+                "wait",
+                "Returns once the test lets it.",
+                schema.as_object().cloned().unwrap_or_default(),
+            )]
         }
 
         fn call(
             self: Arc<Self>,
-            _name: &str,
+            name: &str,
             _arguments: JsonObject,
             _context: CallContext,
         ) -> Option<ToolFuture> {
-            None
+            (name == "wait").then(|| -> ToolFuture {
+                Box::pin(async move {
+                    let _permit = self.gate.acquire().await;
+                    Ok(ToolOutput::text("released"))
+                })
+            })
         }
 
         fn call_timeout(&self) -> Duration {
-            Duration::from_secs(1)
+            Duration::from_secs(30)
         }
     }
 
@@ -171,7 +260,7 @@ mod tests {
         let (client, server) = tokio::io::duplex(1 << 16);
         let (server_read, server_write) = tokio::io::split(server);
         let serving = tokio::spawn(serve_stream(
-            Arc::new(Empty),
+            Gated::new(),
             Arc::new(RuntimeState::default()),
             server_read,
             server_write,
@@ -192,6 +281,161 @@ mod tests {
         .expect("read");
         serving.await.expect("no panic").expect("served");
         output
+    }
+
+    /// A stdio server driven one line at a time, with a shutdown trigger.
+    struct Live {
+        toolbox: Arc<Gated>,
+        state: Arc<RuntimeState>,
+        lines: tokio::io::Lines<BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>>,
+        write: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        serving: tokio::task::JoinHandle<Result<(), Error>>,
+    }
+
+    impl Live {
+        /// A server past the initialize handshake.
+        async fn start() -> Self {
+            let toolbox = Gated::new();
+            let (client, server) = tokio::io::duplex(1 << 16);
+            let (server_read, server_write) = tokio::io::split(server);
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let state = Arc::new(RuntimeState::default());
+            let serving = tokio::spawn(serve_stream_until(
+                toolbox.clone(),
+                state.clone(),
+                server_read,
+                server_write,
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            let (read, write) = tokio::io::split(client);
+            let mut live = Self {
+                toolbox,
+                state,
+                lines: BufReader::new(read).lines(),
+                write,
+                stop: Some(stop),
+                serving,
+            };
+            live.send(
+                &json!({"jsonrpc": "2.0", "id": "init", "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                           "clientInfo": {"name": "t", "version": "0"}}})
+                .to_string(),
+            )
+            .await;
+            live.answer(&json!("init")).await;
+            live.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+                .await;
+            live
+        }
+
+        async fn send(&mut self, line: &str) {
+            self.write
+                .write_all(format!("{line}\n").as_bytes())
+                .await
+                .expect("write");
+        }
+
+        /// The next message the server writes.
+        async fn next(&mut self) -> Value {
+            let line = tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+                .await
+                .expect("the server answers")
+                .expect("read")
+                .expect("the server keeps its output open");
+            serde_json::from_str(&line).expect("a JSON line")
+        }
+
+        /// The answer to `id`, skipping anything else.
+        async fn answer(&mut self, id: &Value) -> Value {
+            loop {
+                let message = self.next().await;
+                if message.get("id") == Some(id) && message.get("method").is_none() {
+                    return message;
+                }
+            }
+        }
+
+        fn call_wait(id: u64) -> String {
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                   "params": {"name": "wait", "arguments": {}}})
+            .to_string()
+        }
+    }
+
+    /// Regression (issue 11): a line that is not JSON got no answer; it now
+    /// gets -32700 with `"id": null`, and the session carries on.
+    #[tokio::test]
+    async fn unparsable_line_gets_a_parse_error() {
+        let mut live = Live::start().await;
+        live.send("this is not json").await;
+        let error = live.next().await;
+        assert_eq!(error["error"]["code"], -32700, "{error}");
+        assert!(error.get("id").is_some_and(Value::is_null), "{error}");
+        live.send(r#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#)
+            .await;
+        assert!(live.answer(&json!("p")).await["result"].is_object());
+    }
+
+    /// Regression (issue 11): a request repeating the id of one in flight
+    /// lost an answer (rmcp keys answers by id); the repeat now gets its own
+    /// -32600 and the first call still gets its result.
+    #[tokio::test]
+    async fn duplicate_id_in_flight_is_refused_and_the_first_call_answered() {
+        let mut live = Live::start().await;
+        live.send(&Live::call_wait(7)).await;
+        live.send(&Live::call_wait(7)).await;
+        let refusal = live.answer(&json!(7)).await;
+        assert_eq!(refusal["error"]["code"], -32600, "{refusal}");
+        assert_eq!(
+            refusal["error"]["message"],
+            "Invalid Request: duplicate request id 7 already in flight"
+        );
+        live.toolbox.gate.add_permits(1);
+        let first = live.answer(&json!(7)).await;
+        assert_eq!(first["result"]["content"][0]["text"], "released", "{first}");
+        // Answered, the id is free again.
+        live.toolbox.gate.add_permits(1);
+        live.send(&Live::call_wait(7)).await;
+        assert_eq!(live.answer(&json!(7)).await["result"]["isError"], false);
+    }
+
+    /// Regression (issue 11): SIGTERM killed a stdio server without its
+    /// shutdown; the signal now lets the call in flight finish, writes its
+    /// answer, and returns.
+    #[tokio::test]
+    async fn shutdown_signal_lets_the_call_in_flight_finish() {
+        let mut live = Live::start().await;
+        live.send(&Live::call_wait(1)).await;
+        // The call is running once the server answered a later ping.
+        live.send(r#"{"jsonrpc":"2.0","id":"p","method":"ping"}"#)
+            .await;
+        live.answer(&json!("p")).await;
+        live.stop.take().map(|stop| stop.send(()));
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !live.state.is_shutting_down() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the signal starts the shutdown");
+        live.send(&Live::call_wait(2)).await;
+        let refused = live.answer(&json!(2)).await;
+        assert_eq!(refused["result"]["isError"], true, "{refused}");
+        live.toolbox.gate.add_permits(1);
+        let answer = live.answer(&json!(1)).await;
+        assert_eq!(
+            answer["result"]["content"][0]["text"], "released",
+            "{answer}"
+        );
+        tokio::time::timeout(Duration::from_secs(10), live.serving)
+            .await
+            .expect("serving ends after the signal")
+            .expect("no panic")
+            .expect("served");
     }
 
     /// Regression (mcp_stdio fuzzer): an `initialize` that rmcp refused
