@@ -466,6 +466,10 @@ impl BrowserPool {
                 self.policy.clone(),
                 self.settings.connect_timeout,
                 self.settings.egress_listen,
+                // A launched Chromium reaches the loopback proxy privately
+                // enough; a remote one needs the proxy where others may
+                // reach it too.
+                self.settings.remote.is_some(),
             )
             .await
             .map_err(|error| {
@@ -506,8 +510,7 @@ impl BrowserPool {
             .no_sandbox()
             .launch_timeout(LAUNCH_TIMEOUT)
             .request_timeout(COMMAND_TIMEOUT)
-            // The default context too, though no call uses it: without the
-            // credential its requests get 407 and go nowhere.
+            // The default context too, though no call uses it.
             .arg(format!(
                 "proxy-server=http://{}",
                 self.proxy_address(&proxy)
@@ -547,9 +550,10 @@ impl BrowserPool {
             .unwrap_or_else(|| proxy.address().to_string())
     }
 
-    /// Watch the DevTools connection, deny downloads, and answer the egress
-    /// proxy's challenge for every request (browser-wide `Fetch`, so frames
-    /// in other processes, workers and popups are covered too).
+    /// Watch the DevTools connection, deny downloads, and, on a remote
+    /// browser, answer the egress proxy's challenge for every request
+    /// (browser-wide `Fetch`, so frames in other processes, workers and
+    /// popups are covered too).
     async fn finish_start(
         &self,
         mut browser: Browser,
@@ -591,7 +595,13 @@ impl BrowserPool {
             contexts: std::sync::Mutex::new(HashSet::new()),
             pages: self.pages_open.clone(),
         });
-        if let Err(error) = answer_proxy_challenges(&running, &address, proxy.password()).await {
+        // Only a remote browser's proxy demands the credential. Measured on
+        // a launched Chromium: with browser-wide `Fetch` interception, a
+        // storm of calls cancelled mid-load left later navigations stalled
+        // before their first request, so it is not used where not needed.
+        if !launched
+            && let Err(error) = answer_proxy_challenges(&running, &address, proxy.password()).await
+        {
             kill(&running).await;
             return Err(ScrapeError::Browser(format!(
                 "the browser did not accept DevTools request interception ({error}), so its requests could not be sent through the egress proxy"

@@ -5,9 +5,9 @@
 //!
 //! Its job: for every request the page makes (navigation, redirects,
 //! sub-resources, XHR and fetch, WebSockets), demand the per-process
-//! credential, check the destination with the same [`UrlPolicy`], resolve it
+//! credential (when it serves a remote browser), check the destination with the same [`UrlPolicy`], resolve it
 //! once, and connect to the checked address. It must never connect anywhere
-//! else, never forward a request that lacks the credential (those get 407),
+//! else, never forward a request that lacks a required credential (407),
 //! and never accept a connection from anything but loopback while it is
 //! bound to loopback (the default: 127.0.0.1 on a random port; an operator
 //! binds elsewhere only for a remote browser). CDP request interception
@@ -76,20 +76,22 @@ impl Drop for EgressProxy {
 }
 
 impl EgressProxy {
-    /// Bind `listen` (loopback unless the operator set `egress_listen`) with
-    /// a fresh random credential, and serve until dropped.
+    /// Bind `listen` (loopback unless the operator set `egress_listen`) and
+    /// serve until dropped; with `require_credential` (a remote browser),
+    /// only requests carrying a fresh random credential are served.
     ///
     /// # Errors
     /// The bind failure.
     ///
     /// # Security
     /// While bound to loopback, connections from elsewhere are dropped.
-    /// Whatever the address, a request without the credential gets 407 and
-    /// goes nowhere.
+    /// When the credential is required, a request without it gets 407 and
+    /// goes nowhere, whatever the address.
     pub async fn start(
         policy: Arc<UrlPolicy>,
         connect_timeout: Duration,
         listen: SocketAddr,
+        require_credential: bool,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let address = listener.local_addr()?;
@@ -108,7 +110,7 @@ impl EgressProxy {
         let refused = Arc::new(AtomicUsize::new(0));
         let task_stop = stop.clone();
         let task_refused = refused.clone();
-        let task_expected = Arc::new(expected.clone());
+        let task_expected = Arc::new(require_credential.then(|| expected.clone()));
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -129,7 +131,7 @@ impl EgressProxy {
                 tokio::spawn(async move {
                     let gate = Gate {
                         policy: &policy,
-                        expected: &expected,
+                        expected: expected.as_deref(),
                         connect_timeout,
                         refused: &refused,
                     };
@@ -174,8 +176,9 @@ impl EgressProxy {
 /// What every connection is checked against.
 struct Gate<'a> {
     policy: &'a UrlPolicy,
-    /// The `Proxy-Authorization` value that opens the proxy.
-    expected: &'a str,
+    /// The `Proxy-Authorization` value that opens the proxy, when one is
+    /// required.
+    expected: Option<&'a str>,
     connect_timeout: Duration,
     refused: &'a AtomicUsize,
 }
@@ -197,7 +200,9 @@ async fn serve(mut client: TcpStream, gate: &Gate<'_>) {
         let _ = respond(&mut client, 400, "bad request").await;
         return;
     };
-    if !request.authorized(gate.expected) {
+    if let Some(expected) = gate.expected
+        && !request.authorized(expected)
+    {
         // Chromium answers the challenge through DevTools and retries on a
         // new connection; anyone else is stuck here.
         let _ = respond(&mut client, 407, "proxy credential required").await;
@@ -432,6 +437,7 @@ mod tests {
             Arc::new(policy),
             Duration::from_secs(2),
             "127.0.0.1:0".parse().expect("address"),
+            true,
         )
         .await
         .expect("proxy starts");
