@@ -231,13 +231,7 @@ impl Drop for Tab {
         // Without a runtime (the process is exiting) the browser is killed
         // by shutdown, and every tab with it.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if !close_tab(open).await {
-                    tracing::warn!(
-                        "a dropped call's tab did not close in time; Chromium was killed"
-                    );
-                }
-            });
+            runtime.spawn(close_tab(open));
         }
     }
 }
@@ -272,6 +266,7 @@ async fn close_tab(open: OpenTab) -> bool {
         census(&running).await;
         true
     } else {
+        tracing::warn!("a tab did not close in time; killing Chromium");
         kill(&running).await;
         false
     }
@@ -404,7 +399,6 @@ impl BrowserPool {
             ));
         }
         if !closed {
-            tracing::warn!("a tab did not close in time; killing Chromium");
             self.retire(&running).await;
             // A browser that cannot close a tab is hung (e.g. SIGSTOPped):
             // whatever went wrong in the call was its fault, not the page's.
