@@ -236,3 +236,25 @@ impl ScrapePolicy {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::policy::Policy;
+
+    /// `egress_listen` must be an IP:PORT, and an unspecified address needs
+    /// `egress_advertise`; each refusal names the field on one line.
+    #[test]
+    fn egress_listen_is_checked() {
+        let parse = |text: &str| Policy::parse(Path::new("p.toml"), text);
+        let error = parse("[scrape]\negress_listen = \"proxy.local\"\n").expect_err("refused");
+        assert!(error.to_string().contains("egress_listen"), "{error}");
+        assert!(!error.to_string().contains('\n'), "{error}");
+        let error = parse("[scrape]\negress_listen = \"0.0.0.0:8899\"\n").expect_err("refused");
+        assert!(error.to_string().contains("egress_advertise"), "{error}");
+        parse("[scrape]\negress_listen = \"0.0.0.0:8899\"\negress_advertise = \"moat:8899\"\n")
+            .expect("accepted");
+        parse("[scrape]\negress_listen = \"127.0.0.1:0\"\n").expect("accepted");
+    }
+}
