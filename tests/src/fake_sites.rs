@@ -9,7 +9,10 @@
 use std::{
     fmt::Write as _,
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -40,12 +43,13 @@ pub enum Reply {
         /// Body.
         body: Vec<u8>,
     },
-    /// Headers and the start of an HTML body, then nothing, forever.
+    /// Headers and the start of an HTML body, then nothing until the
+    /// client goes away (a page that never finishes loading).
     Stall(String),
     /// `total` bytes of HTML, streamed.
     Huge(usize),
     /// Nothing at all: the request is read, then the connection stays open
-    /// and silent (a server that hangs).
+    /// and silent until the client goes away (a server that hangs).
     Silent,
 }
 
@@ -85,7 +89,17 @@ pub struct FakeServer {
     /// Where it listens.
     pub address: SocketAddr,
     hits: Arc<Mutex<Vec<Hit>>>,
+    open: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Counts a connection as open until its handler returns.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for FakeServer {
@@ -107,19 +121,33 @@ impl FakeServer {
         let hits = Arc::new(Mutex::new(Vec::new()));
         let router: Router = Arc::new(router);
         let task_hits = hits.clone();
+        let open = Arc::new(AtomicUsize::new(0));
+        let task_open = open.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
                 let hits = task_hits.clone();
-                tokio::spawn(async move { serve(stream, &router, &hits).await });
+                task_open.fetch_add(1, Ordering::SeqCst);
+                let guard = Open(task_open.clone());
+                tokio::spawn(async move {
+                    let _guard = guard;
+                    serve(stream, &router, &hits).await;
+                });
             }
         });
         Self {
             address,
             hits,
+            open,
             task,
         }
+    }
+
+    /// Connections being served now: a client that went away is no longer
+    /// counted, even on a page that never finishes.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -203,9 +231,9 @@ async fn serve(mut stream: TcpStream, router: &Router, hits: &Mutex<Vec<Hit>>) {
             let _ = stream.write_all(head.as_bytes()).await;
             let _ = stream.write_all(start.as_bytes()).await;
             let _ = stream.flush().await;
-            tokio::time::sleep(Duration::from_secs(3600)).await;
+            until_client_leaves(&mut stream).await;
         }
-        Reply::Silent => tokio::time::sleep(Duration::from_secs(3600)).await,
+        Reply::Silent => until_client_leaves(&mut stream).await,
         Reply::Huge(total) => {
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
@@ -227,6 +255,16 @@ async fn serve(mut stream: TcpStream, router: &Router, hits: &Mutex<Vec<Hit>>) {
         }
     }
     let _ = stream.shutdown().await;
+}
+
+/// Wait (an hour at most) until the client closes its side or the
+/// connection breaks; whatever it sends meanwhile is ignored.
+async fn until_client_leaves(stream: &mut TcpStream) {
+    let mut sink = [0_u8; 1024];
+    let _ = tokio::time::timeout(Duration::from_secs(3600), async {
+        while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {}
+    })
+    .await;
 }
 
 /// A long static article (about 6,000 characters of text).
@@ -288,6 +326,7 @@ pub fn site_router(blocked: String) -> impl Fn(&Hit) -> Reply + Send + Sync + 's
             "/robots.txt" => Reply::ok("text/plain", "User-agent: *\nDisallow: /private\n"),
             "/article" => Reply::ok("text/html; charset=utf-8", article_html()),
             "/spa" => Reply::ok("text/html", SPA_HTML),
+            "/silent" => Reply::Silent,
             "/slow" => Reply::Stall("<!DOCTYPE html><html><head><title>Slow</title></head><body><p>Partial content before the stall.</p>".into()),
             "/huge" => Reply::Huge(20 * 1024 * 1024),
             "/redirect/1" => Reply::redirect("/redirect/2"),

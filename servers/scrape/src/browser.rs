@@ -1,20 +1,27 @@
 //! The browser: one Chromium per process, behind the egress proxy.
 //!
 //! Its job: render a page (or take a screenshot) in a fresh tab of a
-//! lazily launched Chromium, within a hard deadline, at most
+//! lazily launched (or remote) Chromium, within a hard deadline, at most
 //! `concurrency` tabs at once, and recover from a crashed or hung browser
-//! by killing it and launching a new one for the next call.
+//! by killing it and launching a new one for the next call. Each call gets
+//! its own browser context, created with the egress proxy as its
+//! `proxyServer`, and that context is disposed on every path: a call that
+//! finishes, fails, hits its deadline or is dropped (cancelled) alike.
 //!
 //! It must never: download a browser (chromiumoxide's fetcher features are
 //! off), let Chromium reach the network except through
-//! [`crate::egress::EgressProxy`], keep a tab open after a call, share a
-//! profile between launches, or leave a profile folder behind.
+//! [`crate::egress::EgressProxy`], give the proxy credential to anything
+//! but the proxy's own challenge, keep a tab open after a call (nor free its
+//! slot before the tab is closed), share a profile between launches, or
+//! leave a profile folder behind.
 
 use std::{
+    collections::HashSet,
+    net::SocketAddr,
     path::PathBuf,
     sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
+        Arc, Weak,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -22,9 +29,18 @@ use std::{
 use chromiumoxide::{
     Browser, BrowserConfig, Page,
     cdp::browser_protocol::{
-        browser::{SetDownloadBehaviorBehavior, SetDownloadBehaviorParams},
+        browser::{BrowserContextId, SetDownloadBehaviorBehavior, SetDownloadBehaviorParams},
         emulation::SetDeviceMetricsOverrideParams,
+        fetch::{
+            AuthChallengeResponse, AuthChallengeResponseResponse, AuthChallengeSource,
+            ContinueRequestParams, ContinueWithAuthParams, EnableParams as FetchEnableParams,
+            EventAuthRequired, EventRequestPaused, RequestPattern,
+        },
         page::{CaptureScreenshotFormat, NavigateParams},
+        target::{
+            CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
+            GetTargetsParams,
+        },
     },
     page::ScreenshotParams,
 };
@@ -32,11 +48,14 @@ use futures::StreamExt;
 use moat_shared::policy::{AllowedUrl, UrlPolicy};
 use tokio::{
     io::AsyncBufReadExt,
-    sync::{Mutex, Semaphore},
+    sync::{Mutex, OwnedSemaphorePermit, RwLock, Semaphore},
     time::Instant,
 };
 
-use crate::{egress::EgressProxy, egress::REFUSAL_MARKER, error::ScrapeError};
+use crate::{
+    egress::{EgressProxy, PROXY_USER, REFUSAL_MARKER},
+    error::ScrapeError,
+};
 
 /// Where Debian puts Chromium (a wrapper script that execs the binary).
 pub const DEFAULT_CHROME: &str = "/usr/bin/chromium";
@@ -49,9 +68,14 @@ const LAUNCH_TIMEOUT: Duration = Duration::from_secs(15);
 /// milliseconds when the browser is healthy; past this it is hung.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long closing a tab may take before the browser is declared hung and
-/// killed.
+/// How long closing a tab (disposing its browser context) may take before
+/// the browser is declared hung and killed.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often `/metrics`' page count is refreshed from Chromium's own target
+/// list while a browser runs (it is also refreshed after every tab opens
+/// and closes). One `Target.getTargets` is well under a millisecond.
+const CENSUS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Share of a call's deadline (in percent) spent waiting for the load
 /// event; the rest is for settling and extraction, so a page that never
@@ -64,9 +88,13 @@ const SETTLE_STEP: Duration = Duration::from_millis(100);
 /// Longest wait for a JavaScript page to stop changing after load.
 const SETTLE_MAX: Duration = Duration::from_secs(2);
 
+/// Chromium's proxy bypass rule that removes the implicit loopback bypass:
+/// a page's requests to 127.0.0.1 go through the proxy (and its policy) too.
+const PROXY_BYPASS: &str = "<-loopback>";
+
 /// Chromium flags (without the leading `--`; chromiumoxide adds them).
-/// PITFALLS: as root Chromium needs no-sandbox; without the others it tries
-/// to reach Google at start-up.
+/// As root Chromium needs no-sandbox; without the others it tries to reach
+/// Google at start-up.
 const CHROME_FLAGS: &[&str] = &[
     "disable-gpu",
     "no-first-run",
@@ -95,7 +123,16 @@ pub struct BrowserSettings {
     pub queue_wait: Duration,
     /// TCP connect timeout of the egress proxy.
     pub connect_timeout: Duration,
+    /// Where the egress proxy listens.
+    pub egress_listen: SocketAddr,
+    /// The `HOST:PORT` the browser dials for the proxy (default: the bound
+    /// address).
+    pub egress_advertise: Option<String>,
 }
+
+/// The egress proxy's default address: loopback, a random port.
+pub const DEFAULT_EGRESS_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 /// What a rendered page gave us.
 #[derive(Debug, Clone, Default)]
@@ -114,34 +151,40 @@ pub struct Rendered {
 
 /// A launched (or connected) browser.
 struct Running {
-    browser: Mutex<Browser>,
+    /// Read-locked for DevTools commands (they run concurrently);
+    /// write-locked only to reap a killed child.
+    browser: RwLock<Browser>,
     alive: Arc<AtomicBool>,
     launched: bool,
+    /// The launched Chromium's pid, so [`kill`] needs no lock to signal it;
+    /// taken by the first kill, so a reused pid is never signalled.
+    pid: std::sync::Mutex<Option<u32>>,
     /// Removed by [`kill`] once Chromium has exited (or when the last
     /// reference drops, whichever comes first).
     profile: std::sync::Mutex<Option<tempfile::TempDir>>,
+    /// `proxyServer` of every call's browser context.
+    proxy_server: String,
+    /// The browser contexts this process created and has not yet seen
+    /// disposed: the census counts the page targets inside them.
+    contexts: std::sync::Mutex<HashSet<BrowserContextId>>,
+    /// Page targets open in those contexts, from Chromium's own target
+    /// list at the last census (`/metrics`; shared with the pool).
+    pages: Arc<AtomicU64>,
 }
 
 /// The one browser of this process.
 pub struct BrowserPool {
     settings: BrowserSettings,
     policy: Arc<UrlPolicy>,
-    slots: Semaphore,
+    /// One permit per tab; a permit is held until its tab is closed in
+    /// Chromium, not merely until the call returns.
+    slots: Arc<Semaphore>,
     running: Mutex<Option<Arc<Running>>>,
     proxy: Mutex<Option<Arc<EgressProxy>>>,
-    /// Tabs open now (for `/metrics`).
-    pages_open: std::sync::atomic::AtomicU64,
+    /// Page targets open now, as Chromium lists them (for `/metrics`).
+    pages_open: Arc<AtomicU64>,
     /// Browsers launched (or connected) since start (for `/metrics`).
-    launches: std::sync::atomic::AtomicU64,
-}
-
-/// Counts a tab as open for as long as it lives.
-struct OpenTab<'a>(&'a std::sync::atomic::AtomicU64);
-
-impl Drop for OpenTab<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
+    launches: AtomicU64,
 }
 
 impl std::fmt::Debug for BrowserPool {
@@ -153,26 +196,103 @@ impl std::fmt::Debug for BrowserPool {
     }
 }
 
+/// A call's tab: its browser context (with the page in it) and its slot.
+/// Closed exactly once: by [`Tab::close`] on the call's own path, or, when
+/// the call's future is dropped first (cancelled, or cut by the runtime's
+/// deadline), by a task that [`Drop`] spawns. The slot is freed only after
+/// the context is disposed in Chromium.
+struct Tab {
+    open: Option<OpenTab>,
+}
+
+/// What closing a tab needs.
+struct OpenTab {
+    running: Arc<Running>,
+    context: BrowserContextId,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Tab {
+    /// Dispose the context now and say whether Chromium confirmed it in
+    /// time.
+    async fn close(mut self) -> bool {
+        match self.open.take() {
+            Some(open) => close_tab(open).await,
+            None => true,
+        }
+    }
+}
+
+impl Drop for Tab {
+    fn drop(&mut self) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        // Without a runtime (the process is exiting) the browser is killed
+        // by shutdown, and every tab with it.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(close_tab(open));
+        }
+    }
+}
+
+/// Dispose a tab's browser context (which closes every target in it: the
+/// page, its frames, its popups, its workers), refresh the census, then
+/// free the slot. A browser that does not confirm in time is hung: it is
+/// marked dead and killed, so the next call relaunches it.
+async fn close_tab(open: OpenTab) -> bool {
+    let OpenTab {
+        running,
+        context,
+        _slot,
+    } = open;
+    if !running.alive.load(Ordering::SeqCst) {
+        return false;
+    }
+    let disposed = {
+        let browser = running.browser.read().await;
+        tokio::time::timeout(
+            CLOSE_TIMEOUT,
+            browser.execute(DisposeBrowserContextParams::new(context.clone())),
+        )
+        .await
+    };
+    if matches!(disposed, Ok(Ok(_))) {
+        running
+            .contexts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&context);
+        census(&running).await;
+        true
+    } else {
+        tracing::warn!("a tab did not close in time; killing Chromium");
+        kill(&running).await;
+        false
+    }
+}
+
 impl BrowserPool {
     /// A pool that launches nothing until the first call.
     pub fn new(settings: BrowserSettings, policy: Arc<UrlPolicy>) -> Self {
-        let slots = Semaphore::new(settings.concurrency.max(1));
+        let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         Self {
             settings,
             policy,
             slots,
             running: Mutex::new(None),
             proxy: Mutex::new(None),
-            pages_open: std::sync::atomic::AtomicU64::new(0),
-            launches: std::sync::atomic::AtomicU64::new(0),
+            pages_open: Arc::new(AtomicU64::new(0)),
+            launches: AtomicU64::new(0),
         }
     }
 
-    /// `/metrics` lines: tabs open now, and browser launches and relaunches.
+    /// `/metrics` lines: tabs open now (Chromium's page targets in this
+    /// process's browser contexts), and browser launches and relaunches.
     pub fn metrics_text(&self) -> String {
         let launches = self.launches.load(Ordering::Relaxed);
         format!(
-            "# HELP moat_browser_pages_open Browser tabs open now.\n# TYPE moat_browser_pages_open gauge\nmoat_browser_pages_open {}\n\
+            "# HELP moat_browser_pages_open Browser tabs open now: page targets in moat's browser contexts, from Chromium's own target list.\n# TYPE moat_browser_pages_open gauge\nmoat_browser_pages_open {}\n\
              # HELP moat_browser_launches_total Browsers launched, the first one included.\n# TYPE moat_browser_launches_total counter\nmoat_browser_launches_total {launches}\n\
              # HELP moat_browser_relaunches_total Browsers launched to replace one that crashed or hung.\n# TYPE moat_browser_relaunches_total counter\nmoat_browser_relaunches_total {}\n",
             self.pages_open.load(Ordering::Relaxed),
@@ -234,7 +354,8 @@ impl BrowserPool {
 
     /// Run `work` on a fresh tab: take a slot, make sure a browser runs,
     /// open the tab, enforce the deadline, close the tab, and kill the
-    /// browser when it crashed or hung.
+    /// browser when it crashed or hung. Dropped at any await, the tab still
+    /// closes (see [`Tab`]).
     async fn with_tab<T, F>(
         &self,
         deadline: Instant,
@@ -244,47 +365,33 @@ impl BrowserPool {
     where
         F: FnOnce(Page) -> futures::future::BoxFuture<'static, Result<T, ScrapeError>>,
     {
-        let _slot = tokio::time::timeout(self.settings.queue_wait, self.slots.acquire())
-            .await
-            .map_err(|_| ScrapeError::Busy {
-                slots: self.settings.concurrency,
-                waited: self.settings.queue_wait,
-            })?
-            .map_err(|_| ScrapeError::Browser("the browser is shutting down".into()))?;
+        let slot =
+            tokio::time::timeout(self.settings.queue_wait, self.slots.clone().acquire_owned())
+                .await
+                .map_err(|_| ScrapeError::Busy {
+                    slots: self.settings.concurrency,
+                    waited: self.settings.queue_wait,
+                })?
+                .map_err(|_| ScrapeError::Browser("the browser is shutting down".into()))?;
         let running = self.ensure_running().await?;
-        let page = {
-            let browser = running.browser.lock().await;
-            tokio::time::timeout(COMMAND_TIMEOUT, browser.new_page("about:blank")).await
-        };
-        let page = match page {
-            Ok(Ok(page)) => {
-                self.pages_open.fetch_add(1, Ordering::Relaxed);
-                page
-            }
-            Ok(Err(error)) => {
+        let (tab, page) = match open_tab(running.clone(), slot).await {
+            Ok(opened) => opened,
+            Err(OpenError::Failed(error)) => {
                 self.retire(&running).await;
                 return Err(ScrapeError::Browser(format!(
                     "Chromium could not open a tab ({error}); it was restarted, retry the call"
                 )));
             }
-            Err(_) => {
+            Err(OpenError::Hung) => {
                 self.retire(&running).await;
                 return Err(ScrapeError::Browser(
                     "Chromium stopped answering; it was killed and will be relaunched, retry the call".into(),
                 ));
             }
         };
-        let _tab = OpenTab(&self.pages_open);
-        let outcome = tokio::time::timeout_at(deadline, work(page.clone())).await;
+        let outcome = tokio::time::timeout_at(deadline, work(page)).await;
         let crashed = !running.alive.load(Ordering::SeqCst);
-        let closed = if crashed {
-            false
-        } else {
-            matches!(
-                tokio::time::timeout(CLOSE_TIMEOUT, page.close()).await,
-                Ok(Ok(()))
-            )
-        };
+        let closed = !crashed && tab.close().await;
         if crashed {
             self.retire(&running).await;
             return Err(ScrapeError::Browser(
@@ -292,7 +399,6 @@ impl BrowserPool {
             ));
         }
         if !closed {
-            tracing::warn!("a tab did not close in time; killing Chromium");
             self.retire(&running).await;
             // A browser that cannot close a tab is hung (e.g. SIGSTOPped):
             // whatever went wrong in the call was its fault, not the page's.
@@ -323,7 +429,8 @@ impl BrowserPool {
         if let Some(old) = slot.take() {
             kill(&old).await;
         }
-        let running = Arc::new(self.start().await?);
+        let running = self.start().await?;
+        spawn_census(&running);
         self.launches.fetch_add(1, Ordering::Relaxed);
         *slot = Some(running.clone());
         Ok(running)
@@ -349,29 +456,40 @@ impl BrowserPool {
             return Ok(proxy.clone());
         }
         let proxy = Arc::new(
-            EgressProxy::start(self.policy.clone(), self.settings.connect_timeout)
-                .await
-                .map_err(|error| {
-                    ScrapeError::Browser(format!("cannot start the egress proxy: {error}"))
-                })?,
+            EgressProxy::start(
+                self.policy.clone(),
+                self.settings.connect_timeout,
+                self.settings.egress_listen,
+                // A launched Chromium reaches the loopback proxy privately
+                // enough; a remote one needs the proxy where others may
+                // reach it too.
+                self.settings.remote.is_some(),
+            )
+            .await
+            .map_err(|error| {
+                ScrapeError::Browser(format!(
+                    "cannot start the egress proxy on {}: {error}",
+                    self.settings.egress_listen
+                ))
+            })?,
         );
         *slot = Some(proxy.clone());
         Ok(proxy)
     }
 
-    async fn start(&self) -> Result<Running, ScrapeError> {
+    async fn start(&self) -> Result<Arc<Running>, ScrapeError> {
+        let proxy = self.proxy().await?;
         if let Some(remote) = &self.settings.remote {
             let (browser, handler) = Browser::connect(remote.clone()).await.map_err(|error| {
                 ScrapeError::BrowserUnavailable(format!(
                     "cannot connect to the browser at --browser-ws: {error}"
                 ))
             })?;
-            tracing::warn!(
-                "using a remote browser: its own network settings apply, the egress proxy does not; give it --proxy-server pointing at a moat egress or run it in an isolated network"
+            tracing::info!(
+                "using a remote browser: every call's browser context goes through the egress proxy, which it must reach"
             );
-            return Ok(self.finish_start(browser, handler, false, None).await);
+            return self.finish_start(browser, handler, &proxy, None).await;
         }
-        let proxy = self.proxy().await?;
         let temp = std::env::temp_dir();
         sweep_orphan_profiles(&temp);
         let profile = tempfile::Builder::new()
@@ -386,8 +504,12 @@ impl BrowserPool {
             .no_sandbox()
             .launch_timeout(LAUNCH_TIMEOUT)
             .request_timeout(COMMAND_TIMEOUT)
-            .arg(format!("proxy-server=http://{}", proxy.address()))
-            .arg("proxy-bypass-list=<-loopback>");
+            // The default context too, though no call uses it.
+            .arg(format!(
+                "proxy-server=http://{}",
+                self.proxy_address(&proxy)
+            ))
+            .arg(format!("proxy-bypass-list={PROXY_BYPASS}"));
         for flag in CHROME_FLAGS {
             builder = builder.arg(*flag);
         }
@@ -410,18 +532,29 @@ impl BrowserPool {
                 }
             });
         }
-        Ok(self
-            .finish_start(browser, handler, true, Some(profile))
-            .await)
+        self.finish_start(browser, handler, &proxy, Some(profile))
+            .await
     }
 
+    /// The `HOST:PORT` the browser dials for the egress proxy.
+    fn proxy_address(&self, proxy: &EgressProxy) -> String {
+        self.settings
+            .egress_advertise
+            .clone()
+            .unwrap_or_else(|| proxy.address().to_string())
+    }
+
+    /// Watch the DevTools connection, deny downloads, and, on a remote
+    /// browser, answer the egress proxy's challenge for every request
+    /// (browser-wide `Fetch`, so frames in other processes, workers and
+    /// popups are covered too).
     async fn finish_start(
         &self,
-        browser: Browser,
+        mut browser: Browser,
         mut handler: chromiumoxide::Handler,
-        launched: bool,
+        proxy: &EgressProxy,
         profile: Option<tempfile::TempDir>,
-    ) -> Running {
+    ) -> Result<Arc<Running>, ScrapeError> {
         let alive = Arc::new(AtomicBool::new(true));
         let flag = alive.clone();
         tokio::spawn(async move {
@@ -441,13 +574,35 @@ impl BrowserPool {
         {
             tracing::warn!(%error, "could not disable downloads");
         }
-        tracing::info!(launched, "browser ready");
-        Running {
-            browser: Mutex::new(browser),
+        let launched = profile.is_some();
+        let pid = browser
+            .get_mut_child()
+            .and_then(|child| child.as_mut_inner().id());
+        let address = self.proxy_address(proxy);
+        let running = Arc::new(Running {
+            browser: RwLock::new(browser),
             alive,
             launched,
+            pid: std::sync::Mutex::new(pid),
             profile: std::sync::Mutex::new(profile),
+            proxy_server: format!("http://{address}"),
+            contexts: std::sync::Mutex::new(HashSet::new()),
+            pages: self.pages_open.clone(),
+        });
+        // Only a remote browser's proxy demands the credential. Measured on
+        // a launched Chromium: with browser-wide `Fetch` interception, a
+        // storm of calls cancelled mid-load left later navigations stalled
+        // before their first request, so it is not used where not needed.
+        if !launched
+            && let Err(error) = answer_proxy_challenges(&running, &address, proxy.password()).await
+        {
+            kill(&running).await;
+            return Err(ScrapeError::Browser(format!(
+                "the browser did not accept DevTools request interception ({error}), so its requests could not be sent through the egress proxy"
+            )));
         }
+        tracing::info!(launched, "browser ready");
+        Ok(running)
     }
 
     fn unavailable(&self, detail: &str) -> ScrapeError {
@@ -465,21 +620,247 @@ impl BrowserPool {
     }
 }
 
+/// Why a tab could not be opened.
+enum OpenError {
+    /// Chromium answered with an error.
+    Failed(String),
+    /// Chromium did not answer in time.
+    Hung,
+}
+
+/// Open a tab in a fresh browser context that goes through the egress
+/// proxy. The work runs in its own task: if the caller is dropped midway,
+/// the task still learns the context it created and disposes it, so a
+/// cancelled open leaks nothing either.
+async fn open_tab(
+    running: Arc<Running>,
+    slot: OwnedSemaphorePermit,
+) -> Result<(Tab, Page), OpenError> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let context = {
+            let browser = running.browser.read().await;
+            let params = CreateBrowserContextParams::builder()
+                .proxy_server(running.proxy_server.clone())
+                .proxy_bypass_list(PROXY_BYPASS)
+                // A remote browser drops the context if moat goes away.
+                .dispose_on_detach(true)
+                .build();
+            tokio::time::timeout(COMMAND_TIMEOUT, browser.create_browser_context(params)).await
+        };
+        let context = match context {
+            Ok(Ok(context)) => context,
+            Ok(Err(error)) => {
+                let _ = sender.send(Err(OpenError::Failed(error.to_string())));
+                return;
+            }
+            Err(_) => {
+                let _ = sender.send(Err(OpenError::Hung));
+                return;
+            }
+        };
+        running
+            .contexts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(context.clone());
+        let tab = Tab {
+            open: Some(OpenTab {
+                running: running.clone(),
+                context: context.clone(),
+                _slot: slot,
+            }),
+        };
+        let page = {
+            let browser = running.browser.read().await;
+            let mut params = CreateTargetParams::new("about:blank");
+            params.browser_context_id = Some(context);
+            tokio::time::timeout(COMMAND_TIMEOUT, browser.new_page(params)).await
+        };
+        let opened = match page {
+            Ok(Ok(page)) => Ok((tab, page)),
+            Ok(Err(error)) => {
+                tab.close().await;
+                Err(OpenError::Failed(error.to_string()))
+            }
+            Err(_) => {
+                tab.close().await;
+                Err(OpenError::Hung)
+            }
+        };
+        if opened.is_ok() {
+            census(&running).await;
+        }
+        // A caller that is gone drops the tab with the failed send: its
+        // Drop disposes the context.
+        let _ = sender.send(opened);
+    });
+    receiver
+        .await
+        .unwrap_or_else(|_| Err(OpenError::Failed("the tab opener stopped".into())))
+}
+
+/// Count the page targets in this process's browser contexts, as Chromium
+/// lists them (`Target.getTargets`), into the `/metrics` gauge.
+async fn census(running: &Running) {
+    if !running.alive.load(Ordering::SeqCst) {
+        return;
+    }
+    let targets = {
+        let browser = running.browser.read().await;
+        tokio::time::timeout(
+            COMMAND_TIMEOUT,
+            browser.execute(GetTargetsParams::default()),
+        )
+        .await
+    };
+    let Ok(Ok(targets)) = targets else {
+        return;
+    };
+    let contexts = running
+        .contexts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let pages = targets
+        .result
+        .target_infos
+        .iter()
+        .filter(|target| target.r#type == "page")
+        .filter(|target| {
+            target
+                .browser_context_id
+                .as_ref()
+                .is_some_and(|context| contexts.contains(context))
+        })
+        .count();
+    if running.alive.load(Ordering::SeqCst) {
+        running.pages.store(pages as u64, Ordering::Relaxed);
+    }
+}
+
+/// Refresh the census every [`CENSUS_INTERVAL`] while `running` lives, so
+/// `/metrics` also sees tabs that appear or vanish between calls (popups,
+/// crashed renderers).
+fn spawn_census(running: &Arc<Running>) {
+    let weak = Arc::downgrade(running);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CENSUS_INTERVAL).await;
+            let Some(running) = weak.upgrade() else {
+                return;
+            };
+            if !running.alive.load(Ordering::SeqCst) {
+                return;
+            }
+            census(&running).await;
+        }
+    });
+}
+
+/// Pause every request of the browser (browser-wide `Fetch.enable` with
+/// auth handling) and let it go on at once, answering only the egress
+/// proxy's own 407 challenge with the credential. Any other challenge (a
+/// site's 401, another proxy) gets Chromium's default: never the
+/// credential.
+///
+/// # Security
+/// The credential is given only when the challenge comes from a proxy
+/// whose origin is `http://{address}`, the one every moat context uses.
+async fn answer_proxy_challenges(
+    running: &Arc<Running>,
+    address: &str,
+    password: &str,
+) -> Result<(), chromiumoxide::error::CdpError> {
+    let browser = running.browser.read().await;
+    let mut paused = browser.event_listener::<EventRequestPaused>().await?;
+    let mut challenges = browser.event_listener::<EventAuthRequired>().await?;
+    let origin = format!("http://{address}");
+    let password = password.to_string();
+    let weak: Weak<Running> = Arc::downgrade(running);
+    tokio::spawn(async move {
+        loop {
+            let answer = tokio::select! {
+                event = paused.next() => match event {
+                    Some(event) => Answer::Continue(ContinueRequestParams::new(event.request_id.clone())),
+                    None => return,
+                },
+                event = challenges.next() => match event {
+                    Some(event) => {
+                        let ours = event.auth_challenge.source == Some(AuthChallengeSource::Proxy)
+                            && event.auth_challenge.origin == origin;
+                        let response = if ours {
+                            let mut response = AuthChallengeResponse::new(AuthChallengeResponseResponse::ProvideCredentials);
+                            response.username = Some(PROXY_USER.to_string());
+                            response.password = Some(password.clone());
+                            response
+                        } else {
+                            AuthChallengeResponse::new(AuthChallengeResponseResponse::Default)
+                        };
+                        Answer::Auth(ContinueWithAuthParams::new(event.request_id.clone(), response))
+                    }
+                    None => return,
+                },
+            };
+            let Some(running) = weak.upgrade() else {
+                return;
+            };
+            // Answered concurrently: one slow answer must not hold up the
+            // requests of other tabs.
+            match answer {
+                Answer::Continue(params) => tokio::spawn(respond(running, params)),
+                Answer::Auth(params) => tokio::spawn(respond(running, params)),
+            };
+        }
+    });
+    let enable = FetchEnableParams::builder()
+        .handle_auth_requests(true)
+        .pattern(RequestPattern::builder().url_pattern("*").build())
+        .build();
+    tokio::time::timeout(COMMAND_TIMEOUT, browser.execute(enable))
+        .await
+        .map_err(|_| chromiumoxide::error::CdpError::Timeout)??;
+    Ok(())
+}
+
+/// One answer to a paused request.
+enum Answer {
+    Continue(ContinueRequestParams),
+    Auth(ContinueWithAuthParams),
+}
+
+/// Send one answer to a paused request.
+async fn respond<T: chromiumoxide::types::Command>(running: Arc<Running>, command: T) {
+    let browser = running.browser.read().await;
+    if let Ok(Err(error)) = tokio::time::timeout(COMMAND_TIMEOUT, browser.execute(command)).await {
+        // A request of a tab closed meanwhile: nothing left to answer.
+        tracing::debug!(%error, "a paused browser request could not be answered");
+    }
+}
+
 async fn kill(running: &Running) {
     running.alive.store(false, Ordering::SeqCst);
+    running.pages.store(0, Ordering::Relaxed);
     if !running.launched {
         return;
     }
-    let mut browser = running.browser.lock().await;
+    // Signalled without the lock: a hung browser may hold DevTools
+    // commands (and their read locks) until they time out.
     // Listed before the browser dies: once it is gone they belong to init.
-    let helpers = browser
-        .get_mut_child()
-        .and_then(|child| child.as_mut_inner().id())
-        .map(descendants)
-        .unwrap_or_default();
+    let pid = running
+        .pid
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(pid) = pid {
+        let mut tree = descendants(pid);
+        tree.push(pid);
+        kill_all(&tree);
+    }
+    let mut browser = running.browser.write().await;
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.kill()).await;
-    kill_all(&helpers);
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, browser.wait()).await;
+    drop(browser);
     // Remove the profile now rather than when the last in-flight call lets
     // go of `running`: at shutdown the process may exit before that.
     let profile = running

@@ -11,7 +11,7 @@ use moat_shared::{
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 
 use crate::{
-    browser::{BrowserPool, BrowserSettings, DEFAULT_CHROME},
+    browser::{BrowserPool, BrowserSettings, DEFAULT_CHROME, DEFAULT_EGRESS_LISTEN},
     cache::PageCache,
     error::ScrapeError,
     fetcher::{FetchLimits, Fetcher},
@@ -104,6 +104,15 @@ impl ScrapeServer {
                 concurrency: limits.browser_concurrency,
                 queue_wait: Duration::from_millis(limits.browser_queue_wait_ms),
                 connect_timeout: Duration::from_millis(limits.connect_timeout_ms),
+                egress_listen: match &limits.egress_listen {
+                    Some(listen) => listen.parse().map_err(|_| {
+                        ScrapeError::Invalid(format!(
+                            "egress_listen {listen:?} is not an IP:PORT socket address"
+                        ))
+                    })?,
+                    None => DEFAULT_EGRESS_LISTEN,
+                },
+                egress_advertise: limits.egress_advertise.clone(),
             },
             url_policy.clone(),
         );

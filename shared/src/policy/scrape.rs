@@ -84,6 +84,15 @@ pub struct ScrapePolicy {
     pub chrome: Option<String>,
     /// Connect to this DevTools WebSocket instead of launching Chromium.
     pub browser_ws: Option<String>,
+    /// Where the browser's egress proxy listens (`IP:PORT`; default
+    /// `127.0.0.1:0`). A remote browser (`browser_ws`) on another host needs
+    /// an address it can reach; the proxy then demands a per-process
+    /// credential that only moat's DevTools connection answers.
+    pub egress_listen: Option<String>,
+    /// The `HOST:PORT` the browser is told to use for the egress proxy, when
+    /// it differs from the bound address (NAT, a container name, or an
+    /// `egress_listen` on `0.0.0.0`).
+    pub egress_advertise: Option<String>,
     /// The search provider.
     pub search: SearchPolicy,
 }
@@ -108,6 +117,8 @@ impl Default for ScrapePolicy {
             screenshot_max_bytes: DEFAULT_SCREENSHOT_MAX_BYTES,
             chrome: None,
             browser_ws: None,
+            egress_listen: None,
+            egress_advertise: None,
             search: SearchPolicy::default(),
         }
     }
@@ -186,6 +197,24 @@ impl ScrapePolicy {
                 "field `max_length`: must not exceed `max_length_cap`",
             ));
         }
+        if let Some(listen) = &self.egress_listen {
+            let Ok(address) = listen.parse::<std::net::SocketAddr>() else {
+                return Err(PolicyError::at(
+                    file,
+                    source,
+                    source.find("egress_listen"),
+                    format!("field `egress_listen`: {listen:?} is not an IP:PORT socket address"),
+                ));
+            };
+            if address.ip().is_unspecified() && self.egress_advertise.is_none() {
+                return Err(PolicyError::at(
+                    file,
+                    source,
+                    source.find("egress_listen"),
+                    "field `egress_advertise`: required when `egress_listen` is an unspecified address (the browser must be told where the proxy is)",
+                ));
+            }
+        }
         if let Some(provider) = &self.search.provider
             && !matches!(provider.as_str(), "searxng" | "brave")
         {
@@ -205,5 +234,27 @@ impl ScrapePolicy {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::policy::Policy;
+
+    /// `egress_listen` must be an IP:PORT, and an unspecified address needs
+    /// `egress_advertise`; each refusal names the field on one line.
+    #[test]
+    fn egress_listen_is_checked() {
+        let parse = |text: &str| Policy::parse(Path::new("p.toml"), text);
+        let error = parse("[scrape]\negress_listen = \"proxy.local\"\n").expect_err("refused");
+        assert!(error.to_string().contains("egress_listen"), "{error}");
+        assert!(!error.to_string().contains('\n'), "{error}");
+        let error = parse("[scrape]\negress_listen = \"0.0.0.0:8899\"\n").expect_err("refused");
+        assert!(error.to_string().contains("egress_advertise"), "{error}");
+        parse("[scrape]\negress_listen = \"0.0.0.0:8899\"\negress_advertise = \"moat:8899\"\n")
+            .expect("accepted");
+        parse("[scrape]\negress_listen = \"127.0.0.1:0\"\n").expect("accepted");
     }
 }

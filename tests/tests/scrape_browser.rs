@@ -1,0 +1,447 @@
+//! moat-scrape's browser, end to end: the tab of a call that is cancelled
+//! or cut by its deadline is closed in Chromium itself (not only in moat's
+//! bookkeeping), and a remote browser (`--browser-ws`) sends every request
+//! of a page through moat's egress proxy.
+//!
+//! Everything runs on loopback against fake servers this suite starts;
+//! Chromium is /usr/bin/chromium (scripts/test.sh installs it). The remote
+//! browser is a second local Chromium started with
+//! `--remote-debugging-port`, without any proxy setting of its own.
+
+use std::{
+    os::unix::process::CommandExt as _,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use moat_tests::{
+    Era, HttpServer, Session, Transport, call,
+    fake_sites::{FakeServer, Reply, site_router},
+    is_error, text,
+};
+use rmcp::{
+    model::{CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ServerResult},
+    service::PeerRequestOptions,
+};
+use serde_json::{Value, json};
+
+/// Calls in the storm: half cancelled, half cut by the deadline.
+const CALLS: usize = 50;
+/// Calls the test keeps in flight at once (below the server's per-session
+/// cap of 32).
+const IN_FLIGHT: usize = 12;
+/// How long the test waits for Chromium, the fake site and `/metrics` to
+/// settle after the storm; far above the few hundred milliseconds it takes.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// The fake site, the server nobody may reach, and a policy opening only
+/// the site.
+struct World {
+    site: FakeServer,
+    blocked: FakeServer,
+    _dir: tempfile::TempDir,
+    policy: PathBuf,
+}
+
+impl World {
+    async fn new(extra: &str) -> Self {
+        let blocked =
+            FakeServer::start(|_| Reply::ok("text/plain", "SECRET FROM THE PRIVATE NETWORK")).await;
+        let site = FakeServer::start(site_router(blocked.authority())).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let policy = dir.path().join("policy.toml");
+        let text = format!(
+            "[url]\nallow_private = [\"{}\"]\n\n[scrape]\nhttp_timeout_ms = 3000\n\
+             robots_timeout_ms = 2000\n{extra}\n",
+            site.authority()
+        );
+        std::fs::write(&policy, text).expect("write policy");
+        Self {
+            site,
+            blocked,
+            _dir: dir,
+            policy,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.site.base())
+    }
+
+    fn policy(&self) -> String {
+        self.policy.display().to_string()
+    }
+
+    /// Nothing reached the private server.
+    fn assert_blocked_untouched(&self) {
+        assert!(
+            self.blocked.hits().is_empty(),
+            "the blocked server was reached: {:?}",
+            self.blocked.hits()
+        );
+    }
+}
+
+/// The DevTools port Chromium wrote into `profile` (`DevToolsActivePort`:
+/// the port, then the browser's WebSocket path), waiting for it to appear.
+fn devtools_port_file(profile: &Path) -> (u16, String) {
+    let file = profile.join("DevToolsActivePort");
+    let started = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            let mut lines = text.lines();
+            if let (Some(port), Some(path)) = (lines.next(), lines.next())
+                && let Ok(port) = port.trim().parse()
+            {
+                return (port, path.trim().to_string());
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "Chromium wrote no {}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The profile folder of the Chromium that moat-scrape `pid` launched.
+fn profile_of(pid: u32) -> PathBuf {
+    let prefix = format!("moat-scrape-profile-{pid}-");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
+        .expect("temp dir")
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path())
+        .collect();
+    assert_eq!(found.len(), 1, "expected one profile of {pid}: {found:?}");
+    found.remove(0)
+}
+
+/// Page targets as Chromium itself lists them (`/json/list`), whatever
+/// moat believes.
+async fn chromium_pages(port: u16) -> usize {
+    let list: Vec<Value> = reqwest::get(format!("http://127.0.0.1:{port}/json/list"))
+        .await
+        .expect("Chromium's /json/list")
+        .json()
+        .await
+        .expect("JSON");
+    list.iter()
+        .filter(|target| target["type"] == "page")
+        .count()
+}
+
+/// Chromium renderer processes anywhere under `pid`.
+fn renderers(pid: u32) -> usize {
+    let mut pending = vec![pid];
+    let mut count = 0;
+    while let Some(parent) = pending.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok())
+            {
+                let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains("--type=renderer") {
+                    count += 1;
+                }
+                pending.push(child);
+            }
+        }
+    }
+    count
+}
+
+/// `moat_browser_pages_open` from the server's `/metrics`.
+async fn metrics_pages_open(base: &str) -> u64 {
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("moat_browser_pages_open "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no moat_browser_pages_open in {metrics}"))
+}
+
+/// How a storm call ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    Cancelled,
+    Deadline,
+}
+
+/// Regression: a browser call cancelled by the client, or dropped at its
+/// deadline, left its tab open and loading in Chromium while `/metrics`
+/// counted it closed (measured: six cancelled scrapes of a never-finishing
+/// page took Chromium from 4 to 9 renderer processes). After 50 such calls,
+/// half cancelled with `notifications/cancelled` while their page loads and
+/// half cut by the browser deadline, Chromium's own page list is back to
+/// its baseline, the never-finishing site holds no connection, and
+/// `/metrics` says the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelled_and_timed_out_tabs_are_closed_in_chromium() {
+    let world = Arc::new(
+        World::new(
+            "browser_timeout_ms = 8000\nbrowser_concurrency = 6\nbrowser_queue_wait_ms = 120000\n",
+        )
+        .await,
+    );
+    let server =
+        HttpServer::start("moat-scrape", &["--policy", &world.policy()], &[]).expect("server");
+    let client = server.client(Era::Handshake).await.expect("client");
+    // Launch Chromium (on a loaded machine the first page may miss the
+    // short deadline; only the launch matters here).
+    call(
+        &client,
+        "scrape",
+        json!({ "url": world.url("/article"), "render": "browser" }),
+    )
+    .await
+    .expect("answers");
+    let pid = server.child.id();
+    let (port, _) = devtools_port_file(&profile_of(pid));
+    let baseline = chromium_pages(port).await;
+    let baseline_renderers = renderers(pid);
+    eprintln!("baseline: {baseline} page targets, {baseline_renderers} renderers");
+
+    let started = Instant::now();
+    let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut calls = Vec::new();
+    for index in 0..CALLS {
+        let peer = client.peer().clone();
+        let world = world.clone();
+        let gate = gate.clone();
+        calls.push(tokio::spawn(async move {
+            let _turn = gate.acquire_owned().await.expect("gate");
+            let cancel = index % 2 == 0;
+            // The deadline half mixes a page that stalls mid-body and one
+            // that never answers at all.
+            let page = if cancel || index % 4 == 1 {
+                "slow"
+            } else {
+                "silent"
+            };
+            let path = format!("/{page}?call={index}&");
+            let Value::Object(arguments) = json!({ "url": world.url(&path), "render": "browser" })
+            else {
+                unreachable!()
+            };
+            let request = ClientRequest::CallToolRequest(CallToolRequest::new(
+                CallToolRequestParams::new("scrape").with_arguments(arguments),
+            ));
+            let mut handle = peer
+                .send_cancellable_request(request, PeerRequestOptions::no_options())
+                .await
+                .expect("request sent");
+            if cancel {
+                // Cancel while the browser is loading this call's page.
+                let asked = Instant::now();
+                while world.site.hits_on(&path) == 0 {
+                    if let Ok(answer) = handle.rx.try_recv() {
+                        // On a loaded machine a navigation can miss its
+                        // budget before the request leaves Chromium: then
+                        // the deadline cut this call instead.
+                        eprintln!("{path} was cut by the deadline before its page was asked for: {answer:?}");
+                        return Ending::Deadline;
+                    }
+                    assert!(
+                        asked.elapsed() < Duration::from_secs(120),
+                        "the browser never asked for {path}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                handle
+                    .cancel(Some("the test cancels".into()))
+                    .await
+                    .expect("cancel sent");
+                return Ending::Cancelled;
+            }
+            let answer = handle.await_response().await.expect("an answer");
+            let ServerResult::CallToolResult(result) = answer else {
+                panic!("not a tool result: {answer:?}")
+            };
+            assert_deadline_answer(&result, &path);
+            Ending::Deadline
+        }));
+    }
+    let mut endings = Vec::new();
+    for call in calls {
+        endings.push(call.await.expect("call task"));
+    }
+    let cancelled = endings.iter().filter(|e| **e == Ending::Cancelled).count();
+    eprintln!("{cancelled} calls cancelled while their page loaded");
+    assert!(
+        cancelled >= CALLS / 10,
+        "only {cancelled} calls were cancelled while their page loaded"
+    );
+    eprintln!("{CALLS} calls done in {:?}", started.elapsed());
+
+    let settling = Instant::now();
+    let (mut pages, mut open, mut reported) = (usize::MAX, usize::MAX, u64::MAX);
+    while settling.elapsed() < SETTLE {
+        pages = chromium_pages(port).await;
+        open = world.site.open_connections();
+        reported = metrics_pages_open(&server.base).await;
+        if pages == baseline && open == 0 && reported == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "after {:?}: {pages} page targets, {open} open connections, /metrics {reported}, {} renderers",
+        settling.elapsed(),
+        renderers(pid)
+    );
+    assert_eq!(
+        pages, baseline,
+        "Chromium still lists tabs of finished calls"
+    );
+    assert_eq!(open, 0, "tabs of finished calls are still loading the page");
+    assert_eq!(reported, 0, "/metrics disagrees with Chromium");
+    // The slots were held until each tab closed, and all came back: the
+    // server still renders.
+    let next = call(
+        &client,
+        "scrape",
+        json!({ "url": world.url("/spa"), "render": "browser" }),
+    )
+    .await
+    .expect("answers");
+    assert!(!is_error(&next), "{}", text(&next));
+    assert!(text(&next).contains("JAVASCRIPT-BUILT"), "{}", text(&next));
+    world.assert_blocked_untouched();
+}
+
+/// A call cut by the browser deadline says so: the partial page with a
+/// note, or a clear timeout.
+fn assert_deadline_answer(result: &CallToolResult, path: &str) {
+    let body = text(result);
+    if is_error(result) {
+        assert!(body.contains("took longer than"), "{path}: {body}");
+    } else {
+        assert!(body.contains("had not finished loading"), "{path}: {body}");
+    }
+}
+
+/// A second Chromium with DevTools on a loopback port and no proxy setting:
+/// the stand-in for a remote browser. Killed (its whole process group) on
+/// drop.
+struct RemoteChromium {
+    child: Child,
+    ws: String,
+    _profile: tempfile::TempDir,
+}
+
+impl RemoteChromium {
+    fn start() -> Self {
+        let profile = tempfile::tempdir().expect("temp dir");
+        let child = Command::new("/usr/bin/chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start /usr/bin/chromium");
+        let (port, path) = devtools_port_file(profile.path());
+        Self {
+            child,
+            ws: format!("ws://127.0.0.1:{port}{path}"),
+            _profile: profile,
+        }
+    }
+}
+
+impl Drop for RemoteChromium {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Regression: with `--browser-ws` the egress proxy was skipped, so every
+/// sub-request of a page went wherever the remote browser could reach.
+/// Through a remote Chromium that has no proxy setting of its own, the
+/// leaky page's requests (stylesheet, script, image, iframe, fetch, XHR,
+/// WebSocket, beacon, a `localhost` name) and a redirect to a private
+/// address never arrive at the blocked server, while the page's own text
+/// and its allowed sub-resources do (so its requests went through moat's
+/// proxy, credential answered over DevTools).
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_browser_requests_go_through_the_egress_proxy() {
+    let world = World::new("browser_timeout_ms = 8000\n").await;
+    let remote = RemoteChromium::start();
+    let session = Session::start(
+        "moat-scrape",
+        &["--policy", &world.policy(), "--browser-ws", &remote.ws],
+        Transport::Stdio,
+        Era::Handshake,
+    )
+    .await
+    .expect("server starts");
+    let leaky = session
+        .call(
+            "scrape",
+            json!({ "url": world.url("/leaky"), "render": "browser" }),
+        )
+        .await
+        .expect("answers");
+    let body = text(&leaky);
+    assert!(!is_error(&leaky), "{body}");
+    assert!(body.contains("Visible text of the leaky page"), "{body}");
+    assert!(
+        world.site.hits_on("/pixel.png") >= 1,
+        "the page's own sub-resources were not even requested"
+    );
+    let redirect = session
+        .call(
+            "scrape",
+            json!({ "url": world.url("/redirect/1"), "render": "browser" }),
+        )
+        .await
+        .expect("answers");
+    assert!(is_error(&redirect), "{}", text(&redirect));
+    assert!(world.site.hits_on("/redirect/2") >= 1);
+    // Let any late request (beacon, socket) arrive before looking.
+    let again = session
+        .call(
+            "scrape",
+            json!({ "url": world.url("/spa"), "render": "browser" }),
+        )
+        .await
+        .expect("answers");
+    assert!(!is_error(&again), "{}", text(&again));
+    assert!(
+        text(&again).contains("JAVASCRIPT-BUILT"),
+        "{}",
+        text(&again)
+    );
+    world.assert_blocked_untouched();
+}
