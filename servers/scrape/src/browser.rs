@@ -65,8 +65,8 @@ const SETTLE_STEP: Duration = Duration::from_millis(100);
 const SETTLE_MAX: Duration = Duration::from_secs(2);
 
 /// Chromium flags (without the leading `--`; chromiumoxide adds them).
-/// PITFALLS: as root Chromium needs no-sandbox; without the others it tries
-/// to reach Google at start-up.
+/// As root Chromium does not start without no-sandbox; without the others
+/// it tries to reach the network at start-up and is refused many times.
 const CHROME_FLAGS: &[&str] = &[
     "disable-gpu",
     "no-first-run",
@@ -361,6 +361,10 @@ impl BrowserPool {
 
     async fn start(&self) -> Result<Running, ScrapeError> {
         if let Some(remote) = &self.settings.remote {
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the operator's own DevTools endpoint (--browser-ws), connected to once"
+            )]
             let (browser, handler) = Browser::connect(remote.clone()).await.map_err(|error| {
                 ScrapeError::BrowserUnavailable(format!(
                     "cannot connect to the browser at --browser-ws: {error}"

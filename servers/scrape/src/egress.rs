@@ -58,6 +58,10 @@ impl EgressProxy {
     /// # Errors
     /// The bind failure.
     pub async fn start(policy: Arc<UrlPolicy>, connect_timeout: Duration) -> std::io::Result<Self> {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the egress proxy listens on loopback only, for this server's own Chromium"
+        )]
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let address = listener.local_addr()?;
         let stop = CancellationToken::new();
@@ -171,6 +175,10 @@ async fn serve(
 }
 
 /// Resolve once, check every address, connect to the first that answers.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the browser's one way out: connects only to addresses UrlPolicy::resolve just checked"
+)]
 async fn connect(
     policy: &UrlPolicy,
     url: &AllowedUrl,
