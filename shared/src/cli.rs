@@ -208,6 +208,10 @@ pub async fn execute(command: Command, http: &HttpPolicy, toolbox: Arc<dyn Toolb
 }
 
 /// Parse `--http ADDR`: `IP:PORT`, `HOST:PORT` or a bare port (loopback).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "resolves the operator's own --http listen address once at start-up; nothing connects to it"
+)]
 fn parse_bind(value: &str) -> Result<SocketAddr, Error> {
     if let Ok(port) = value.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));

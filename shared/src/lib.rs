@@ -12,6 +12,8 @@
 //! - [`runtime`]: the [`Toolbox`] trait, the rmcp handler that routes calls to
 //!   it, and the stdio and HTTP entry points.
 //! - [`policy`]: typed, validated policy files (`policies/*.toml`).
+//! - [`net`]: the network funnel, the one place an HTTP client is built
+//!   (pinned to addresses the URL policy checked).
 //! - [`cli`]: the subcommands every moat binary shares (`serve`, `tools`,
 //!   `call`, `check-policy`).
 //! - [`telemetry`]: tracing to stderr, once per process.
@@ -26,6 +28,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod net;
 pub mod policy;
 pub mod runtime;
 pub mod telemetry;

@@ -69,7 +69,9 @@ pub fn workspace_root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
-/// The target directory holding this test binary (`target/debug`).
+/// The profile directory holding this test binary (`target/debug`,
+/// `target/release`, ...): the moat binaries are built into, and taken
+/// from, the same one.
 fn target_dir() -> PathBuf {
     std::env::current_exe()
         .ok()
@@ -105,7 +107,7 @@ pub fn binary(name: &str) -> PathBuf {
         // Always ask cargo: it is a no-op when the binary is fresh, and a
         // stale binary would test old code.
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["build", "--quiet", "--bin", name])
+            .args(build_args(&target_dir(), name))
             .current_dir(workspace_root())
             .status()
             .expect("cargo runs");
@@ -113,6 +115,26 @@ pub fn binary(name: &str) -> PathBuf {
         built.push(name.to_string());
     }
     path
+}
+
+/// `cargo build` arguments that put binary `name` in `profile_dir`: the
+/// profile and target directory the test binary itself was built with, so
+/// `cargo test --release` tests fresh release binaries, not stale debug
+/// ones (`target/debug` is the `dev` profile; other profiles keep their
+/// name).
+fn build_args(profile_dir: &Path, name: &str) -> Vec<String> {
+    let profile = match profile_dir.file_name().and_then(|dir| dir.to_str()) {
+        Some("debug") | None => "dev",
+        Some(other) => other,
+    };
+    let mut args: Vec<String> = ["build", "--quiet", "--profile", profile, "--bin", name]
+        .map(String::from)
+        .to_vec();
+    if let Some(target) = profile_dir.parent() {
+        args.push("--target-dir".into());
+        args.push(target.to_string_lossy().into_owned());
+    }
+    args
 }
 
 /// A spawned server's command line.
@@ -403,3 +425,33 @@ pub fn is_error(result: &CallToolResult) -> bool {
 /// Keeps `ServiceExt` in scope for callers that build clients by hand.
 pub fn _service_ext_in_scope<T: ServiceExt<RoleClient>>(_: &T) {}
 pub mod fake_sites;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: the harness built debug binaries but took them from the
+    /// test's own profile directory, so `cargo test --release` ran stale
+    /// release binaries. The build now names the profile and target
+    /// directory the binary is taken from.
+    #[test]
+    fn binaries_are_built_for_the_profile_they_are_taken_from() {
+        let args = build_args(Path::new("/w/target/release"), "moat-fs");
+        assert_eq!(
+            args,
+            [
+                "build",
+                "--quiet",
+                "--profile",
+                "release",
+                "--bin",
+                "moat-fs",
+                "--target-dir",
+                "/w/target"
+            ]
+        );
+        let args = build_args(Path::new("/w/target/debug"), "moat-scrape");
+        assert_eq!(args[2..4], ["--profile", "dev"]);
+        assert_eq!(args[6..], ["--target-dir", "/w/target"]);
+    }
+}

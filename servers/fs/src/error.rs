@@ -48,8 +48,10 @@ pub enum FsError {
 impl FsError {
     /// Wrap an I/O error with the path the client gave.
     pub fn io(path: &str, source: io::Error) -> Self {
-        // cap-std reports every escape attempt as PermissionDenied with this
-        // message (PITFALLS.md, cap-std 4): name it as the escape it is.
+        // cap-std 4 reports every escape attempt (`..` out, an absolute
+        // path, a symlink leading outside) as PermissionDenied with the
+        // message "a path led outside of the filesystem": name it as the
+        // escape it is.
         if source.kind() == io::ErrorKind::PermissionDenied
             && source.to_string().contains("outside of the filesystem")
         {

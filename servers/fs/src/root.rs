@@ -387,8 +387,9 @@ fn normalise(path: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-/// O_NONBLOCK: opening a FIFO with it returns at once instead of waiting
-/// for a writer, so the type check below can refuse it (PITFALLS.md).
+/// O_NONBLOCK: opening a FIFO for reading without it blocks forever waiting
+/// for a writer; with it the open returns at once, so the type check below
+/// can refuse it.
 const OPEN_NONBLOCK: i32 = 0o4000;
 
 impl Target<'_> {

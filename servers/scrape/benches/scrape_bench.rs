@@ -36,6 +36,10 @@ const SPA: &str = "<!DOCTYPE html><html><head><title>App</title></head><body><di
     <script>setTimeout(function(){document.getElementById('root').innerHTML='<h1>Built</h1><p>'+'word '.repeat(300)+'</p>';},20);</script></body></html>";
 
 async fn site() -> anyhow::Result<SocketAddr> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the bench's own page server, on loopback"
+    )]
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {

@@ -93,8 +93,8 @@ const SETTLE_MAX: Duration = Duration::from_secs(2);
 const PROXY_BYPASS: &str = "<-loopback>";
 
 /// Chromium flags (without the leading `--`; chromiumoxide adds them).
-/// As root Chromium needs no-sandbox; without the others it tries to reach
-/// Google at start-up.
+/// As root Chromium does not start without no-sandbox; without the others
+/// it tries to reach the network at start-up and is refused many times.
 const CHROME_FLAGS: &[&str] = &[
     "disable-gpu",
     "no-first-run",
@@ -480,6 +480,10 @@ impl BrowserPool {
     async fn start(&self) -> Result<Arc<Running>, ScrapeError> {
         let proxy = self.proxy().await?;
         if let Some(remote) = &self.settings.remote {
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the operator's own DevTools endpoint (--browser-ws), connected to once"
+            )]
             let (browser, handler) = Browser::connect(remote.clone()).await.map_err(|error| {
                 ScrapeError::BrowserUnavailable(format!(
                     "cannot connect to the browser at --browser-ws: {error}"

@@ -5,7 +5,7 @@
 //! It must never return a binary body as text, and never hand html2text a
 //! `<script>`, `<style>`, `<noscript>` or `<template>`: html2text renders
 //! `<noscript>`, so a JS page fetched over plain HTTP would come out as
-//! "you need JavaScript" (PITFALLS, text extraction).
+//! "you need JavaScript".
 
 use encoding_rs::Encoding;
 use scraper::{Html, Selector};

@@ -3,18 +3,18 @@
 //! Its job: GET an [`AllowedUrl`], following redirects by hand (each hop is
 //! checked again), with a connect timeout, a total timeout and a streamed
 //! body cap. It must never connect to an address the policy did not check:
-//! every hop is resolved once by [`UrlPolicy::resolve`] and the HTTP client
-//! for that hop is given a resolver that can only answer with those
-//! addresses, so a second DNS answer (rebinding) is never asked for.
+//! every hop gets its own client from [`net::pinned_client`], which
+//! resolves the hop once through [`UrlPolicy::resolve`] and can only
+//! connect to those addresses, so a second DNS answer (rebinding) is never
+//! asked for.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use moat_shared::policy::{AllowedUrl, UrlPolicy};
-use reqwest::{
-    StatusCode,
-    dns::{Addrs, Name, Resolve, Resolving},
-    header,
+use moat_shared::{
+    net::{self, ClientSettings, NetError},
+    policy::{AllowedUrl, UrlPolicy},
 };
+use reqwest::{StatusCode, header};
 
 use crate::{
     error::ScrapeError,
@@ -51,20 +51,6 @@ pub struct Fetched {
     pub truncated: bool,
     /// HTML or text (only when gating was asked for).
     pub kind: Option<Kind>,
-}
-
-/// A resolver that answers only with addresses the policy already checked.
-/// It never performs DNS itself: one client is built per hop, for one
-/// host, so there is exactly one answer to give.
-struct PinnedResolver {
-    addresses: Vec<SocketAddr>,
-}
-
-impl Resolve for PinnedResolver {
-    fn resolve(&self, _name: Name) -> Resolving {
-        let addresses = self.addresses.clone();
-        Box::pin(async move { Ok(Box::new(addresses.into_iter()) as Addrs) })
-    }
 }
 
 /// GETs pages behind the URL policy.
@@ -163,16 +149,15 @@ impl Fetcher {
     }
 
     async fn one_hop(&self, url: &AllowedUrl) -> Result<reqwest::Response, ScrapeError> {
-        let addresses = self.policy.resolve(url).await?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(self.limits.connect_timeout)
-            .user_agent(self.limits.user_agent.clone())
-            .dns_resolver(PinnedResolver { addresses })
-            .build()
-            .map_err(|error| {
-                ScrapeError::Network(format!("cannot build the HTTP client: {error}"))
+        let settings = ClientSettings {
+            connect_timeout: self.limits.connect_timeout,
+            user_agent: self.limits.user_agent.clone(),
+        };
+        let client = net::pinned_client(&self.policy, url, &settings)
+            .await
+            .map_err(|error| match error {
+                NetError::Denied(denied) => ScrapeError::Denied(denied),
+                other => ScrapeError::Network(other.to_string()),
             })?;
         client
             .get(url.as_str())

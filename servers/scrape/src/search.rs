@@ -1,12 +1,23 @@
 //! Search providers: SearXNG's JSON API or Brave Search's API.
 //!
-//! The endpoint is the operator's (policy or flags), so it is reached with
-//! a plain client, not through the URL policy; the model controls only the
-//! query parameters. It must never pretend: with no provider configured,
-//! or a provider failing, the tool says so.
+//! The endpoint is the operator's (policy or flags); the model controls
+//! only the query parameters. It is reached through the network funnel like
+//! every other destination: resolved once, every address checked, the
+//! connection pinned to those addresses. The operator's URL opens its own
+//! host and port by name (a SearXNG on a private address is the usual
+//! case); the built-in Brave endpoint opens nothing. A redirect is followed
+//! only on the same host and port, never to another host.
+//!
+//! It must never pretend: with no provider configured, or a provider
+//! failing, the tool says so.
 
 use std::time::Duration;
 
+use moat_shared::{
+    net::{self, ClientSettings, NetError},
+    policy::{AllowedUrl, UrlDenied, UrlPolicy},
+};
+use reqwest::header::{self, HeaderMap, HeaderValue};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,6 +38,10 @@ const BRAVE_MAX_COUNT: usize = 20;
 /// Longest snippet kept, in characters.
 const MAX_SNIPPET_CHARS: usize = 400;
 
+/// Redirects followed on the provider's own host and port (a reverse proxy
+/// adding a slash needs one); a redirect to another host is never followed.
+const MAX_PROVIDER_REDIRECTS: usize = 3;
+
 /// The configured provider.
 #[derive(Debug, Clone)]
 pub enum Provider {
@@ -37,8 +52,9 @@ pub enum Provider {
     },
     /// Brave Search API.
     Brave {
-        /// Endpoint.
-        endpoint: String,
+        /// The operator's endpoint; `None` is [`BRAVE_ENDPOINT`], which the
+        /// operator did not name, so it opens no private address.
+        endpoint: Option<String>,
         /// API key (never logged).
         key: String,
     },
@@ -98,11 +114,55 @@ pub struct SearchResult {
     pub snippet: String,
 }
 
+/// A provider's endpoint, checked, with the URL policy that reaches it.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    policy: UrlPolicy,
+    url: AllowedUrl,
+}
+
+impl Endpoint {
+    /// An endpoint the operator named: its own host and port are opened by
+    /// name, even on an address the URL policy refuses.
+    fn named(url: &str) -> Result<Self, ScrapeError> {
+        let (policy, checked) =
+            UrlPolicy::operator_endpoint(url).map_err(|denied| refused(url, &denied))?;
+        Ok(Self {
+            policy,
+            url: checked,
+        })
+    }
+
+    /// A built-in endpoint the operator did not name: the default URL
+    /// policy applies, so a DNS answer pointing it at a private address is
+    /// refused.
+    fn unnamed(url: &str) -> Result<Self, ScrapeError> {
+        let policy = UrlPolicy::default();
+        let checked = policy.check(url).map_err(|denied| refused(url, &denied))?;
+        Ok(Self {
+            policy,
+            url: checked,
+        })
+    }
+}
+
+fn refused(url: &str, denied: &UrlDenied) -> ScrapeError {
+    ScrapeError::Search(format!("the search endpoint {url:?} is refused: {denied}"))
+}
+
+/// Where queries go, resolved from a [`Provider`].
+#[derive(Debug, Clone)]
+enum Target {
+    SearXng(Endpoint),
+    Brave(Endpoint, String),
+    None(String),
+}
+
 /// A search client.
 #[derive(Debug, Clone)]
 pub struct Search {
-    provider: Provider,
-    client: reqwest::Client,
+    target: Target,
+    settings: ClientSettings,
     /// The whole request's limit (`[scrape.search] timeout_ms`).
     timeout: Duration,
 }
@@ -111,33 +171,48 @@ impl Search {
     /// A client for `provider`.
     ///
     /// # Errors
-    /// When the HTTP client cannot be built.
+    /// When the provider's URL is not an http(s) URL without credentials.
     pub fn new(
         provider: Provider,
         user_agent: &str,
         timeout: Duration,
     ) -> Result<Self, ScrapeError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .no_proxy()
-            .user_agent(user_agent.to_string())
-            .build()
-            .map_err(|error| {
-                ScrapeError::Search(format!("cannot build the search client: {error}"))
-            })?;
-        Ok(Self {
-            provider,
-            client,
+        let target = match provider {
+            Provider::SearXng { base } => Target::SearXng(Endpoint::named(&format!(
+                "{}/search",
+                base.trim_end_matches('/')
+            ))?),
+            Provider::Brave {
+                endpoint: Some(endpoint),
+                key,
+            } => Target::Brave(Endpoint::named(&endpoint)?, key),
+            Provider::Brave {
+                endpoint: None,
+                key,
+            } => Target::Brave(Endpoint::unnamed(BRAVE_ENDPOINT)?, key),
+            Provider::None(why) => Target::None(why),
+        };
+        Ok(Self::with_target(target, user_agent, timeout))
+    }
+
+    fn with_target(target: Target, user_agent: &str, timeout: Duration) -> Self {
+        Self {
+            target,
+            settings: ClientSettings {
+                // The whole exchange is bounded by `timeout` anyway.
+                connect_timeout: timeout,
+                user_agent: user_agent.to_string(),
+            },
             timeout,
-        })
+        }
     }
 
     /// The provider's name, for listings.
     pub fn provider_name(&self) -> &'static str {
-        match self.provider {
-            Provider::SearXng { .. } => "searxng",
-            Provider::Brave { .. } => "brave",
-            Provider::None(_) => "none",
+        match self.target {
+            Target::SearXng(_) => "searxng",
+            Target::Brave(..) => "brave",
+            Target::None(_) => "none",
         }
     }
 
@@ -147,17 +222,20 @@ impl Search {
     /// No provider, provider unreachable, or an answer that is not the
     /// provider's JSON.
     pub async fn run(&self, query: &Query) -> Result<Vec<SearchResult>, ScrapeError> {
-        let mut results = match &self.provider {
-            Provider::None(why) => return Err(ScrapeError::Search(why.clone())),
-            Provider::SearXng { base } => self.searxng(base, query).await?,
-            Provider::Brave { endpoint, key } => self.brave(endpoint, key, query).await?,
+        let mut results = match &self.target {
+            Target::None(why) => return Err(ScrapeError::Search(why.clone())),
+            Target::SearXng(endpoint) => self.searxng(endpoint, query).await?,
+            Target::Brave(endpoint, key) => self.brave(endpoint, key, query).await?,
         };
         results.truncate(query.limit);
         Ok(results)
     }
 
-    async fn searxng(&self, base: &str, query: &Query) -> Result<Vec<SearchResult>, ScrapeError> {
-        let endpoint = format!("{}/search", base.trim_end_matches('/'));
+    async fn searxng(
+        &self,
+        endpoint: &Endpoint,
+        query: &Query,
+    ) -> Result<Vec<SearchResult>, ScrapeError> {
         let mut params: Vec<(&str, String)> =
             vec![("q", query.text.clone()), ("format", "json".into())];
         if let Some(language) = &query.language {
@@ -180,8 +258,9 @@ impl Search {
             };
             params.push(("safesearch", level.into()));
         }
-        let request = self.client.get(with_params(&endpoint, &params)?);
-        let value = self.json(request, "SearXNG").await?;
+        let value = self
+            .json(endpoint, &params, HeaderMap::new(), "SearXNG")
+            .await?;
         let results = value
             .get("results")
             .and_then(Value::as_array)
@@ -194,7 +273,7 @@ impl Search {
 
     async fn brave(
         &self,
-        endpoint: &str,
+        endpoint: &Endpoint,
         key: &str,
         query: &Query,
     ) -> Result<Vec<SearchResult>, ScrapeError> {
@@ -222,12 +301,15 @@ impl Search {
             };
             params.push(("safesearch", level.into()));
         }
-        let request = self
-            .client
-            .get(with_params(endpoint, &params)?)
-            .header("Accept", "application/json")
-            .header("X-Subscription-Token", key);
-        let value = self.json(request, "Brave Search").await?;
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let key = HeaderValue::from_str(key).map_err(|_| {
+            ScrapeError::Search("the Brave API key is not a valid header value".into())
+        })?;
+        headers.insert("X-Subscription-Token", key);
+        let value = self
+            .json(endpoint, &params, headers, "Brave Search")
+            .await?;
         let results = value
             .pointer("/web/results")
             .and_then(Value::as_array)
@@ -239,46 +321,54 @@ impl Search {
             .collect())
     }
 
+    /// GET `endpoint` with `params` through the network funnel, the whole
+    /// exchange within the search timeout, and parse the JSON answer.
     async fn json(
         &self,
-        request: reqwest::RequestBuilder,
+        endpoint: &Endpoint,
+        params: &[(&str, String)],
+        headers: HeaderMap,
         name: &str,
     ) -> Result<Value, ScrapeError> {
-        let mut response = request
-            .send()
+        let mut url = endpoint.url.as_url().clone();
+        url.query_pairs_mut().extend_pairs(params);
+        let url = endpoint
+            .policy
+            .check(url.as_str())
+            .map_err(|denied| ScrapeError::Search(format!("{name} is refused: {denied}")))?;
+        let exchange = async {
+            let response = net::get_same_origin(
+                &endpoint.policy,
+                url,
+                &headers,
+                &self.settings,
+                MAX_PROVIDER_REDIRECTS,
+            )
             .await
-            .map_err(|error| failure(name, "is unreachable", &error, self.timeout))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(ScrapeError::Search(format!(
-                "{name} answered HTTP {}",
-                status.as_u16()
-            )));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|error| failure(name, "failed mid-answer", &error, self.timeout))?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_SEARCH_BYTES {
+            .map_err(|error| failure(name, error))?;
+            let status = response.status();
+            if !status.is_success() {
                 return Err(ScrapeError::Search(format!(
-                    "{name} sent more than {MAX_SEARCH_BYTES} bytes"
+                    "{name} answered HTTP {}",
+                    status.as_u16()
                 )));
             }
-        }
-        serde_json::from_slice(&body)
-            .map_err(|_| ScrapeError::Search(format!("{name} did not answer with JSON")))
+            let body = net::read_capped(response, MAX_SEARCH_BYTES)
+                .await
+                .map_err(|error| failure(name, error))?;
+            serde_json::from_slice(&body)
+                .map_err(|_| ScrapeError::Search(format!("{name} did not answer with JSON")))
+        };
+        // A hung provider is not "unreachable": say how long moat waited.
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| {
+                ScrapeError::Search(format!(
+                    "{name} did not answer within {} s",
+                    self.timeout.as_secs_f64()
+                ))
+            })?
     }
-}
-
-fn with_params(endpoint: &str, params: &[(&str, String)]) -> Result<url::Url, ScrapeError> {
-    url::Url::parse_with_params(endpoint, params).map_err(|error| {
-        ScrapeError::Search(format!(
-            "the search endpoint {endpoint:?} is not a URL: {error}"
-        ))
-    })
 }
 
 fn result(item: &Value, title: &str, url: &str, snippet: &str) -> Option<SearchResult> {
@@ -323,25 +413,93 @@ fn strip_tags(text: &str) -> String {
         .replace("&gt;", ">")
 }
 
-/// The error for a provider request that failed: a timeout says how long
-/// moat waited (a hung provider is not "unreachable"); anything else says
-/// `what` with the root cause.
-fn failure(name: &str, what: &str, error: &reqwest::Error, timeout: Duration) -> ScrapeError {
-    if error.is_timeout() {
-        return ScrapeError::Search(format!(
-            "{name} did not answer within {} s",
-            timeout.as_secs_f64()
-        ));
-    }
-    ScrapeError::Search(format!("{name} {what}: {}", root_cause(error)))
+/// The one-line error for a provider exchange that failed, naming the
+/// provider and the fault.
+fn failure(name: &str, error: NetError) -> ScrapeError {
+    ScrapeError::Search(match error {
+        NetError::Request(error) => format!("{name} is unreachable: {}", net::root_cause(&error)),
+        NetError::Body(error) => format!("{name} failed mid-answer: {}", net::root_cause(&error)),
+        NetError::TooLarge(max) => format!("{name} sent more than {max} bytes"),
+        NetError::Denied(denied) => format!("{name} is refused: {denied}"),
+        other => format!("{name} {other}"),
+    })
 }
 
-fn root_cause(error: &reqwest::Error) -> String {
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(error);
-    let mut root = error.to_string();
-    while let Some(cause) = source {
-        root = cause.to_string();
-        source = cause.source();
+#[cfg(test)]
+mod tests {
+    use std::{
+        net::SocketAddr,
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+    };
+
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::TcpListener,
+    };
+
+    use super::*;
+
+    const BODY: &str = r#"{"web":{"results":[{"url":"https://example.org/a","title":"A"}]}}"#;
+
+    /// A loopback provider that answers every request with [`BODY`] and
+    /// counts the connections it accepted.
+    async fn fake_provider() -> (SocketAddr, Arc<AtomicUsize>) {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "test fake on loopback, standing in for a search provider"
+        )]
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("address");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut head = vec![0_u8; 4096];
+                let _ = stream.read(&mut head).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+                    BODY.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        (address, accepted)
     }
-    root
+
+    fn query() -> Query {
+        Query {
+            text: "moat".into(),
+            limit: 5,
+            language: None,
+            time_range: None,
+            safesearch: None,
+        }
+    }
+
+    /// Regression: the search client connected to whatever the provider's
+    /// name resolved to. A provider URL on a refused address (loopback
+    /// here) is refused, without a connection, unless the operator named
+    /// it; named, the same address is reached.
+    #[tokio::test]
+    async fn provider_on_a_refused_address_is_refused_unless_named() {
+        let (address, accepted) = fake_provider().await;
+        let url = format!("http://{address}/res/v1/web/search");
+        let refused = Endpoint::unnamed(&url).expect_err("an unnamed loopback endpoint");
+        assert!(refused.to_string().contains("loopback"), "{refused}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 0);
+        let named = Search::with_target(
+            Target::Brave(Endpoint::named(&url).expect("named"), "key".into()),
+            "moat-test",
+            Duration::from_secs(5),
+        );
+        let results = named.run(&query()).await.expect("named provider answers");
+        assert_eq!(results[0].url, "https://example.org/a");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
 }

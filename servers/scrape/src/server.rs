@@ -16,7 +16,7 @@ use crate::{
     error::ScrapeError,
     fetcher::{FetchLimits, Fetcher},
     robots::RobotsCache,
-    search::{BRAVE_ENDPOINT, BRAVE_KEY_ENV, Provider, Search},
+    search::{BRAVE_KEY_ENV, Provider, Search},
     tool,
 };
 
@@ -156,7 +156,7 @@ fn provider(limits: &ScrapePolicy, brave_key: Option<String>) -> Provider {
             let variable = limits.search.brave_api_key_env.as_deref().unwrap_or(BRAVE_KEY_ENV);
             match brave_key {
                 Some(key) if !key.is_empty() => Provider::Brave {
-                    endpoint: limits.search.brave_url.clone().unwrap_or_else(|| BRAVE_ENDPOINT.to_string()),
+                    endpoint: limits.search.brave_url.clone(),
                     key,
                 },
                 _ => Provider::None(format!(

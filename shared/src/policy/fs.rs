@@ -6,7 +6,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::policy::PolicyError;
+use crate::policy::{PolicyError, key_offset};
 
 /// Whether a root may be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -130,7 +130,7 @@ impl FsPolicy {
         ];
         for (field, value) in positive {
             if value == 0 {
-                let offset = source.find(field);
+                let offset = key_offset(source, &["fs", field]);
                 return Err(PolicyError::at(
                     file,
                     source,

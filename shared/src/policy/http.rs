@@ -4,7 +4,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::{policy::PolicyError, runtime::toolbox_limits::DEFAULT_MAX_BODY_BYTES};
+use crate::{
+    policy::{PolicyError, entry_offset, key_offset},
+    runtime::toolbox_limits::DEFAULT_MAX_BODY_BYTES,
+};
 
 /// Default sustained request rate per client: far above what one agent
 /// sends, low enough that one runaway client cannot starve the others.
@@ -98,7 +101,7 @@ impl HttpPolicy {
                 return Err(PolicyError::at(
                     file,
                     source,
-                    source.find(field),
+                    key_offset(source, &["http", field]),
                     format!("field `{field}`: must be greater than 0"),
                 ));
             }
@@ -108,7 +111,7 @@ impl HttpPolicy {
             return Err(PolicyError::at(
                 file,
                 source,
-                source.find("rate_per_second"),
+                key_offset(source, &["http", "rate_per_second"]),
                 "field `rate_per_second`: must be a positive number",
             ));
         }
@@ -116,11 +119,11 @@ impl HttpPolicy {
             return Err(PolicyError::at(
                 file,
                 source,
-                source.find("max_body_bytes"),
+                key_offset(source, &["http", "max_body_bytes"]),
                 "field `max_body_bytes`: must be greater than 0",
             ));
         }
-        for origin in &self.allowed_origins {
+        for (index, origin) in self.allowed_origins.iter().enumerate() {
             if !(origin.starts_with("http://")
                 || origin.starts_with("https://")
                 || origin == "null")
@@ -128,7 +131,7 @@ impl HttpPolicy {
                 return Err(PolicyError::at(
                     file,
                     source,
-                    source.find(origin.as_str()),
+                    entry_offset(source, &["http", "allowed_origins"], index),
                     format!(
                         "field `allowed_origins`: {origin:?} needs a scheme (http:// or https://)"
                     ),

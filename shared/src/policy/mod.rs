@@ -18,6 +18,7 @@ pub mod url;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
 
 pub use fs::{FsPolicy, Mode, RootEntry};
 pub use http::HttpPolicy;
@@ -144,6 +145,39 @@ impl Policy {
     }
 }
 
+/// The byte offset of the key at `path` (`["scrape", "search",
+/// "timeout_ms"]`), from the TOML parser's spans. A plain text search
+/// would find the same name in another table, or inside a longer name
+/// (`timeout_ms` in `call_timeout_ms`), and report the wrong line.
+pub(crate) fn key_offset(source: &str, path: &[&str]) -> Option<usize> {
+    span_start(source, path, None)
+}
+
+/// The byte offset of entry `index` of the array at `path`, from the TOML
+/// parser's spans.
+pub(crate) fn entry_offset(source: &str, path: &[&str], index: usize) -> Option<usize> {
+    span_start(source, path, Some(index))
+}
+
+fn span_start(source: &str, path: &[&str], entry: Option<usize>) -> Option<usize> {
+    let document = DeTable::parse(source).ok()?;
+    let (last, parents) = path.split_last()?;
+    let mut table = document.get_ref();
+    for name in parents {
+        let (_, value) = table.iter().find(|(key, _)| key.get_ref() == name)?;
+        let DeValue::Table(inner) = value.get_ref() else {
+            return None;
+        };
+        table = inner;
+    }
+    let (key, value) = table.iter().find(|(key, _)| key.get_ref() == last)?;
+    match (entry, value.get_ref()) {
+        (None, _) => Some(key.span().start),
+        (Some(index), DeValue::Array(items)) => items.get(index).map(|item| item.span().start),
+        (Some(_), _) => None,
+    }
+}
+
 /// The key on the line that holds `offset`, for errors whose message does
 /// not name the field (type errors name the value, not the key).
 fn field_at(source: &str, offset: usize) -> Option<String> {
@@ -178,6 +212,25 @@ mod tests {
         let error = parse("[fs]\nmax_entries = \"many\"\n").expect_err("refused");
         assert_eq!(error.line, Some(2));
         assert!(error.to_string().contains("max_entries"), "{error}");
+    }
+
+    /// Regression: a field name that appears in two tables was reported at
+    /// the first text match (`[scrape.search] timeout_ms = 0` at `[fs]
+    /// call_timeout_ms`); the TOML parser's spans name the right line.
+    #[test]
+    fn duplicated_field_name_is_reported_at_its_own_table() {
+        let error = parse("[fs]\ncall_timeout_ms = 100\n\n[scrape.search]\ntimeout_ms = 0\n")
+            .expect_err("refused");
+        assert_eq!((error.line, error.column), (Some(5), Some(1)), "{error}");
+        assert!(error.to_string().contains("`timeout_ms`"), "{error}");
+        let error = parse("[http]\nmax_body_bytes = 10\n[scrape]\nmax_body_bytes = 0\n")
+            .expect_err("refused");
+        assert_eq!(error.line, Some(4), "{error}");
+        let error = parse(
+            "[http]\nallowed_origins = [\"https://a.example\", \"x\"]\n[url]\nallow_private = [\"x\", \"y:z\"]\n",
+        )
+        .expect_err("refused");
+        assert_eq!((error.line, error.column), (Some(2), Some(41)), "{error}");
     }
 
     /// Every policy shipped in policies/ parses and validates.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::policy::PolicyError;
+use crate::policy::{PolicyError, key_offset};
 
 /// Default `max_length` of one scrape, in characters: about 5,000 tokens,
 /// four times the reference fetch server's 5,000 characters, and still a
@@ -125,8 +125,10 @@ impl Default for ScrapePolicy {
 }
 
 /// `[scrape.search]`: where `search` sends queries. The endpoint is the
-/// operator's choice, so it is not subject to the URL policy (a SearXNG
-/// instance usually lives on a private address).
+/// operator's choice, so `[url]`'s host lists do not apply to it; it is
+/// still reached through the URL policy's resolve-check-connect path, with
+/// its own host and port opened by name (a SearXNG instance usually lives
+/// on a private address) and no redirect to another host.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchPolicy {
@@ -177,14 +179,16 @@ impl ScrapePolicy {
             ("browser_concurrency", self.browser_concurrency as u64),
             ("robots_timeout_ms", self.robots_timeout_ms),
             ("screenshot_max_bytes", self.screenshot_max_bytes as u64),
-            ("timeout_ms", self.search.timeout_ms),
+            ("search.timeout_ms", self.search.timeout_ms),
         ];
-        for (field, value) in positive {
+        for (path, value) in positive {
             if value == 0 {
+                let path: Vec<&str> = std::iter::once("scrape").chain(path.split('.')).collect();
+                let field = path.last().copied().unwrap_or_default();
                 return Err(PolicyError::at(
                     file,
                     source,
-                    source.find(field),
+                    key_offset(source, &path),
                     format!("field `{field}`: must be greater than 0"),
                 ));
             }
@@ -193,7 +197,7 @@ impl ScrapePolicy {
             return Err(PolicyError::at(
                 file,
                 source,
-                source.find("max_length"),
+                key_offset(source, &["scrape", "max_length"]),
                 "field `max_length`: must not exceed `max_length_cap`",
             ));
         }
@@ -221,7 +225,7 @@ impl ScrapePolicy {
             return Err(PolicyError::at(
                 file,
                 source,
-                source.find("provider"),
+                key_offset(source, &["scrape", "search", "provider"]),
                 format!("field `provider`: {provider:?} is not `searxng` or `brave`"),
             ));
         }
@@ -229,7 +233,7 @@ impl ScrapePolicy {
             return Err(PolicyError::at(
                 file,
                 source,
-                source.find("provider"),
+                key_offset(source, &["scrape", "search", "provider"]),
                 "field `searxng_url`: required when provider = \"searxng\"",
             ));
         }

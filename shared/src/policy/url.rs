@@ -31,7 +31,7 @@ use std::{
 use serde::Deserialize;
 use url::{Host, Url};
 
-use crate::policy::PolicyError;
+use crate::policy::{PolicyError, entry_offset};
 
 /// Longest URL accepted: real pages fit easily; a longer string is a probe or
 /// a payload, not an address.
@@ -210,12 +210,12 @@ impl UrlPolicy {
     /// # Errors
     /// A [`PolicyError`] naming the field and entry.
     pub fn validate(&self, file: &Path, source: &str) -> Result<(), PolicyError> {
-        for entry in &self.allow_private {
+        for (index, entry) in self.allow_private.iter().enumerate() {
             PrivateDoor::parse(entry).map_err(|message| {
                 PolicyError::at(
                     file,
                     source,
-                    source.find(entry.as_str()),
+                    entry_offset(source, &["url", "allow_private"], index),
                     format!("field `allow_private`: {message}"),
                 )
             })?;
@@ -224,13 +224,13 @@ impl UrlPolicy {
             ("allow_hosts", &self.allow_hosts),
             ("deny_hosts", &self.deny_hosts),
         ] {
-            for entry in list {
+            for (index, entry) in list.iter().enumerate() {
                 let pattern = entry.trim_start_matches("*.").trim_start_matches('.');
                 if pattern.is_empty() || pattern.contains(['/', '@', ':', ' ', '*']) {
                     return Err(PolicyError::at(
                         file,
                         source,
-                        source.find(entry.as_str()),
+                        entry_offset(source, &["url", field], index),
                         format!("field `{field}`: {entry:?} is not a host name or `.suffix`"),
                     ));
                 }
@@ -377,6 +377,10 @@ impl UrlPolicy {
             return self.check_resolved(url, &[ip]);
         }
         let host = url.host();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the one name lookup: its answer is checked here and is the only one a connection may use"
+        )]
         let lookup = tokio::net::lookup_host((host.as_str(), url.port()));
         let found = tokio::time::timeout(DNS_TIMEOUT, lookup).await;
         let addresses: Vec<IpAddr> = match found {
@@ -384,6 +388,33 @@ impl UrlPolicy {
             Ok(Err(_)) | Err(_) => Vec::new(),
         };
         self.check_resolved(url, &addresses)
+    }
+
+    /// The policy for one endpoint the operator named (a search provider,
+    /// a JWKS URL), with that endpoint checked: every blocked range stays
+    /// blocked except the URL's own host and port, which are opened by name
+    /// (an internal SearXNG or identity provider is the usual case).
+    ///
+    /// # Errors
+    /// [`UrlDenied`] when `url` is not an http(s) URL without credentials.
+    ///
+    /// # Security
+    /// The opening is for that host and port only: a redirect or a second
+    /// URL to any other private destination is still refused.
+    pub fn operator_endpoint(url: &str) -> Result<(Self, AllowedUrl), UrlDenied> {
+        let parsed =
+            Url::parse(url.trim()).map_err(|error| UrlDenied::Invalid(error.to_string()))?;
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let door = match parsed.host() {
+            Some(Host::Ipv6(ip)) => format!("[{ip}]:{port}"),
+            _ => format!("{}:{port}", host_string(&parsed)),
+        };
+        let policy = Self {
+            allow_private: vec![door],
+            ..Self::default()
+        };
+        let allowed = policy.check(url)?;
+        Ok((policy, allowed))
     }
 
     fn doors(&self) -> impl Iterator<Item = PrivateDoor> + '_ {
@@ -799,6 +830,32 @@ mod tests {
             );
         }
         assert!(policy.check("http://93.184.215.14../").is_ok());
+    }
+
+    /// An operator-named endpoint opens its own host and port, even on a
+    /// refused address, and nothing else; unnamed, the same URL is refused.
+    #[test]
+    fn operator_endpoint_opens_only_its_own_host_and_port() {
+        let (named, url) =
+            UrlPolicy::operator_endpoint("http://127.0.0.1:8080/search").expect("named");
+        assert_eq!(url.port(), 8080);
+        assert!(policy().check("http://127.0.0.1:8080/search").is_err());
+        assert!(named.check("http://127.0.0.1:8081/").is_err());
+        assert!(named.check("http://10.0.0.1:8080/").is_err());
+        let (named, url) = UrlPolicy::operator_endpoint("https://searxng.corp/").expect("named");
+        let private: IpAddr = "10.1.2.3".parse().expect("ip");
+        assert!(named.check_resolved(&url, &[private]).is_ok());
+        let other = named.check("https://other.corp/").expect("name passes");
+        assert!(named.check_resolved(&other, &[private]).is_err());
+        let (named, url) = UrlPolicy::operator_endpoint("http://[::1]:99/jwks").expect("v6");
+        assert!(
+            named
+                .check_resolved(&url, &["::1".parse().expect("ip")])
+                .is_ok()
+        );
+        for bad in ["ftp://example.com/", "http://u:p@example.com/", "not a url"] {
+            assert!(UrlPolicy::operator_endpoint(bad).is_err(), "{bad}");
+        }
     }
 
     /// Bad `allow_private` entries are refused when the policy loads.

@@ -246,6 +246,10 @@ where
             crate::runtime::auth::TOKENS_ENV
         )));
     }
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the HTTP transport listens on the operator's --http address, once at start-up"
+    )]
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .map_err(|source| Error::Bind {

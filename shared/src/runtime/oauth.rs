@@ -14,13 +14,30 @@
 //! `WWW-Authenticate: Bearer resource_metadata=…`; a valid token without a
 //! required scope gets 403 `insufficient_scope`.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, time::Duration};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::error::Error;
+use crate::{
+    error::Error,
+    net::{self, ClientSettings},
+    policy::UrlPolicy,
+};
+
+/// Longest wait for the JWKS at start-up, connect and body included: an
+/// identity provider answers in well under a second, and a server that
+/// hangs should fail to start with a clear line, not hang with it.
+pub const JWKS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest JWKS read: a key set is a few KiB; a megabyte is not a key set.
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// Redirects followed on the JWKS's own host and port (a moved path);
+/// a redirect to another host is never followed.
+const MAX_JWKS_REDIRECTS: usize = 3;
 
 /// Clock skew tolerated on `exp` and `nbf`: enough for drifting clocks,
 /// short enough that a revoked-by-expiry token dies promptly.
@@ -86,7 +103,9 @@ impl OAuth {
     /// Load the JWKS and build the validator.
     ///
     /// # Ambient Authority
-    /// Reads the JWKS file, or fetches the JWKS URL, once at start-up.
+    /// Reads the JWKS file, or fetches the JWKS URL, once at start-up
+    /// (through the network funnel: the URL's own host and port are opened
+    /// by name, no redirect to another host, [`JWKS_TIMEOUT`] in all).
     ///
     /// # Errors
     /// An unreadable or malformed JWKS, or an empty issuer or audience.
@@ -97,13 +116,7 @@ impl OAuth {
             ));
         }
         let text = if policy.jwks.starts_with("https://") || policy.jwks.starts_with("http://") {
-            reqwest::get(&policy.jwks)
-                .await
-                .and_then(reqwest::Response::error_for_status)
-                .map_err(|error| Error::Config(format!("oauth: cannot fetch the JWKS: {error}")))?
-                .text()
-                .await
-                .map_err(|error| Error::Config(format!("oauth: cannot read the JWKS: {error}")))?
+            fetch_jwks(&policy.jwks, JWKS_TIMEOUT).await?
         } else {
             #[expect(
                 clippy::disallowed_methods,
@@ -208,5 +221,129 @@ impl OAuth {
     /// The scopes every request needs, space-separated.
     pub fn required_scopes(&self) -> String {
         self.policy.required_scopes.join(" ")
+    }
+}
+
+/// GET the JWKS at `url` through the network funnel within `timeout`.
+///
+/// # Errors
+/// [`Error::Config`] naming the URL and the failure: refused, unreachable,
+/// redirected to another host, not a success, too large or too slow.
+async fn fetch_jwks(url: &str, timeout: Duration) -> Result<String, Error> {
+    let failed = |why: String| Error::Config(format!("oauth: cannot fetch the JWKS {url}: {why}"));
+    let (policy, allowed) =
+        UrlPolicy::operator_endpoint(url).map_err(|denied| failed(denied.to_string()))?;
+    let settings = ClientSettings {
+        connect_timeout: timeout,
+        user_agent: concat!("moat/", env!("CARGO_PKG_VERSION")).to_string(),
+    };
+    let exchange = async {
+        let response = net::get_same_origin(
+            &policy,
+            allowed,
+            &HeaderMap::new(),
+            &settings,
+            MAX_JWKS_REDIRECTS,
+        )
+        .await
+        .map_err(|error| error.to_string())?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("HTTP {}", status.as_u16()));
+        }
+        let body = net::read_capped(response, MAX_JWKS_BYTES)
+            .await
+            .map_err(|error| error.to_string())?;
+        String::from_utf8(body).map_err(|_| "the answer is not UTF-8 text".to_string())
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(why)) => Err(failed(why)),
+        Err(_) => Err(failed(format!(
+            "no answer within {} s",
+            timeout.as_secs_f64()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io::{BufRead, BufReader, Write},
+        net::TcpListener,
+        thread,
+    };
+
+    use super::*;
+
+    /// A one-connection HTTP server on loopback: it reads the request head,
+    /// then sends `answer`, or (`None`) keeps the connection silent until the
+    /// client goes away. Returns its base URL.
+    fn fake(answer: Option<String>) -> String {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "test fake on loopback, standing in for an identity provider"
+        )]
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        thread::spawn(move || {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+                line.clear();
+            }
+            let mut stream = reader.into_inner();
+            match answer {
+                Some(answer) => {
+                    let _ = stream.write_all(answer.as_bytes());
+                }
+                // Silent: wait for the client to hang up.
+                None => {
+                    let _ = BufReader::new(stream).read_line(&mut line);
+                }
+            }
+        });
+        base
+    }
+
+    /// Regression: the JWKS fetch had no timeout, so an identity provider
+    /// that accepts and never answers hung start-up; now it fails with a
+    /// timeout error naming the URL.
+    #[tokio::test]
+    async fn hanging_jwks_fails_with_a_timeout_error() {
+        let url = format!("{}/jwks.json", fake(None));
+        let error = fetch_jwks(&url, Duration::from_millis(300))
+            .await
+            .expect_err("a silent JWKS endpoint must fail");
+        let message = error.to_string();
+        assert!(message.contains("no answer within 0.3 s"), "{message}");
+        assert!(message.contains(&url), "{message}");
+    }
+
+    /// Regression: the JWKS fetch followed redirects to any host; a
+    /// redirect to another host (another port on loopback) is refused, in
+    /// one line, and the other host is never contacted.
+    #[tokio::test]
+    async fn jwks_redirect_to_another_host_is_not_followed() {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "test listener on loopback that must never be connected to"
+        )]
+        let other = TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
+        other.set_nonblocking(true).expect("nonblocking");
+        let target = format!("http://{}/jwks.json", other.local_addr().expect("address"));
+        let url = fake(Some(format!(
+            "HTTP/1.1 302 Found\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n"
+        )));
+        let error = fetch_jwks(&url, Duration::from_secs(5))
+            .await
+            .expect_err("a redirect to another host must fail");
+        let message = error.to_string();
+        assert!(message.contains("redirected to another host"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+        assert!(other.accept().is_err(), "the other host was contacted");
     }
 }
