@@ -189,15 +189,53 @@ fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
     None
 }
 
+/// The output format of [`html_to_text`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Plain text: paragraphs, headings and `- ` list items, no link markup.
+    #[default]
+    Text,
+    /// Markdown: headings, lists, tables, code blocks, inline links.
+    Markdown,
+}
+
+/// Which pass of the extraction produced the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pass {
+    /// The caller's CSS selector.
+    Selector,
+    /// The scored main content.
+    Main,
+    /// The looser readability-style fallback.
+    Loose,
+    /// The whole visible body text.
+    WholeBody,
+}
+
+/// An outgoing link inside the extracted content.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Link {
+    /// The link's visible text, whitespace collapsed.
+    pub text: String,
+    /// The absolute URL.
+    pub url: String,
+}
+
 /// A page's text and what we learnt on the way.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Extracted {
     /// `<title>`, trimmed.
     pub title: Option<String>,
-    /// The main content as plain text.
+    /// The main content as text or Markdown.
     pub text: String,
     /// Why this page seems to need JavaScript, when it does.
     pub needs_browser: Option<&'static str>,
+    /// Which pass produced [`Extracted::text`].
+    pub pass: Pass,
+    /// The outgoing links inside the extracted content.
+    pub links: Vec<Link>,
 }
 
 /// Turn HTML into clean text. With `selector`, only the matching elements
@@ -207,7 +245,13 @@ pub struct Extracted {
 /// # Errors
 /// [`ScrapeError::Invalid`] for a selector that does not parse or matches
 /// nothing.
-pub fn html_to_text(html: &str, selector: Option<&str>) -> Result<Extracted, ScrapeError> {
+pub fn html_to_text(
+    html: &str,
+    base_url: Option<&url::Url>,
+    selector: Option<&str>,
+    format: Format,
+) -> Result<Extracted, ScrapeError> {
+    let _ = (base_url, format);
     let mut document = Html::parse_document(html);
     let title = select_first_text(&document, "title");
     let signals = JsSignals::read(&document);
@@ -246,6 +290,12 @@ pub fn html_to_text(html: &str, selector: Option<&str>) -> Result<Extracted, Scr
         title,
         text,
         needs_browser,
+        pass: if selector.is_some() {
+            Pass::Selector
+        } else {
+            Pass::Main
+        },
+        links: Vec::new(),
     })
 }
 
@@ -490,7 +540,9 @@ mod tests {
             "<td>cell</td>".repeat(60),
             "X".repeat(90)
         );
-        let text = html_to_text(&html, None).expect("extracts").text;
+        let text = html_to_text(&html, None, None, Format::Text)
+            .expect("extracts")
+            .text;
         assert!(
             text.len() <= html.len() * MAX_TEXT_GROWTH + TEXT_SLACK_BYTES,
             "{} bytes of text from {} bytes of HTML",
@@ -507,10 +559,14 @@ mod tests {
     fn nested_selector_matches_are_kept_once() {
         let depth = 2_000;
         let html = format!("{}deep{}", "<div>".repeat(depth), "</div>".repeat(depth));
-        let text = html_to_text(&html, Some("div")).expect("extracts").text;
+        let text = html_to_text(&html, None, Some("div"), Format::Text)
+            .expect("extracts")
+            .text;
         assert_eq!(text, "deep");
         let html = "<p>a</p><section><p>b</p><div><p>c</p></div></section><p>d</p>";
-        let text = html_to_text(html, Some("p")).expect("extracts").text;
+        let text = html_to_text(html, None, Some("p"), Format::Text)
+            .expect("extracts")
+            .text;
         assert_eq!(
             text.split_whitespace().collect::<Vec<_>>(),
             ["a", "b", "c", "d"]
@@ -525,7 +581,7 @@ mod tests {
             <nav>Home | About</nav><noscript>Please enable JavaScript</noscript>\
             <script>var secret = 1;</script><template><p>tmpl</p></template>\
             <main><h1>Article</h1><p>The body text.</p></main><footer>(c) 2026</footer></body></html>";
-        let extracted = html_to_text(html, None).expect("extracts");
+        let extracted = html_to_text(html, None, None, Format::Text).expect("extracts");
         assert_eq!(extracted.title.as_deref(), Some("Hello"));
         assert!(
             extracted.text.contains("The body text."),
@@ -546,10 +602,10 @@ mod tests {
     #[test]
     fn selector_narrows() {
         let html = "<body><div id=a>first</div><div id=b>second</div></body>";
-        let extracted = html_to_text(html, Some("#b")).expect("extracts");
+        let extracted = html_to_text(html, None, Some("#b"), Format::Text).expect("extracts");
         assert_eq!(extracted.text.trim(), "second");
-        assert!(html_to_text(html, Some("#missing")).is_err());
-        assert!(html_to_text(html, Some("##")).is_err());
+        assert!(html_to_text(html, None, Some("#missing"), Format::Text).is_err());
+        assert!(html_to_text(html, None, Some("##"), Format::Text).is_err());
     }
 
     /// The escalation heuristic fires on an empty app root and on a page of
@@ -558,7 +614,7 @@ mod tests {
     fn js_heuristic() {
         let spa = "<body><div id=root></div><script src=app.js></script></body>";
         assert!(
-            html_to_text(spa, None)
+            html_to_text(spa, None, None, Format::Text)
                 .expect("spa")
                 .needs_browser
                 .is_some()
@@ -568,14 +624,14 @@ mod tests {
             "word ".repeat(200)
         );
         assert!(
-            html_to_text(&article, None)
+            html_to_text(&article, None, None, Format::Text)
                 .expect("article")
                 .needs_browser
                 .is_none()
         );
         let plain = "<body><p>short page, no scripts</p></body>";
         assert!(
-            html_to_text(plain, None)
+            html_to_text(plain, None, None, Format::Text)
                 .expect("plain")
                 .needs_browser
                 .is_none()
