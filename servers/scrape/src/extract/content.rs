@@ -278,7 +278,8 @@ impl Analysis {
         if !is_block(tag) || matches!(tag, "tr" | "td" | "th" | "tbody" | "thead" | "tfoot") {
             return false;
         }
-        if self.content[index] == 0 && self.junk[index] > 0 && !is_heading(tag) {
+        if !is_heading(tag) && self.junk[index] as f64 * BOILER_WEIGHT > self.content[index] as f64
+        {
             return true;
         }
         let outside = match self.class[index] {

@@ -1,5 +1,9 @@
 //! Main-content extraction on small hand-made pages, one per class of
 //! page that went wrong: each test checks what is kept and what is dropped.
+#![expect(
+    clippy::format_collect,
+    reason = "test pages are built from repeated fragments; clarity over allocations"
+)]
 
 use super::{Format, Pass, html_to_text};
 

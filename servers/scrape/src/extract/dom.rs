@@ -287,10 +287,9 @@ impl Dom {
                 ego_tree::iter::Edge::Close(node) => {
                     if matches!(node.value(), HtmlNode::Element(_))
                         && node.id() != document.tree.root().id()
+                        && open.pop().flatten().is_none()
                     {
-                        if open.pop().flatten().is_none() {
-                            skipping = skipping.saturating_sub(1);
-                        }
+                        skipping = skipping.saturating_sub(1);
                     }
                 }
             }
