@@ -291,7 +291,7 @@ fn main() -> anyhow::Result<()> {
         percentile(&times, 0.99),
         times.last().copied().unwrap_or(0.0)
     );
-    losses.sort_by(|a, b| b.0.cmp(&a.0));
+    losses.sort_by_key(|loss| std::cmp::Reverse(loss.0));
     for (_, counts, index, url) in losses.iter().take(options.worst) {
         println!("{index:04} fp {} fn {} {url}", counts.fp, counts.fn_);
     }
