@@ -1,35 +1,29 @@
-//! From bytes to clean text: content-type gating, charset decoding, HTML to
-//! plain text, the "does this page need JavaScript" heuristic, and cutting
-//! text into windows for continuation.
+//! From bytes to clean text: content-type gating, charset decoding, the
+//! choice of a page's main content (with fallbacks, see [`html_to_text`]),
+//! the "does this page need JavaScript" heuristic, and cutting text into
+//! windows for continuation.
 //!
-//! It must never return a binary body as text, and never hand html2text a
-//! `<script>`, `<style>`, `<noscript>` or `<template>`: html2text renders
-//! `<noscript>`, so a JS page fetched over plain HTTP would come out as
-//! "you need JavaScript".
+//! It must never return a binary body as text, and never render a
+//! `<script>`, `<style>`, `<noscript>` or `<template>` (a JS page fetched
+//! over plain HTTP would come out as "you need JavaScript"): `dom` leaves
+//! them out of the tree every later stage reads.
+
+mod content;
+mod dom;
+mod render;
+
+pub use render::MAX_LINKS;
 
 use encoding_rs::Encoding;
 use scraper::{Html, Selector};
 
 use crate::error::ScrapeError;
 
-/// Elements removed before conversion: code, invisible content and page
-/// furniture (navigation, cookie banners' usual homes) that would drown the
-/// article in a model's context.
-const REMOVED: &str = "script, style, noscript, template, svg, canvas, iframe, object, embed, \
-    nav, header, footer, aside, form, button, dialog, [role=navigation], [role=banner], \
-    [role=contentinfo], [aria-hidden=true], [hidden]";
-
-/// Containers that usually hold the page's main content, tried in order.
-const MAIN_CANDIDATES: &[&str] = &["main", "article", "[role=main]", "#content", ".content"];
-
-/// A main-content container is used only when it holds at least this share
-/// (in percent) of the body's text; below it, the guess was wrong (a teaser
-/// `<article>` on a listing page) and the whole body is kept.
-const MAIN_MIN_SHARE_PERCENT: usize = 40;
-
-/// Wrap width given to html2text. Models do not need hard line breaks;
-/// a wide width keeps paragraphs on one line without breaking tables.
-const TEXT_WIDTH: usize = 200;
+/// The main-content pass is kept when it yields at least this many
+/// non-whitespace characters (or half the body's text: a short page);
+/// below, the looser pass is tried, then the whole body (see
+/// [`html_to_text`]).
+const MIN_MAIN_CHARS: usize = 250;
 
 /// Below this many characters of visible text, a page with scripts is
 /// considered JavaScript-built (an article or a docs page has thousands).
@@ -189,88 +183,165 @@ fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
     None
 }
 
+/// The output format of [`html_to_text`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Plain text: paragraphs, headings and `- ` list items, no link markup.
+    #[default]
+    Text,
+    /// Markdown: headings, lists, tables, code blocks, inline links.
+    Markdown,
+}
+
+/// Which pass of the extraction produced the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pass {
+    /// The caller's CSS selector.
+    Selector,
+    /// The scored main content.
+    Main,
+    /// The looser readability-style fallback.
+    Loose,
+    /// The whole visible body text.
+    WholeBody,
+}
+
+/// An outgoing link inside the extracted content.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Link {
+    /// The link's visible text, whitespace collapsed.
+    pub text: String,
+    /// The absolute URL.
+    pub url: String,
+}
+
 /// A page's text and what we learnt on the way.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Extracted {
     /// `<title>`, trimmed.
     pub title: Option<String>,
-    /// The main content as plain text.
+    /// The main content as text or Markdown.
     pub text: String,
     /// Why this page seems to need JavaScript, when it does.
     pub needs_browser: Option<&'static str>,
+    /// Which pass produced [`Extracted::text`].
+    pub pass: Pass,
+    /// The outgoing links inside the extracted content.
+    pub links: Vec<Link>,
 }
 
-/// Turn HTML into clean text. With `selector`, only the matching elements
-/// are kept; without, the main-content container when there is a
-/// convincing one, else the body.
+/// Turn HTML into clean text or Markdown. With `selector`, only the
+/// matching elements are rendered (outermost matches, in page order).
+/// Without, passes are tried in order and the first one giving at least
+/// [`MIN_MAIN_CHARS`] characters, or half the body's text, is kept: [`Pass::Main`] (the element
+/// holding the most content for the least boilerplate, furniture left
+/// out), [`Pass::Loose`] (the same with only link density deciding), then
+/// [`Pass::WholeBody`]; when none reaches it, the one with the most text
+/// (the earlier on a tie), so a page with text never comes back empty.
+/// Relative links are resolved against `base_url` (or the page's
+/// `<base href>`); without either, only absolute links are kept.
 ///
 /// # Errors
 /// [`ScrapeError::Invalid`] for a selector that does not parse or matches
 /// nothing.
-pub fn html_to_text(html: &str, selector: Option<&str>) -> Result<Extracted, ScrapeError> {
-    let mut document = Html::parse_document(html);
+pub fn html_to_text(
+    html: &str,
+    base_url: Option<&url::Url>,
+    selector: Option<&str>,
+    format: Format,
+) -> Result<Extracted, ScrapeError> {
+    let document = Html::parse_document(html);
     let title = select_first_text(&document, "title");
     let signals = JsSignals::read(&document);
-
-    let removed =
-        Selector::parse(REMOVED).map_err(|_| ScrapeError::Invalid("internal selector".into()))?;
-    let ids: Vec<_> = document
-        .select(&removed)
-        .map(|element| element.id())
-        .collect();
-    for id in ids {
-        if let Some(mut node) = document.tree.get_mut(id) {
-            node.detach();
-        }
-    }
-
-    let fragment = match selector {
-        Some(selector) => {
-            let parsed = Selector::parse(selector).map_err(|error| {
+    let base = page_base(&document, base_url);
+    let parsed = selector
+        .map(|selector| {
+            Selector::parse(selector).map_err(|error| {
                 ScrapeError::Invalid(format!("selector {selector:?} does not parse: {error}"))
-            })?;
-            let parts = outermost_matches(&document, &parsed);
-            if parts.is_empty() {
-                return Err(ScrapeError::Invalid(format!(
-                    "selector {selector:?} matched nothing on the page"
-                )));
-            }
-            parts.join("\n")
+            })
+        })
+        .transpose()?;
+    let dom = dom::Dom::build(&document, parsed.as_ref());
+    drop(document);
+    let budget = html.len();
+    let render = |roots: &[usize], skip: &dyn Fn(usize) -> bool| {
+        let mut renderer = render::Renderer::new(&dom, format, base.as_ref(), budget);
+        for &root in roots {
+            renderer.render(root, skip);
         }
-        None => main_fragment(&document),
+        renderer.finish()
     };
-    let text = to_plain_text(&fragment);
-    let visible = text.chars().filter(|c| !c.is_whitespace()).count();
+    let (pass, (text, links)) = if let Some(selector) = selector {
+        let roots = outermost_selected(&dom);
+        if roots.is_empty() {
+            return Err(ScrapeError::Invalid(format!(
+                "selector {selector:?} matched nothing on the page"
+            )));
+        }
+        (Pass::Selector, render(&roots, &|_| false))
+    } else {
+        let mut best: Option<(Pass, (String, Vec<Link>), usize)> = None;
+        for pass in [Pass::Main, Pass::Loose, Pass::WholeBody] {
+            let output = match pass {
+                Pass::Main | Pass::Loose => {
+                    let analysis = content::Analysis::new(&dom, pass == Pass::Main);
+                    let root = analysis.best(&dom);
+                    let span = analysis.span(&dom, root);
+                    render(&[root], &|index| analysis.skip(&dom, span, index))
+                }
+                _ => render(&[dom.body], &|_| false),
+            };
+            let chars = dom::visible_chars(&output.0);
+            if chars >= MIN_MAIN_CHARS || chars * 2 >= dom.nodes[dom.body].chars {
+                best = Some((pass, output, chars));
+                break;
+            }
+            if best.as_ref().is_none_or(|(_, _, most)| chars > *most) {
+                best = Some((pass, output, chars));
+            }
+        }
+        let (pass, output, _) = best.unwrap_or((Pass::WholeBody, (String::new(), Vec::new()), 0));
+        (pass, output)
+    };
+    let visible = dom::visible_chars(&text);
     let needs_browser = signals.verdict(visible);
     Ok(Extracted {
         title,
         text,
         needs_browser,
+        pass,
+        links,
     })
 }
 
-/// The HTML of every element matching `selector` that is not inside
-/// another match, in document order. Nested matches are skipped: their
-/// text is already in their ancestor's, and keeping them made a selector
-/// like `div` on deeply nested divs quadratic in the page's size. One
-/// pre-order walk that skips matched subtrees: linear.
-fn outermost_matches(document: &Html, selector: &Selector) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut next = document.tree.root().first_child();
-    while let Some(node) = next {
-        let matched = scraper::ElementRef::wrap(node).filter(|element| selector.matches(element));
-        if let Some(element) = matched {
-            parts.push(element.html());
+/// The base for relative links: the page's `<base href>` resolved against
+/// the URL it came from, else that URL.
+fn page_base(document: &Html, base_url: Option<&url::Url>) -> Option<url::Url> {
+    let declared = Selector::parse("base[href]")
+        .ok()
+        .and_then(|selector| document.select(&selector).next())
+        .and_then(|element| element.attr("href"))
+        .and_then(|href| render::resolve(base_url, href));
+    declared.or_else(|| base_url.cloned())
+}
+
+/// The selected elements that are not inside another selected one, in
+/// page order. Nested matches are skipped: their text is already in their
+/// ancestor's, and keeping them made a selector like `div` on deeply
+/// nested divs quadratic in the page's size.
+fn outermost_selected(dom: &dom::Dom) -> Vec<usize> {
+    let mut inside = vec![false; dom.nodes.len()];
+    let mut roots = Vec::new();
+    for (index, node) in dom.nodes.iter().enumerate().skip(1) {
+        let parent_inside = inside[node.parent];
+        if node.selected && !parent_inside {
+            roots.push(index);
         }
-        next = matched.map_or_else(|| node.first_child(), |_| None);
-        let mut up = Some(node);
-        while next.is_none() {
-            let Some(current) = up else { break };
-            next = current.next_sibling();
-            up = current.parent();
-        }
+        inside[index] = parent_inside || node.selected;
     }
-    parts
+    roots
 }
 
 fn select_first_text(document: &Html, selector: &str) -> Option<String> {
@@ -288,74 +359,24 @@ fn element_text_len(element: scraper::ElementRef<'_>) -> usize {
         .sum()
 }
 
-fn main_fragment(document: &Html) -> String {
-    let body_len = Selector::parse("body")
-        .ok()
-        .and_then(|body| document.select(&body).next())
-        .map_or(0, element_text_len);
-    for candidate in MAIN_CANDIDATES {
-        let Ok(selector) = Selector::parse(candidate) else {
-            continue;
-        };
-        if let Some(element) = document
-            .select(&selector)
-            .max_by_key(|element| element_text_len(*element))
-            && body_len > 0
-            && element_text_len(element) * 100 >= body_len * MAIN_MIN_SHARE_PERCENT
-        {
-            return element.html();
-        }
-    }
-    document.html()
-}
-
-/// Largest HTML fragment whose tables are laid out in columns. Column
-/// layout can multiply the text: an unbreakable word in a 3-character
-/// column becomes one line of [`TEXT_WIDTH`] characters per 3 of its
-/// characters (found by the html_extract fuzzer: 971 bytes of HTML gave
-/// 13,577 bytes of text). Above this size tables are read as one column.
-const MAX_LAID_OUT_BYTES: usize = 64 * 1024;
-
-/// Most bytes of text per byte of HTML (plus [`TEXT_SLACK_BYTES`]). Real
-/// pages give far less text than HTML; past this the layout (table
-/// columns, deep indentation) is padding, and the text is read flat.
+/// Most bytes of text per byte of HTML (plus [`TEXT_SLACK_BYTES`]): the
+/// renderer writes each character once and a bounded decoration per
+/// element (list markers, cell separators), so text stays linear in the
+/// page whatever its tables or nesting do.
 pub const MAX_TEXT_GROWTH: usize = 4;
 
-/// Bytes of text always allowed, whatever the HTML's size (small tables'
-/// borders).
+/// Bytes of text always allowed, whatever the HTML's size.
 pub const TEXT_SLACK_BYTES: usize = 4096;
 
-/// The fragment as text: laid out when it is small and the layout stays
-/// within [`MAX_TEXT_GROWTH`], else tables as one column, else the text
-/// nodes alone, so the text is always linear in the HTML. Public for the
-/// html_extract fuzz target only.
+/// The whole fragment as plain text, nothing left out but invisible
+/// content. Public for the html_extract fuzz target only.
 #[doc(hidden)]
 pub fn to_plain_text(html: &str) -> String {
-    let bound = html.len().saturating_mul(MAX_TEXT_GROWTH) + TEXT_SLACK_BYTES;
-    let render = |raw: bool| {
-        let text = html2text::config::plain()
-            .raw_mode(raw)
-            .string_from_read(html.as_bytes(), TEXT_WIDTH)
-            .unwrap_or_default();
-        Some(tidy(&text)).filter(|text| text.len() <= bound)
-    };
-    (html.len() <= MAX_LAID_OUT_BYTES)
-        .then(|| render(false))
-        .flatten()
-        .or_else(|| render(true))
-        .unwrap_or_else(|| flat_text(html))
-}
-
-/// Every text node, whitespace collapsed, one space between nodes: no
-/// layout at all, never longer than the HTML.
-fn flat_text(html: &str) -> String {
     let fragment = Html::parse_fragment(html);
-    let words: Vec<&str> = fragment
-        .root_element()
-        .text()
-        .flat_map(str::split_whitespace)
-        .collect();
-    words.join(" ")
+    let dom = dom::Dom::build(&fragment, None);
+    let mut renderer = render::Renderer::new(&dom, Format::Text, None, 0);
+    renderer.render(0, &|_| false);
+    renderer.finish().0
 }
 
 /// Trim trailing spaces and squeeze runs of blank lines to one.
@@ -476,6 +497,9 @@ pub fn window(text: &str, start: usize, max_length: usize) -> Window {
 }
 
 #[cfg(test)]
+mod content_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -490,7 +514,9 @@ mod tests {
             "<td>cell</td>".repeat(60),
             "X".repeat(90)
         );
-        let text = html_to_text(&html, None).expect("extracts").text;
+        let text = html_to_text(&html, None, None, Format::Text)
+            .expect("extracts")
+            .text;
         assert!(
             text.len() <= html.len() * MAX_TEXT_GROWTH + TEXT_SLACK_BYTES,
             "{} bytes of text from {} bytes of HTML",
@@ -507,10 +533,14 @@ mod tests {
     fn nested_selector_matches_are_kept_once() {
         let depth = 2_000;
         let html = format!("{}deep{}", "<div>".repeat(depth), "</div>".repeat(depth));
-        let text = html_to_text(&html, Some("div")).expect("extracts").text;
+        let text = html_to_text(&html, None, Some("div"), Format::Text)
+            .expect("extracts")
+            .text;
         assert_eq!(text, "deep");
         let html = "<p>a</p><section><p>b</p><div><p>c</p></div></section><p>d</p>";
-        let text = html_to_text(html, Some("p")).expect("extracts").text;
+        let text = html_to_text(html, None, Some("p"), Format::Text)
+            .expect("extracts")
+            .text;
         assert_eq!(
             text.split_whitespace().collect::<Vec<_>>(),
             ["a", "b", "c", "d"]
@@ -525,7 +555,7 @@ mod tests {
             <nav>Home | About</nav><noscript>Please enable JavaScript</noscript>\
             <script>var secret = 1;</script><template><p>tmpl</p></template>\
             <main><h1>Article</h1><p>The body text.</p></main><footer>(c) 2026</footer></body></html>";
-        let extracted = html_to_text(html, None).expect("extracts");
+        let extracted = html_to_text(html, None, None, Format::Text).expect("extracts");
         assert_eq!(extracted.title.as_deref(), Some("Hello"));
         assert!(
             extracted.text.contains("The body text."),
@@ -546,10 +576,10 @@ mod tests {
     #[test]
     fn selector_narrows() {
         let html = "<body><div id=a>first</div><div id=b>second</div></body>";
-        let extracted = html_to_text(html, Some("#b")).expect("extracts");
+        let extracted = html_to_text(html, None, Some("#b"), Format::Text).expect("extracts");
         assert_eq!(extracted.text.trim(), "second");
-        assert!(html_to_text(html, Some("#missing")).is_err());
-        assert!(html_to_text(html, Some("##")).is_err());
+        assert!(html_to_text(html, None, Some("#missing"), Format::Text).is_err());
+        assert!(html_to_text(html, None, Some("##"), Format::Text).is_err());
     }
 
     /// The escalation heuristic fires on an empty app root and on a page of
@@ -558,7 +588,7 @@ mod tests {
     fn js_heuristic() {
         let spa = "<body><div id=root></div><script src=app.js></script></body>";
         assert!(
-            html_to_text(spa, None)
+            html_to_text(spa, None, None, Format::Text)
                 .expect("spa")
                 .needs_browser
                 .is_some()
@@ -568,14 +598,14 @@ mod tests {
             "word ".repeat(200)
         );
         assert!(
-            html_to_text(&article, None)
+            html_to_text(&article, None, None, Format::Text)
                 .expect("article")
                 .needs_browser
                 .is_none()
         );
         let plain = "<body><p>short page, no scripts</p></body>";
         assert!(
-            html_to_text(plain, None)
+            html_to_text(plain, None, None, Format::Text)
                 .expect("plain")
                 .needs_browser
                 .is_none()

@@ -1,0 +1,320 @@
+//! Finds a page's main content in the arena: every block of text is
+//! classified as content, boilerplate or undecided from its own length,
+//! punctuation and link density (jusText, Boilerpipe), page furniture is
+//! recognised by tag, role and class/id words (Readability, trafilatura),
+//! and the element whose subtree holds the most content for the least
+//! boilerplate is chosen.
+//!
+//! It must never drop a whole element type blindly: `<form>`, `<header>`
+//! and `<section>` are judged by their text like any `<div>`, and even a
+//! `<nav>`, `<aside>` or a "sidebar" class keeps its text when it wraps
+//! most of the page (the article is inside it). It decides what to render;
+//! it never renders.
+
+use super::dom::{Data, Dom, is_block};
+
+/// A block this long (non-whitespace characters) with few links is
+/// content on its own: a real paragraph, not a label or a menu item.
+const CONTENT_MIN_CHARS: usize = 80;
+
+/// A shorter block is still content when it is a sentence: this long and
+/// holding sentence punctuation.
+const SENTENCE_MIN_CHARS: usize = 30;
+
+/// A block with more than this share of its text inside links is
+/// navigation (menus, related links, previous/next post).
+const MAX_LINK_DENSITY: f64 = 0.5;
+
+/// An element with a furniture hint still counts as content when it holds
+/// at least this share (percent) of the body's text with few links: pages
+/// wrap the whole article in an ASP.NET `<form>`, a `content-sidebar`
+/// layout div or an `<aside>`.
+const WRAPPER_SHARE_PERCENT: usize = 50;
+
+/// How much one character of boilerplate costs against one of content
+/// when choosing the main element.
+const BOILER_WEIGHT: f64 = 1.0;
+
+/// An element with at least this many children that each hold a
+/// link-titled heading and a short summary is a list of teasers (related
+/// posts, "you may also like"), however long: teasers point at other
+/// pages, an article's sections are not links.
+const MIN_TEASERS: usize = 3;
+
+/// Most content characters one teaser holds: a summary, not a section.
+const MAX_TEASER_CHARS: usize = 400;
+
+/// What an undecided character (short text without links: dates, labels,
+/// captions) costs: a little, so that of two elements with the same
+/// content the tighter one wins.
+const UNDECIDED_WEIGHT: f64 = 0.1;
+
+/// Sentence punctuation in the scripts the web mostly uses.
+const PUNCTUATION: &[char] = &[
+    '.', ',', ';', ':', '!', '?', '。', '，', '、', '！', '？', '؟', '،', '।',
+];
+
+/// What a block's own text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Content,
+    Undecided,
+    Boiler,
+}
+
+/// The text classes summed over each subtree.
+pub(super) struct Analysis {
+    /// The class of each block's own text, by its text alone.
+    class: Vec<Option<Class>>,
+    /// Characters of each block's own text.
+    own_chars: Vec<usize>,
+    /// Furniture (by hint, inherited), per node.
+    pub boiler: Vec<bool>,
+    /// Content characters in the subtree.
+    pub content: Vec<usize>,
+    /// Boilerplate characters in the subtree.
+    pub junk: Vec<usize>,
+    /// Undecided characters in the subtree.
+    pub undecided: Vec<usize>,
+}
+
+impl Analysis {
+    /// Classify every block of `dom`; with `hints`, furniture hints count
+    /// (the strict pass), without, only link density does (the loose one).
+    pub fn new(dom: &Dom, hints: bool) -> Self {
+        let len = dom.nodes.len();
+        // Own text of each block: the text whose nearest block ancestor
+        // it is (one forward sweep finds that ancestor for every node).
+        let mut nearest = vec![0usize; len];
+        let mut own = vec![(0usize, 0usize, 0usize); len];
+        let mut in_link = vec![false; len];
+        let mut boiler = vec![false; len];
+        let body_chars = dom.nodes[dom.body].chars;
+        for index in 1..len {
+            let node = &dom.nodes[index];
+            let parent = node.parent;
+            in_link[index] = node.href.is_some() || in_link[parent];
+            nearest[index] = if is_block(node.tag()) {
+                index
+            } else {
+                nearest[parent]
+            };
+            let wrapper = node.holds_main
+                || (node.chars * 100 >= body_chars * WRAPPER_SHARE_PERCENT
+                    && node.link_density() < MAX_LINK_DENSITY);
+            boiler[index] = hints && (boiler[parent] || (node.boiler_hint && !wrapper));
+            if let Data::Text(text) = &node.data {
+                let chars = node.chars;
+                let punctuation = text.chars().filter(|c| PUNCTUATION.contains(c)).count();
+                let entry = &mut own[nearest[index]];
+                entry.0 += chars;
+                if in_link[index] {
+                    entry.1 += chars;
+                }
+                entry.2 += punctuation;
+            }
+        }
+        let mut classes = vec![None; len];
+        let mut own_chars = vec![0usize; len];
+        for (index, &(chars, links, punctuation)) in own.iter().enumerate() {
+            if chars > 0 {
+                classes[index] = Some(classify(dom.nodes[index].tag(), chars, links, punctuation));
+                own_chars[index] = chars;
+            }
+        }
+        let mut analysis = Self {
+            class: classes,
+            own_chars,
+            boiler,
+            content: Vec::new(),
+            junk: Vec::new(),
+            undecided: Vec::new(),
+        };
+        analysis.sum(dom);
+        if hints {
+            analysis.drop_teasers(dom);
+        }
+        analysis
+    }
+
+    /// Sum each class over every subtree, furniture counting as
+    /// boilerplate (one reverse sweep: children follow their parent).
+    fn sum(&mut self, dom: &Dom) {
+        let len = dom.nodes.len();
+        self.content = vec![0; len];
+        self.junk = vec![0; len];
+        self.undecided = vec![0; len];
+        for index in (0..len).rev() {
+            let chars = self.own_chars[index];
+            match (self.boiler[index], self.class[index]) {
+                (_, None) => {}
+                (true, _) | (false, Some(Class::Boiler)) => self.junk[index] += chars,
+                (false, Some(Class::Content)) => self.content[index] += chars,
+                (false, Some(Class::Undecided)) => self.undecided[index] += chars,
+            }
+            if index > 0 {
+                let parent = dom.nodes[index].parent;
+                self.content[parent] += self.content[index];
+                self.junk[parent] += self.junk[index];
+                self.undecided[parent] += self.undecided[index];
+            }
+        }
+    }
+
+    /// Mark lists of teasers as furniture, then sum the classes again.
+    fn drop_teasers(&mut self, dom: &Dom) {
+        let len = dom.nodes.len();
+        // Link-titled headings in each subtree.
+        let mut linked = vec![0usize; len];
+        for index in (1..len).rev() {
+            if self.class[index] == Some(Class::Boiler)
+                && is_heading(dom.nodes[index].tag())
+                && !self.boiler[index]
+            {
+                linked[index] += 1;
+            }
+            linked[dom.nodes[index].parent] += linked[index];
+        }
+        for index in 1..len {
+            if self.boiler[index] {
+                continue;
+            }
+            let node = &dom.nodes[index];
+            let teasers = node
+                .children
+                .iter()
+                .filter(|&&child| {
+                    linked[child] == 1
+                        && self.content[child] > 0
+                        && self.content[child] <= MAX_TEASER_CHARS
+                })
+                .count();
+            if teasers < MIN_TEASERS {
+                continue;
+            }
+            self.boiler[index] = true;
+            // Descendants inherit the mark (pre-order: they follow).
+            let mut stack = node.children.clone();
+            while let Some(child) = stack.pop() {
+                self.boiler[child] = true;
+                stack.extend(dom.nodes[child].children.iter().copied());
+            }
+        }
+        self.sum(dom);
+    }
+
+    /// The element under the body (or the body) with the best balance of
+    /// content against boilerplate; ties go to the deeper element. A body
+    /// with less text than [`super::MIN_MAIN_CHARS`] is chosen whole.
+    pub fn best(&self, dom: &Dom) -> usize {
+        if dom.nodes[dom.body].chars < super::MIN_MAIN_CHARS {
+            // A page this short is its content; only furniture goes.
+            return dom.body;
+        }
+        let mut best = dom.body;
+        let mut best_value = f64::MIN;
+        let mut stack = vec![dom.body];
+        while let Some(index) = stack.pop() {
+            let node = &dom.nodes[index];
+            if !matches!(node.data, Data::Element(_)) || self.boiler[index] {
+                continue;
+            }
+            let value = self.content[index] as f64
+                - BOILER_WEIGHT * self.junk[index] as f64
+                - UNDECIDED_WEIGHT * self.undecided[index] as f64;
+            if value > best_value || (value >= best_value && self.content[index] > 0) {
+                best = index;
+                best_value = value;
+            }
+            stack.extend(node.children.iter().rev().copied());
+        }
+        best
+    }
+
+    /// The page-order span of the content under `root`: from its first
+    /// content paragraph (headings excluded) to its last content block.
+    /// Short text outside it (a date above the article, "share this" or a
+    /// copyright line under it) is left out; inside it, short text (list
+    /// items, captions, table cells) belongs to the article (jusText's
+    /// context rule).
+    pub fn span(&self, dom: &Dom, root: usize) -> Span {
+        let mut span = Span {
+            first: usize::MAX,
+            last: 0,
+        };
+        let mut stack = vec![root];
+        while let Some(index) = stack.pop() {
+            if self.boiler[index] {
+                continue;
+            }
+            if self.class[index] == Some(Class::Content) {
+                if !is_heading(dom.nodes[index].tag()) {
+                    span.first = span.first.min(index);
+                }
+                span.last = span.last.max(index);
+            }
+            stack.extend(dom.nodes[index].children.iter().rev().copied());
+        }
+        if span.first == usize::MAX {
+            // No paragraph to anchor on: keep all the short text.
+            span = Span {
+                first: 0,
+                last: usize::MAX,
+            };
+        }
+        span
+    }
+
+    /// Whether rendering leaves out the element: furniture; a block
+    /// holding boilerplate and no content (a menu, a list of related
+    /// links); short text or a heading outside the content's `span`.
+    /// Table rows and cells are never left out one by one: a data table
+    /// keeps its shape.
+    pub fn skip(&self, dom: &Dom, span: Span, index: usize) -> bool {
+        if self.boiler[index] {
+            return true;
+        }
+        let tag = dom.nodes[index].tag();
+        if !is_block(tag) || matches!(tag, "tr" | "td" | "th" | "tbody" | "thead" | "tfoot") {
+            return false;
+        }
+        if !is_heading(tag) && self.junk[index] as f64 * BOILER_WEIGHT > self.content[index] as f64
+        {
+            return true;
+        }
+        let outside = match self.class[index] {
+            Some(Class::Undecided) => index < span.first || index > span.last,
+            Some(_) if is_heading(tag) => index > span.last,
+            _ => false,
+        };
+        outside && (self.content[index] == 0 || is_heading(tag))
+    }
+}
+
+/// Where a page's content starts and ends, in arena (page) order.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    first: usize,
+    last: usize,
+}
+
+fn is_heading(tag: &str) -> bool {
+    matches!(tag, "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
+}
+
+/// A block's own text: navigation when link-dense, content when long or a
+/// sentence (headings count as content: they title what follows),
+/// undecided otherwise.
+fn classify(tag: &str, chars: usize, links: usize, punctuation: usize) -> Class {
+    if links as f64 > chars as f64 * MAX_LINK_DENSITY {
+        return Class::Boiler;
+    }
+    if is_heading(tag)
+        || chars >= CONTENT_MIN_CHARS
+        || (chars >= SENTENCE_MIN_CHARS && punctuation > 0)
+    {
+        Class::Content
+    } else {
+        Class::Undecided
+    }
+}

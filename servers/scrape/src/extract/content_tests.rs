@@ -1,0 +1,286 @@
+//! Main-content extraction on small hand-made pages, one per class of
+//! page that went wrong: each test checks what is kept and what is dropped.
+#![expect(
+    clippy::format_collect,
+    reason = "test pages are built from repeated fragments; clarity over allocations"
+)]
+
+use super::{Format, Pass, html_to_text};
+
+/// A paragraph of real prose, long enough to count as content.
+fn prose(topic: &str) -> String {
+    format!(
+        "<p>The {topic} was discussed at length by the council, which heard from residents, \
+         engineers and the mayor before it voted, by a narrow margin, to fund the work.</p>"
+    )
+}
+
+fn article(topic: &str, paragraphs: usize) -> String {
+    (0..paragraphs)
+        .map(|n| prose(&format!("{topic} {n}")))
+        .collect()
+}
+
+fn text_of(html: &str) -> super::Extracted {
+    let base = url::Url::parse("https://news.example/2026/story.html").expect("base");
+    html_to_text(html, Some(&base), None, Format::Text).expect("extracts")
+}
+
+fn assert_kept(text: &str, kept: &[&str], dropped: &[&str]) {
+    for word in kept {
+        assert!(text.contains(word), "{word:?} missing from:\n{text}");
+    }
+    for word in dropped {
+        assert!(!text.contains(word), "{word:?} kept in:\n{text}");
+    }
+}
+
+/// A whole page inside one `<form>` (ASP.NET) keeps its article; the menu
+/// and footer inside the same form are dropped.
+#[test]
+fn form_wrapped_body_keeps_its_article() {
+    let html = format!(
+        "<html><body><form id=aspnetForm method=post>\
+         <div class=top><ul><li><a href=/a>Alpha section</a></li><li><a href=/b>Beta section</a></li>\
+         <li><a href=/c>Gamma section</a></li></ul></div>\
+         <div id=story><h1>Bridge repair</h1>{}</div>\
+         <div class=footer>Copyright Example Media</div></form></body></html>",
+        article("bridge", 4)
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &[
+            "Bridge repair",
+            "The bridge 0 was discussed",
+            "The bridge 3",
+        ],
+        &["Alpha section", "Copyright Example Media"],
+    );
+}
+
+/// An article inside a `<header>` element is kept; the header's menu is not.
+#[test]
+fn article_inside_a_header_is_kept() {
+    let html = format!(
+        "<html><body><header><nav><a href=/>Home</a> <a href=/news>News desk</a></nav>\
+         <article><h1>Harbour plans</h1>{}</article></header>\
+         <footer><a href=/imprint>Imprint</a></footer></body></html>",
+        article("harbour", 3)
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Harbour plans", "The harbour 0", "The harbour 2"],
+        &["News desk", "Imprint"],
+    );
+}
+
+/// A "you may also like" box of teasers three times longer than the
+/// article, with no class naming it, does not replace the article.
+#[test]
+fn related_posts_box_larger_than_the_article_is_dropped() {
+    let teasers: String = (0..9)
+        .map(|n| {
+            format!(
+                "<article><h3><a href=/story-{n}>Another story number {n} worth a click</a></h3>\
+                 <p>A summary of story {n}, which tells readers what happened and why it matters \
+                 to them, in two lines.</p></article>"
+            )
+        })
+        .collect();
+    let html = format!(
+        "<html><body><article><h1>Library opens</h1>{}</article>\
+         <section><h2>More stories</h2>{teasers}</section></body></html>",
+        article("library", 3)
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Library opens", "The library 0", "The library 2"],
+        &["Another story number", "A summary of story"],
+    );
+}
+
+/// A mega-menu built from nested plain lists (no `<nav>`, no class) is
+/// dropped; the article and its own list stay.
+#[test]
+fn list_built_mega_menu_without_nav_is_dropped() {
+    let menu: String = (0..6)
+        .map(|n| {
+            let sub: String = (0..8)
+                .map(|m| format!("<li><a href=/s{n}/{m}>Menu entry {n}.{m}</a></li>"))
+                .collect();
+            format!("<li><a href=/s{n}>Section {n}</a><ul>{sub}</ul></li>")
+        })
+        .collect();
+    let html = format!(
+        "<html><body><div><ul>{menu}</ul></div><div><h1>Garden tips</h1>{}\
+         <ul><li>Water early in the morning</li><li>Mulch the beds</li></ul>{}</div></body></html>",
+        article("garden", 2),
+        prose("compost")
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &[
+            "Garden tips",
+            "The garden 1",
+            "- Water early in the morning",
+            "The compost",
+        ],
+        &["Menu entry", "Section 3"],
+    );
+}
+
+/// A comment thread inside `<main>` is dropped, the article kept.
+#[test]
+fn comments_inside_main_are_dropped() {
+    let comments: String = (0..5)
+        .map(|n| {
+            format!(
+                "<li class=comment><p>Commenter {n} writes: I fully agree with everything the author \
+                 says here, and I would add a long story about my own experience.</p></li>"
+            )
+        })
+        .collect();
+    let html = format!(
+        "<html><body><main><article><h1>Tax reform</h1>{}</article>\
+         <section id=comments><h2>5 responses</h2><ol>{comments}</ol></section></main></body></html>",
+        article("tax", 2)
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Tax reform", "The tax 0", "The tax 1"],
+        &["Commenter", "5 responses"],
+    );
+}
+
+/// Soft hyphens and zero-width characters never reach the text, so words
+/// match; non-breaking spaces become spaces.
+#[test]
+fn soft_hyphens_and_zero_width_characters_are_removed() {
+    let html = format!(
+        "<html><body><article><p>Die Ver\u{AD}siche\u{AD}rung zahlt\u{200B} nicht&nbsp;mehr.</p>{}</article></body></html>",
+        article("insurance", 3)
+    );
+    let text = text_of(&html).text;
+    assert_kept(
+        &text,
+        &["Die Versicherung zahlt nicht mehr."],
+        &["\u{AD}", "\u{200B}", "\u{A0}"],
+    );
+}
+
+/// A page with no main content (a short list of links and labels) still
+/// returns its text, and says it came from a fallback pass.
+#[test]
+fn page_without_main_content_returns_its_text() {
+    let html = "<html><body><div><a href=/one>First link</a> <a href=/two>Second link</a></div>\
+        <div>Opening hours: 9 to 5</div></body></html>";
+    let extracted = text_of(html);
+    assert_ne!(extracted.pass, Pass::Main, "{}", extracted.text);
+    assert_kept(
+        &extracted.text,
+        &["First link", "Second link", "Opening hours"],
+        &[],
+    );
+}
+
+/// A page whose text exists only inside a script asks for a browser and
+/// never shows the script.
+#[test]
+fn text_only_in_a_script_needs_a_browser() {
+    let html = "<html><body><div id=app></div><script>document.getElementById('app')\
+        .textContent = 'Rendered by script';</script></body></html>";
+    let extracted = text_of(html);
+    assert!(extracted.needs_browser.is_some());
+    assert_kept(
+        &extracted.text,
+        &[],
+        &["Rendered by script", "getElementById"],
+    );
+}
+
+const FORMATTED: &str = "<html><body><article><h1>Release notes</h1>\
+    <p>Version 2 adds <a href=\"/docs/sync\">sync support</a> and fixes many bugs in the \
+    importer, which users had reported over the last year.</p>\
+    <h2>Changes</h2><ul><li>Faster start</li><li>Smaller files</li></ul>\
+    <table><tr><th>Name</th><th>Size</th></tr><tr><td>core</td><td>12 KB</td></tr></table>\
+    <pre><code>cargo install tool\ntool --help</code></pre>\
+    <p>Thanks to everyone who tested the beta versions and sent detailed reports to us.</p>\
+    </article></body></html>";
+
+/// The text format has headings on their own lines, `- ` items, ` | `
+/// cells and no link markup; Markdown has `#` headings, a table rule,
+/// fenced code and inline absolute links.
+#[test]
+fn markdown_and_text_formats_of_the_same_page() {
+    let base = url::Url::parse("https://tool.example/news/v2").expect("base");
+    let text = html_to_text(FORMATTED, Some(&base), None, Format::Text)
+        .expect("text")
+        .text;
+    assert_kept(
+        &text,
+        &[
+            "Release notes\n\nVersion 2 adds sync support and fixes",
+            "\n\nChanges\n\n- Faster start\n- Smaller files",
+            "Name | Size\ncore | 12 KB",
+            "cargo install tool\ntool --help",
+        ],
+        &["[", "](", "#", "```"],
+    );
+    let markdown = html_to_text(FORMATTED, Some(&base), None, Format::Markdown)
+        .expect("markdown")
+        .text;
+    assert_kept(
+        &markdown,
+        &[
+            "# Release notes",
+            "[sync support](https://tool.example/docs/sync)",
+            "## Changes\n\n- Faster start",
+            "| Name | Size |\n| --- | --- |\n| core | 12 KB |",
+            "```\ncargo install tool\ntool --help\n```",
+        ],
+        &["[1]"],
+    );
+}
+
+/// Links inside the content come back absolute and once each; script,
+/// mail and fragment-only links, and links outside the content, do not.
+#[test]
+fn links_are_absolute_deduplicated_and_from_the_content() {
+    let html = format!(
+        "<html><body><div class=menu><a href=/menu>Menu link</a></div><article>\
+         <p>Read the <a href=\"report.pdf\">full report</a>, the <a href=\"report.pdf\">same report</a>, \
+         <a href=\"javascript:void(0)\">a script</a>, <a href=\"mailto:a@b.example\">mail us</a> or \
+         <a href=\"#top\">go up</a>, and <a href=\"https://other.example/x\">another site</a> for \
+         the details of this long announcement.</p>{}</article></body></html>",
+        article("budget", 2)
+    );
+    let extracted = text_of(&html);
+    let links: Vec<(&str, &str)> = extracted
+        .links
+        .iter()
+        .map(|link| (link.text.as_str(), link.url.as_str()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            ("full report", "https://news.example/2026/report.pdf"),
+            ("another site", "https://other.example/x"),
+        ]
+    );
+}
+
+/// However many links a page has, at most `MAX_LINKS` come back.
+#[test]
+fn links_are_bounded() {
+    let many: String = (0..super::MAX_LINKS + 50)
+        .map(|n| format!("word <a href=/l{n}>link {n}</a> and more words to keep this prose, "))
+        .collect();
+    let html = format!("<html><body><article><p>{many}</p></article></body></html>");
+    assert_eq!(text_of(&html).links.len(), super::MAX_LINKS);
+}

@@ -1,0 +1,416 @@
+//! A compact copy of the parsed page for extraction: elements and text in
+//! one arena (pre-order, so a parent always comes before its children),
+//! with what the scoring needs read once (tag, class/id hints, href), and
+//! per-node text statistics summed bottom-up.
+//!
+//! It must never copy invisible or executable content: `<script>`,
+//! `<style>`, `<noscript>`, `<template>`, form controls, embedded objects
+//! and elements marked hidden are left out here, so no later stage can
+//! render them. Every walk is iterative: nesting depth is the page's choice.
+
+use scraper::{Html, Node as HtmlNode, Selector};
+
+/// Elements never copied: code, invisible content, embedded objects and
+/// form controls (their text is labels and option lists, not content).
+const SKIPPED: &[&str] = &[
+    "head", "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object",
+    "embed", "button", "select", "option", "input", "textarea", "dialog", "img", "picture",
+    "video", "audio", "map", "math",
+];
+
+/// Elements that start a block of text: text inside them up to the next
+/// such element belongs to one block for scoring and rendering.
+const BLOCKS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "center",
+    "dd",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "html",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+];
+
+/// Class or id words (whole words of the attribute, split at anything
+/// that is not a letter or digit) that mark page furniture: comments,
+/// related-content boxes, share bars, cookie and newsletter notices,
+/// menus, bylines and post metadata. A word matches when it equals one of
+/// these or, for the longer ones, starts with it (`comments`, `sharebar`).
+const BOILER_WORDS: &[&str] = &[
+    "ad",
+    "ads",
+    "advert",
+    "advertisement",
+    "author",
+    "banner",
+    "breadcrumb",
+    "breadcrumbs",
+    "byline",
+    "comentario",
+    "comment",
+    "commentaire",
+    "community",
+    "kommentar",
+    "consent",
+    "cookie",
+    "copyright",
+    "disqus",
+    "dateline",
+    "footer",
+    "gdpr",
+    "login",
+    "masthead",
+    "menu",
+    "meta",
+    "nav",
+    "navbar",
+    "navigation",
+    "newsletter",
+    "outbrain",
+    "pagination",
+    "pager",
+    "popup",
+    "promo",
+    "rating",
+    "recommend",
+    "related",
+    "replies",
+    "reply",
+    "respond",
+    "rss",
+    "share",
+    "sharing",
+    "sidebar",
+    "signup",
+    "skip",
+    "social",
+    "sponsor",
+    "subscribe",
+    "subscription",
+    "tag",
+    "tags",
+    "taboola",
+    "toolbar",
+    "widget",
+];
+
+/// Words of [`BOILER_WORDS`] this long or longer also match as prefixes.
+const PREFIX_MIN_LEN: usize = 5;
+
+/// ARIA roles of page furniture.
+const BOILER_ROLES: &[&str] = &[
+    "navigation",
+    "contentinfo",
+    "complementary",
+    "banner",
+    "search",
+    "menu",
+    "menubar",
+    "dialog",
+    "alertdialog",
+];
+
+/// Tags that are page furniture by their HTML meaning. `<header>`,
+/// `<form>` and `<section>` are not: pages wrap their article in them.
+const BOILER_TAGS: &[&str] = &["nav", "aside", "footer"];
+
+/// What one arena node is.
+#[derive(Debug)]
+pub(super) enum Data {
+    /// An element, by lower-case local name.
+    Element(String),
+    /// A text node, as in the source.
+    Text(String),
+}
+
+/// One node of the arena.
+#[derive(Debug)]
+pub(super) struct Node {
+    pub data: Data,
+    pub parent: usize,
+    pub children: Vec<usize>,
+    /// The `href` of an `<a>`.
+    pub href: Option<String>,
+    /// Class, id or role say page furniture, or the tag does.
+    pub boiler_hint: bool,
+    /// The caller's selector matches this element.
+    pub selected: bool,
+    /// A `<main>` or `role="main"` element is in the subtree (itself
+    /// included): what holds it is the page's frame, not furniture.
+    pub holds_main: bool,
+    /// Non-whitespace characters of text in the subtree.
+    pub chars: usize,
+    /// Of those, inside a link.
+    pub link_chars: usize,
+    /// Block-level elements in the subtree (itself excluded).
+    pub blocks_inside: usize,
+}
+
+impl Node {
+    /// The tag name, or "" for text.
+    pub fn tag(&self) -> &str {
+        match &self.data {
+            Data::Element(name) => name,
+            Data::Text(_) => "",
+        }
+    }
+
+    /// Share of the subtree's text inside links (0 when there is none).
+    pub fn link_density(&self) -> f64 {
+        if self.chars == 0 {
+            0.0
+        } else {
+            self.link_chars as f64 / self.chars as f64
+        }
+    }
+}
+
+/// Whether `tag` starts a block of text.
+pub(super) fn is_block(tag: &str) -> bool {
+    BLOCKS.contains(&tag)
+}
+
+/// The arena; index 0 is the document root.
+#[derive(Debug)]
+pub(super) struct Dom {
+    pub nodes: Vec<Node>,
+    /// The `<body>`, or the root when there is none.
+    pub body: usize,
+}
+
+impl Dom {
+    /// Copy the visible part of `document`, marking the elements matching
+    /// `selector`.
+    pub fn build(document: &Html, selector: Option<&Selector>) -> Self {
+        let mut nodes = vec![Node {
+            data: Data::Element(String::new()),
+            parent: 0,
+            children: Vec::new(),
+            href: None,
+            boiler_hint: false,
+            selected: false,
+            holds_main: false,
+            chars: 0,
+            link_chars: 0,
+            blocks_inside: 0,
+        }];
+        let mut body = None;
+        // The arena index of each open element; None for skipped subtrees.
+        let mut open: Vec<Option<usize>> = vec![Some(0)];
+        let mut skipping = 0usize;
+        for edge in document.tree.root().traverse() {
+            match edge {
+                ego_tree::iter::Edge::Open(node) => {
+                    if node.id() == document.tree.root().id() {
+                        continue;
+                    }
+                    let parent = open.last().copied().flatten();
+                    let is_element = matches!(node.value(), HtmlNode::Element(_));
+                    if skipping > 0 || parent.is_none() {
+                        if is_element {
+                            skipping += 1;
+                            open.push(None);
+                        }
+                        continue;
+                    }
+                    let parent = parent.unwrap_or(0);
+                    match node.value() {
+                        HtmlNode::Text(text) => {
+                            let index = nodes.len();
+                            nodes.push(leaf(Data::Text(text.to_string()), parent));
+                            nodes[parent].children.push(index);
+                        }
+                        HtmlNode::Element(element) => {
+                            let name = element.name().to_ascii_lowercase();
+                            if SKIPPED.contains(&name.as_str()) || is_hidden(element) {
+                                skipping += 1;
+                                open.push(None);
+                                continue;
+                            }
+                            let index = nodes.len();
+                            let mut entry = leaf(Data::Element(name), parent);
+                            entry.boiler_hint = boiler_hint(element);
+                            entry.holds_main = entry.tag() == "main"
+                                || element
+                                    .attr("role")
+                                    .is_some_and(|role| role.trim().eq_ignore_ascii_case("main"));
+                            if entry.tag() == "a" {
+                                entry.href = element.attr("href").map(str::to_string);
+                            }
+                            entry.selected = selector.is_some_and(|selector| {
+                                scraper::ElementRef::wrap(node)
+                                    .is_some_and(|element| selector.matches(&element))
+                            });
+                            if entry.tag() == "body" && body.is_none() {
+                                body = Some(index);
+                            }
+                            nodes.push(entry);
+                            nodes[parent].children.push(index);
+                            open.push(Some(index));
+                        }
+                        _ => {}
+                    }
+                }
+                ego_tree::iter::Edge::Close(node) => {
+                    if matches!(node.value(), HtmlNode::Element(_))
+                        && node.id() != document.tree.root().id()
+                        && open.pop().flatten().is_none()
+                    {
+                        skipping = skipping.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        let mut dom = Self {
+            nodes,
+            body: body.unwrap_or(0),
+        };
+        dom.count();
+        dom
+    }
+
+    /// Sum the text statistics bottom-up: children have larger indices
+    /// than their parent, so one forward sweep passes "inside a link"
+    /// down and one reverse sweep sees every child before its parent.
+    fn count(&mut self) {
+        let mut in_link = vec![false; self.nodes.len()];
+        for index in 1..self.nodes.len() {
+            in_link[index] = self.nodes[index].href.is_some() || in_link[self.nodes[index].parent];
+        }
+        for index in (0..self.nodes.len()).rev() {
+            let (chars, link_chars) = match &self.nodes[index].data {
+                Data::Text(text) => {
+                    let chars = visible_chars(text);
+                    (chars, if in_link[index] { chars } else { 0 })
+                }
+                Data::Element(_) => (self.nodes[index].chars, self.nodes[index].link_chars),
+            };
+            let block = is_block(self.nodes[index].tag());
+            let node = &mut self.nodes[index];
+            node.chars = chars;
+            node.link_chars = link_chars;
+            let blocks_inside = node.blocks_inside + usize::from(block);
+            let holds_main = node.holds_main;
+            if index > 0 {
+                let parent = self.nodes[index].parent;
+                let parent = &mut self.nodes[parent];
+                parent.holds_main |= holds_main;
+                parent.chars += chars;
+                parent.link_chars += link_chars;
+                parent.blocks_inside += blocks_inside;
+            }
+        }
+    }
+}
+
+fn leaf(data: Data, parent: usize) -> Node {
+    Node {
+        data,
+        parent,
+        children: Vec::new(),
+        href: None,
+        boiler_hint: false,
+        selected: false,
+        holds_main: false,
+        chars: 0,
+        link_chars: 0,
+        blocks_inside: 0,
+    }
+}
+
+/// Characters that are not whitespace, soft hyphens or zero-width.
+pub(super) fn visible_chars(text: &str) -> usize {
+    text.chars()
+        .filter(|c| !c.is_whitespace() && !is_invisible(*c))
+        .count()
+}
+
+/// Soft hyphen and zero-width characters: never part of the text.
+pub(super) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+    )
+}
+
+/// `hidden`, `aria-hidden="true"` or an inline `display:none` /
+/// `visibility:hidden`.
+fn is_hidden(element: &scraper::node::Element) -> bool {
+    if element.attr("hidden").is_some() {
+        return true;
+    }
+    if element
+        .attr("aria-hidden")
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+    {
+        return true;
+    }
+    element.attr("style").is_some_and(|style| {
+        let style: String = style
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        style.contains("display:none") || style.contains("visibility:hidden")
+    })
+}
+
+/// Whether tag, role, class or id mark the element as page furniture.
+fn boiler_hint(element: &scraper::node::Element) -> bool {
+    let tag = element.name().to_ascii_lowercase();
+    if BOILER_TAGS.contains(&tag.as_str()) {
+        return true;
+    }
+    if element.attr("role").is_some_and(|role| {
+        let role = role.trim().to_ascii_lowercase();
+        BOILER_ROLES.contains(&role.as_str())
+    }) {
+        return true;
+    }
+    let words = [element.attr("class"), element.attr("id")];
+    words.into_iter().flatten().any(|value| {
+        value
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .any(|word| boiler_word(&word.to_ascii_lowercase()))
+    })
+}
+
+fn boiler_word(word: &str) -> bool {
+    BOILER_WORDS.iter().any(|boiler| {
+        word == *boiler || (boiler.len() >= PREFIX_MIN_LEN && word.starts_with(boiler))
+    })
+}
