@@ -20,7 +20,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use moat_scrape::extract::{
-    Kind, MAX_TEXT_GROWTH, TEXT_SLACK_BYTES, classify, decode, html_to_text, to_plain_text, window,
+    Format, Kind, MAX_TEXT_GROWTH, TEXT_SLACK_BYTES, classify, decode, html_to_text, to_plain_text,
+    window,
 };
 
 const SEPARATOR: &[u8] = b"\n--moat--\n";
@@ -72,7 +73,7 @@ fuzz_target!(|input: &[u8]| {
     let kind = classify(params.content_type, body).unwrap_or(Kind::Html);
     let decoded = decode(body, params.content_type, kind);
 
-    let extracted = match html_to_text(&decoded, params.selector) {
+    let extracted = match html_to_text(&decoded, None, params.selector, Format::Text) {
         Ok(extracted) => extracted,
         Err(error) => {
             assert!(

@@ -189,8 +189,42 @@ fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
     None
 }
 
+/// The shape of the text asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Plain text.
+    #[default]
+    Text,
+    /// Markdown (headings, links, lists, emphasis).
+    Markdown,
+}
+
+/// Which extraction pass produced the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pass {
+    /// The caller's CSS selector.
+    Selector,
+    /// The main-content container.
+    Main,
+    /// A looser guess at the content, after the main pass found too little.
+    Loose,
+    /// The whole body, after every narrower pass found too little.
+    WholeBody,
+}
+
+/// An outgoing link of the extracted content.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Link {
+    /// The link's text.
+    pub text: String,
+    /// The absolute URL.
+    pub url: String,
+}
+
 /// A page's text and what we learnt on the way.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Extracted {
     /// `<title>`, trimmed.
     pub title: Option<String>,
@@ -198,6 +232,10 @@ pub struct Extracted {
     pub text: String,
     /// Why this page seems to need JavaScript, when it does.
     pub needs_browser: Option<&'static str>,
+    /// Which pass produced the text.
+    pub pass: Pass,
+    /// The content's outgoing links.
+    pub links: Vec<Link>,
 }
 
 /// Turn HTML into clean text. With `selector`, only the matching elements
@@ -207,7 +245,12 @@ pub struct Extracted {
 /// # Errors
 /// [`ScrapeError::Invalid`] for a selector that does not parse or matches
 /// nothing.
-pub fn html_to_text(html: &str, selector: Option<&str>) -> Result<Extracted, ScrapeError> {
+pub fn html_to_text(
+    html: &str,
+    _base_url: Option<&url::Url>,
+    selector: Option<&str>,
+    _format: Format,
+) -> Result<Extracted, ScrapeError> {
     let mut document = Html::parse_document(html);
     let title = select_first_text(&document, "title");
     let signals = JsSignals::read(&document);
@@ -246,6 +289,12 @@ pub fn html_to_text(html: &str, selector: Option<&str>) -> Result<Extracted, Scr
         title,
         text,
         needs_browser,
+        pass: if selector.is_some() {
+            Pass::Selector
+        } else {
+            Pass::Main
+        },
+        links: Vec::new(),
     })
 }
 
@@ -490,7 +539,9 @@ mod tests {
             "<td>cell</td>".repeat(60),
             "X".repeat(90)
         );
-        let text = html_to_text(&html, None).expect("extracts").text;
+        let text = html_to_text(&html, None, None, Format::Text)
+            .expect("extracts")
+            .text;
         assert!(
             text.len() <= html.len() * MAX_TEXT_GROWTH + TEXT_SLACK_BYTES,
             "{} bytes of text from {} bytes of HTML",
@@ -507,10 +558,14 @@ mod tests {
     fn nested_selector_matches_are_kept_once() {
         let depth = 2_000;
         let html = format!("{}deep{}", "<div>".repeat(depth), "</div>".repeat(depth));
-        let text = html_to_text(&html, Some("div")).expect("extracts").text;
+        let text = html_to_text(&html, None, Some("div"), Format::Text)
+            .expect("extracts")
+            .text;
         assert_eq!(text, "deep");
         let html = "<p>a</p><section><p>b</p><div><p>c</p></div></section><p>d</p>";
-        let text = html_to_text(html, Some("p")).expect("extracts").text;
+        let text = html_to_text(html, None, Some("p"), Format::Text)
+            .expect("extracts")
+            .text;
         assert_eq!(
             text.split_whitespace().collect::<Vec<_>>(),
             ["a", "b", "c", "d"]
@@ -525,7 +580,7 @@ mod tests {
             <nav>Home | About</nav><noscript>Please enable JavaScript</noscript>\
             <script>var secret = 1;</script><template><p>tmpl</p></template>\
             <main><h1>Article</h1><p>The body text.</p></main><footer>(c) 2026</footer></body></html>";
-        let extracted = html_to_text(html, None).expect("extracts");
+        let extracted = html_to_text(html, None, None, Format::Text).expect("extracts");
         assert_eq!(extracted.title.as_deref(), Some("Hello"));
         assert!(
             extracted.text.contains("The body text."),
@@ -546,10 +601,10 @@ mod tests {
     #[test]
     fn selector_narrows() {
         let html = "<body><div id=a>first</div><div id=b>second</div></body>";
-        let extracted = html_to_text(html, Some("#b")).expect("extracts");
+        let extracted = html_to_text(html, None, Some("#b"), Format::Text).expect("extracts");
         assert_eq!(extracted.text.trim(), "second");
-        assert!(html_to_text(html, Some("#missing")).is_err());
-        assert!(html_to_text(html, Some("##")).is_err());
+        assert!(html_to_text(html, None, Some("#missing"), Format::Text).is_err());
+        assert!(html_to_text(html, None, Some("##"), Format::Text).is_err());
     }
 
     /// The escalation heuristic fires on an empty app root and on a page of
@@ -558,7 +613,7 @@ mod tests {
     fn js_heuristic() {
         let spa = "<body><div id=root></div><script src=app.js></script></body>";
         assert!(
-            html_to_text(spa, None)
+            html_to_text(spa, None, None, Format::Text)
                 .expect("spa")
                 .needs_browser
                 .is_some()
@@ -568,14 +623,14 @@ mod tests {
             "word ".repeat(200)
         );
         assert!(
-            html_to_text(&article, None)
+            html_to_text(&article, None, None, Format::Text)
                 .expect("article")
                 .needs_browser
                 .is_none()
         );
         let plain = "<body><p>short page, no scripts</p></body>";
         assert!(
-            html_to_text(plain, None)
+            html_to_text(plain, None, None, Format::Text)
                 .expect("plain")
                 .needs_browser
                 .is_none()

@@ -235,7 +235,7 @@ async fn http_page(
     }
     let (title, text, needs_browser) = match kind {
         Kind::Html => {
-            let extracted = extract::html_to_text(&decoded, selector)?;
+            let extracted = extract::html_to_text(&decoded, None, selector, extract::Format::Text)?;
             (extracted.title, extracted.text, extracted.needs_browser)
         }
         Kind::Text => {
@@ -265,7 +265,7 @@ async fn browser_page(
     selector: Option<&str>,
 ) -> Result<Page, ScrapeError> {
     let rendered = engine.browser.render(url, engine.browser_timeout).await?;
-    let extracted = extract::html_to_text(&rendered.html, selector)?;
+    let extracted = extract::html_to_text(&rendered.html, None, selector, extract::Format::Text)?;
     let mut notes = Vec::new();
     if !rendered.loaded {
         notes.push(
