@@ -247,7 +247,7 @@ pub struct Extracted {
 /// nothing.
 pub fn html_to_text(
     html: &str,
-    _base_url: Option<&url::Url>,
+    base_url: Option<&url::Url>,
     selector: Option<&str>,
     _format: Format,
 ) -> Result<Extracted, ScrapeError> {
@@ -267,6 +267,7 @@ pub fn html_to_text(
         }
     }
 
+    let mut pass = Pass::Selector;
     let fragment = match selector {
         Some(selector) => {
             let parsed = Selector::parse(selector).map_err(|error| {
@@ -280,7 +281,11 @@ pub fn html_to_text(
             }
             parts.join("\n")
         }
-        None => main_fragment(&document),
+        None => {
+            let (fragment, found) = main_fragment(&document);
+            pass = if found { Pass::Main } else { Pass::WholeBody };
+            fragment
+        }
     };
     let text = to_plain_text(&fragment);
     let visible = text.chars().filter(|c| !c.is_whitespace()).count();
@@ -289,12 +294,8 @@ pub fn html_to_text(
         title,
         text,
         needs_browser,
-        pass: if selector.is_some() {
-            Pass::Selector
-        } else {
-            Pass::Main
-        },
-        links: Vec::new(),
+        pass,
+        links: links(&fragment, base_url),
     })
 }
 
@@ -337,7 +338,34 @@ fn element_text_len(element: scraper::ElementRef<'_>) -> usize {
         .sum()
 }
 
-fn main_fragment(document: &Html) -> String {
+/// The `<a href>`s of a fragment, made absolute against `base_url`;
+/// http(s) only.
+fn links(fragment: &str, base_url: Option<&url::Url>) -> Vec<Link> {
+    let Ok(anchors) = Selector::parse("a[href]") else {
+        return Vec::new();
+    };
+    Html::parse_fragment(fragment)
+        .select(&anchors)
+        .filter_map(|anchor| {
+            let href = anchor.value().attr("href")?;
+            let url = match base_url {
+                Some(base) => base.join(href).ok()?,
+                None => url::Url::parse(href).ok()?,
+            };
+            matches!(url.scheme(), "http" | "https").then(|| Link {
+                text: anchor
+                    .text()
+                    .flat_map(str::split_whitespace)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                url: url.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The main container's HTML and true, or the whole document and false.
+fn main_fragment(document: &Html) -> (String, bool) {
     let body_len = Selector::parse("body")
         .ok()
         .and_then(|body| document.select(&body).next())
@@ -352,10 +380,10 @@ fn main_fragment(document: &Html) -> String {
             && body_len > 0
             && element_text_len(element) * 100 >= body_len * MAIN_MIN_SHARE_PERCENT
         {
-            return element.html();
+            return (element.html(), true);
         }
     }
-    document.html()
+    (document.html(), false)
 }
 
 /// Largest HTML fragment whose tables are laid out in columns. Column
