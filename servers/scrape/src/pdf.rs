@@ -67,6 +67,16 @@ pub struct PdfText {
     pub pages: Vec<String>,
     /// Page numbers (1-based) whose text could not be read.
     pub failed_pages: Vec<usize>,
+    /// True when the cross-reference table was missing or damaged (a cut
+    /// or corrupted file) and was rebuilt by scanning: pages may be missing.
+    pub repaired: bool,
+}
+
+impl PdfText {
+    /// True when no page read has any text.
+    pub fn is_blank(&self) -> bool {
+        self.pages.iter().all(|page| page.trim().is_empty())
+    }
 }
 
 /// The pages joined for a model: `--- page N ---` before each page, and
@@ -114,6 +124,7 @@ pub fn extract(bytes: &[u8], max_pages: usize) -> Result<PdfText, String> {
     let numbers: Vec<u32> = document.get_pages().into_keys().collect();
     let mut text = PdfText {
         page_count: numbers.len(),
+        repaired: document.xref_recovery.is_some(),
         ..PdfText::default()
     };
     let mut bytes_out = 0;
@@ -302,59 +313,58 @@ pub fn is_pdf(content_type: Option<&str>, head: &[u8], path: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// A minimal PDF: one Helvetica text page per entry.
-    pub fn tiny_pdf(pages: &[&str]) -> Vec<u8> {
-        let mut objects = vec![
-            "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-            format!(
-                "<< /Type /Pages /Kids [{}] /Count {} >>",
-                (0..pages.len())
-                    .map(|index| format!("{} 0 R", 4 + 2 * index))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                pages.len()
-            ),
-            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
-        ];
-        for (index, page) in pages.iter().enumerate() {
-            let content = format!("BT /F1 12 Tf 72 720 Td ({page}) Tj ET");
-            objects.push(format!(
-                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
-                5 + 2 * index
-            ));
-            objects.push(format!(
-                "<< /Length {} >>\nstream\n{content}\nendstream",
-                content.len()
-            ));
+    /// A PDF with one Helvetica text page per entry, compressed streams
+    /// (built with lopdf's writer).
+    fn test_pdf(pages: &[&str]) -> Vec<u8> {
+        use lopdf::{
+            Document, Object, Stream,
+            content::{Content, Operation},
+            dictionary,
+        };
+        let mut document = Document::with_version("1.5");
+        let pages_id = document.new_object_id();
+        let font = document.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+        });
+        let resources = document.add_object(dictionary! { "Font" => dictionary! { "F1" => font } });
+        let mut kids = Vec::new();
+        for page in pages {
+            let content = Content {
+                operations: vec![
+                    Operation::new("BT", vec![]),
+                    Operation::new("Tf", vec!["F1".into(), 12.into()]),
+                    Operation::new("Td", vec![72.into(), 720.into()]),
+                    Operation::new("Tj", vec![Object::string_literal(*page)]),
+                    Operation::new("ET", vec![]),
+                ],
+            };
+            let stream = Stream::new(dictionary! {}, content.encode().expect("encode"));
+            let contents = document.add_object(stream);
+            kids.push(Object::from(document.add_object(dictionary! {
+                "Type" => "Page", "Parent" => pages_id, "Contents" => contents,
+            })));
         }
-        let mut out = b"%PDF-1.4\n".to_vec();
-        let mut offsets = Vec::new();
-        for (index, object) in objects.iter().enumerate() {
-            offsets.push(out.len());
-            out.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", index + 1).as_bytes());
-        }
-        let xref = out.len();
-        out.extend_from_slice(
-            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+        let count = kids.len() as i64;
+        document.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages", "Kids" => kids, "Count" => count, "Resources" => resources,
+                "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+            }),
         );
-        for offset in offsets {
-            out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-        }
-        out.extend_from_slice(
-            format!(
-                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-                objects.len() + 1
-            )
-            .as_bytes(),
-        );
-        out
+        let catalog = document.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        document.trailer.set("Root", catalog);
+        document.compress();
+        let mut bytes = Vec::new();
+        document.save_to(&mut bytes).expect("save");
+        bytes
     }
 
     /// Every page is read in order; the page cap stops reading but the
     /// page count stays the document's.
     #[test]
     fn pages_in_order_and_capped() {
-        let pdf = tiny_pdf(&["First page", "Second page", "Third page"]);
+        let pdf = test_pdf(&["First page", "Second page", "Third page"]);
         let text = extract(&pdf, MAX_PAGES).expect("reads");
         assert_eq!(text.page_count, 3);
         assert_eq!(text.pages, ["First page", "Second page", "Third page"]);
@@ -369,6 +379,7 @@ mod tests {
             page_count: 2,
             pages: vec!["é one".into(), "two".into()],
             failed_pages: vec![],
+            repaired: false,
         };
         let joined = text.join();
         let chars: Vec<char> = joined.text.chars().collect();
@@ -381,15 +392,18 @@ mod tests {
         }
     }
 
-    /// Garbage and a truncated PDF are one-line errors, not panics.
+    /// Garbage is a one-line error; a PDF cut short is repaired when it
+    /// can be, and says so.
     #[test]
-    fn malformed_is_one_line_error() {
+    fn malformed_is_one_line_error_and_cut_is_repaired() {
         let error = extract(b"%PDF-1.7\n%garbage", MAX_PAGES).expect_err("garbage");
         assert!(!error.contains('\n'), "{error}");
-        let pdf = tiny_pdf(&["Page"]);
-        let truncated = &pdf[..pdf.len() / 3];
-        if let Err(error) = extract(truncated, MAX_PAGES) {
-            assert!(!error.contains('\n'), "{error}");
+        let pdf = test_pdf(&["Page one", "Page two"]);
+        assert!(!extract(&pdf, MAX_PAGES).expect("whole").repaired);
+        let cut = &pdf[..pdf.len() - 40];
+        match extract(cut, MAX_PAGES) {
+            Ok(text) => assert!(text.repaired, "{text:?}"),
+            Err(error) => assert!(!error.contains('\n'), "{error}"),
         }
     }
 

@@ -198,17 +198,9 @@ fn format_name(format: Format) -> &'static str {
 
 /// The one line of a page that gave no text.
 fn no_text(page: &Page) -> String {
-    let why = match &page.pdf {
-        Some(pdf) => format!(
-            "the PDF has {} page(s) but no text layer; scanned pages need OCR, which moat-scrape does not do",
-            pdf.page_count
-        ),
-        None => match page.renderer {
-            Renderer::Http => {
-                "the response has no readable text; try render=browser, or a selector".into()
-            }
-            Renderer::Browser => "not even after rendering it in the browser".into(),
-        },
+    let why = match page.renderer {
+        Renderer::Http => "the response has no readable text; try render=browser, or a selector",
+        Renderer::Browser => "not even after rendering it in the browser",
     };
     let notes = if page.notes.is_empty() {
         String::new()
@@ -491,6 +483,30 @@ async fn pdf_page(
         }
         Err(error) => return Err(error),
     };
+    if text.is_blank() {
+        let why = if fetched.truncated {
+            format!(
+                "the PDF is larger than max_body_bytes ({} bytes) and its beginning holds no readable text",
+                engine.fetcher.limits().max_body_bytes
+            )
+        } else if text.repaired {
+            "the PDF is damaged or cut short, and no page's text survived".into()
+        } else {
+            format!(
+                "the PDF has {} page(s) but no text layer; scanned pages need OCR, which moat-scrape does not do",
+                text.page_count
+            )
+        };
+        return Err(ScrapeError::Extraction(format!(
+            "no text found on {} ({why})",
+            fetched.final_url.as_str()
+        )));
+    }
+    if text.repaired && !fetched.truncated {
+        notes.push(
+            "the PDF is damaged or cut short (its cross-reference table had to be rebuilt); some pages may be missing or empty".into(),
+        );
+    }
     if text.pages.len() < text.page_count {
         notes.push(format!(
             "the PDF has {} pages; only the first {} were read (the server reads at most {} pages and {} MiB of text)",
