@@ -359,17 +359,17 @@ pub fn paper_pdf() -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", index + 1).as_bytes());
     }
     let xref = out.len();
-    let _ = write!(
+    let _ = writeln!(
         Bytes(&mut out),
-        "xref\n0 {}\n0000000000 65535 f \n",
+        "xref\n0 {}\n0000000000 65535 f ",
         objects.len() + 1
     );
     for offset in offsets {
-        let _ = write!(Bytes(&mut out), "{offset:010} 00000 n \n");
+        let _ = writeln!(Bytes(&mut out), "{offset:010} 00000 n ");
     }
-    let _ = write!(
+    let _ = writeln!(
         Bytes(&mut out),
-        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF",
         objects.len() + 1
     );
     out

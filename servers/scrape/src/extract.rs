@@ -268,24 +268,21 @@ pub fn html_to_text(
     }
 
     let mut pass = Pass::Selector;
-    let fragment = match selector {
-        Some(selector) => {
-            let parsed = Selector::parse(selector).map_err(|error| {
-                ScrapeError::Invalid(format!("selector {selector:?} does not parse: {error}"))
-            })?;
-            let parts = outermost_matches(&document, &parsed);
-            if parts.is_empty() {
-                return Err(ScrapeError::Invalid(format!(
-                    "selector {selector:?} matched nothing on the page"
-                )));
-            }
-            parts.join("\n")
+    let fragment = if let Some(selector) = selector {
+        let parsed = Selector::parse(selector).map_err(|error| {
+            ScrapeError::Invalid(format!("selector {selector:?} does not parse: {error}"))
+        })?;
+        let parts = outermost_matches(&document, &parsed);
+        if parts.is_empty() {
+            return Err(ScrapeError::Invalid(format!(
+                "selector {selector:?} matched nothing on the page"
+            )));
         }
-        None => {
-            let (fragment, found) = main_fragment(&document);
-            pass = if found { Pass::Main } else { Pass::WholeBody };
-            fragment
-        }
+        parts.join("\n")
+    } else {
+        let (fragment, found) = main_fragment(&document);
+        pass = if found { Pass::Main } else { Pass::WholeBody };
+        fragment
     };
     let text = to_plain_text(&fragment);
     let visible = text.chars().filter(|c| !c.is_whitespace()).count();

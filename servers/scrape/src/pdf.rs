@@ -117,8 +117,10 @@ impl PdfText {
 /// # Errors
 /// One line saying why the bytes are not a readable PDF.
 pub fn extract(bytes: &[u8], max_pages: usize) -> Result<PdfText, String> {
-    let mut options = lopdf::LoadOptions::default();
-    options.max_decompressed_size = Some(MAX_DECOMPRESSED_BYTES);
+    let options = lopdf::LoadOptions {
+        max_decompressed_size: Some(MAX_DECOMPRESSED_BYTES),
+        ..lopdf::LoadOptions::default()
+    };
     let document = lopdf::Document::load_mem_with_options(bytes, options)
         .map_err(|error| format!("not a readable PDF ({})", one_line(&error.to_string())))?;
     let numbers: Vec<u32> = document.get_pages().into_keys().collect();
@@ -129,12 +131,13 @@ pub fn extract(bytes: &[u8], max_pages: usize) -> Result<PdfText, String> {
     };
     let mut bytes_out = 0;
     for (index, number) in numbers.iter().take(max_pages).enumerate() {
-        let page = match document.extract_text_with_limit(&[*number], MAX_DECOMPRESSED_BYTES) {
-            Ok(page) => tidy(&page),
-            Err(_) => {
-                text.failed_pages.push(index + 1);
-                String::new()
-            }
+        let page = if let Ok(page) =
+            document.extract_text_with_limit(&[*number], MAX_DECOMPRESSED_BYTES)
+        {
+            tidy(&page)
+        } else {
+            text.failed_pages.push(index + 1);
+            String::new()
         };
         bytes_out += page.len();
         if bytes_out > MAX_TEXT_BYTES {
@@ -344,7 +347,7 @@ mod tests {
                 "Type" => "Page", "Parent" => pages_id, "Contents" => contents,
             })));
         }
-        let count = kids.len() as i64;
+        let count = i64::try_from(kids.len()).expect("page count");
         document.objects.insert(
             pages_id,
             Object::Dictionary(dictionary! {
