@@ -642,7 +642,8 @@ async fn chromium_killed_mid_call_recovers() {
 }
 
 /// Without Chromium, plain HTTP still works, browser calls say how to
-/// install it, and auto falls back to the HTTP text with a note.
+/// install it, and auto on a page with no HTTP text is an error naming
+/// both the JavaScript need and the missing browser.
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_chromium_is_explained() {
     let world = World::new("").await;
@@ -676,13 +677,14 @@ async fn missing_chromium_is_explained() {
         "{}",
         text(&browser)
     );
+    // The SPA's plain-HTTP text is empty, so without a browser the call is
+    // an error (never an empty success) that says why the browser was
+    // wanted and why it failed.
     let auto = scrape(&session, json!({ "url": world.url("/spa") })).await;
-    assert!(!is_error(&auto), "{}", text(&auto));
-    assert!(
-        text(&auto).contains("seems to need JavaScript"),
-        "{}",
-        text(&auto)
-    );
+    assert_one_line_error(&auto, "no text found on");
+    for needle in ["seems to need JavaScript", "apt-get install -y chromium"] {
+        assert!(text(&auto).contains(needle), "{needle}: {}", text(&auto));
+    }
 }
 
 /// Profile folders of the moat-scrape process `pid` in the temp directory.
