@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 
 seconds="${1:-20}"
 shift || true
-all_targets=(url_policy fs_path mcp_stdio edit_apply html_extract)
+all_targets=(url_policy fs_path mcp_stdio edit_apply html_extract pdf_extract)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 # Limits for one run; each is past what a healthy input needs by far.

@@ -317,6 +317,124 @@ pub fn leaky_html(blocked: &str) -> String {
     )
 }
 
+/// An article with JSON-LD (a `@graph`, an array `@type`, authors by
+/// reference, object and string) and OpenGraph, whose main content links
+/// to two pages, one of them twice.
+pub const METADATA_HTML: &str = r##"<!DOCTYPE html><html lang="en"><head><title>Metadata Article | Example</title>
+<meta property="og:title" content="OpenGraph Title">
+<meta property="og:site_name" content="OG Site">
+<meta name="description" content="What this article is about.">
+<script type="application/ld+json">{"@context":"https://schema.org","@graph":[
+ {"@type":"Person","@id":"#ada","name":"Ada Lovelace"},
+ {"@type":["NewsArticle","Article"],"headline":"JSON-LD Headline","datePublished":"2026-03-01T10:00:00Z",
+  "author":[{"@id":"#ada"},{"@type":"Person","name":"Grace Hopper"}],
+  "publisher":{"@type":"Organization","name":"Example Press"}}]}</script>
+</head><body><nav><a href="/nav-only">Nav link</a></nav><article><h1>Metadata Article</h1>
+<p>This article links to <a href="/article">the static article</a> and to
+<a href="https://example.org/elsewhere">an external page</a>, and again to
+<a href="/article#top">the static article</a> and <a href="/article">the same page</a>.</p>
+<p>Enough words follow so that the article is clearly the main content of this page, and nothing else is.</p>
+</article></body></html>"##;
+
+/// An article described by OpenGraph and `<meta>` only.
+pub const OPEN_GRAPH_HTML: &str = r#"<!DOCTYPE html><html><head><title>OG Page</title>
+<meta property="og:site_name" content="The OG Site">
+<meta property="og:locale" content="fr_FR">
+<meta name="author" content="Jean Dupont">
+<meta property="article:published_time" content="2025-12-31">
+<meta property="og:description" content="Une description.">
+</head><body><main><p>Le texte de la page, assez long pour être le contenu principal.</p></main></body></html>"#;
+
+/// Text without any main container: extraction has to fall back.
+pub const NO_MAIN_HTML: &str = "<!DOCTYPE html><html><head><title>Loose</title></head><body>\
+    <div>First loose block of text that is not in any article or main element.</div>\
+    <div>Second loose block, also outside any content container.</div></body></html>";
+
+/// An HTML page with nothing to read.
+pub const EMPTY_HTML: &str =
+    "<!DOCTYPE html><html><head><title>Empty</title></head><body><div></div></body></html>";
+
+/// The text of page `n` (1-based) of [`paper_pdf`]: long enough that a
+/// small `max_length` needs several windows.
+pub fn paper_page(n: usize) -> String {
+    format!(
+        "PAGE-{n}-START {} PAGE-{n}-END",
+        "The moat keeps the castle safe from every model's request. ".repeat(12)
+    )
+}
+
+/// A three-page PDF of [`paper_page`]s (Helvetica, uncompressed), written
+/// by hand: the tests need no PDF library.
+pub fn paper_pdf() -> Vec<u8> {
+    let pages: Vec<String> = (1..=3).map(paper_page).collect();
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {} >>",
+            (0..pages.len())
+                .map(|index| format!("{} 0 R", 4 + 2 * index))
+                .collect::<Vec<_>>()
+                .join(" "),
+            pages.len()
+        ),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    for (index, page) in pages.iter().enumerate() {
+        let content = format!("BT /F1 10 Tf 40 760 Td ({page}) Tj ET");
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+            5 + 2 * index
+        ));
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ));
+    }
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (index, object) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{object}\nendobj\n", index + 1).as_bytes());
+    }
+    let xref = out.len();
+    let _ = writeln!(
+        Bytes(&mut out),
+        "xref\n0 {}\n0000000000 65535 f ",
+        objects.len() + 1
+    );
+    for offset in offsets {
+        let _ = writeln!(Bytes(&mut out), "{offset:010} 00000 n ");
+    }
+    let _ = writeln!(
+        Bytes(&mut out),
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF",
+        objects.len() + 1
+    );
+    out
+}
+
+/// `fmt::Write` into a byte vector.
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
+}
+
+/// [`paper_pdf`] cut before its first content stream: the page tree is
+/// there, the text is not.
+pub fn truncated_pdf() -> Vec<u8> {
+    let mut pdf = paper_pdf();
+    let cut = pdf
+        .windows(b"stream".len())
+        .position(|window| window == b"stream")
+        .unwrap_or(pdf.len() / 4);
+    pdf.truncate(cut);
+    pdf
+}
+
 /// The standard site: every page the suites need. `blocked` is the address
 /// of the server nothing may reach.
 pub fn site_router(blocked: String) -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
@@ -334,6 +452,13 @@ pub fn site_router(blocked: String) -> impl Fn(&Hit) -> Reply + Send + Sync + 's
             "/leaky" => Reply::ok("text/html", leaky_html(&blocked)),
             "/file.bin" => Reply::ok("application/octet-stream", vec![0_u8, 1, 2, 3, 255, 254, 0, 7]),
             "/doc.pdf" => Reply::ok("application/pdf", b"%PDF-1.7\n%binary".to_vec()),
+            "/paper.pdf" => Reply::ok("application/pdf", paper_pdf()),
+            "/files/report.pdf" => Reply::ok("application/octet-stream", paper_pdf()),
+            "/truncated.pdf" => Reply::ok("application/pdf", truncated_pdf()),
+            "/metadata" => Reply::ok("text/html; charset=utf-8", METADATA_HTML),
+            "/open-graph" => Reply::ok("text/html; charset=utf-8", OPEN_GRAPH_HTML),
+            "/no-main" => Reply::ok("text/html", NO_MAIN_HTML),
+            "/empty" => Reply::ok("text/html", EMPTY_HTML),
             "/latin1" => Reply::ok(
                 "text/html; charset=iso-8859-1",
                 b"<html><head><title>Caf\xe9</title></head><body><p>Un caf\xe9 cr\xe8me, s'il vous pla\xeet.</p></body></html>".to_vec(),

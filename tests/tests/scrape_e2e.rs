@@ -7,7 +7,7 @@ use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use moat_tests::{
     Client, Era, HttpServer, Session, TRANSPORTS, Transport, call,
-    fake_sites::{FakeServer, Reply, brave_router, searxng_router, site_router},
+    fake_sites::{FakeServer, Reply, brave_router, paper_page, searxng_router, site_router},
     is_error, text,
 };
 use rmcp::{
@@ -329,7 +329,8 @@ async fn hostile_urls_are_refused_by_the_binary() {
     world.assert_blocked_untouched();
 }
 
-/// Binary files and PDFs get a clear error, not garbage text.
+/// Binary files and a body that only claims to be a PDF get a clear
+/// error, not garbage text.
 #[tokio::test(flavor = "multi_thread")]
 async fn binary_and_pdf_are_refused() {
     let world = World::new("").await;
@@ -641,7 +642,8 @@ async fn chromium_killed_mid_call_recovers() {
 }
 
 /// Without Chromium, plain HTTP still works, browser calls say how to
-/// install it, and auto falls back to the HTTP text with a note.
+/// install it, and auto on a page with no HTTP text is an error naming
+/// both the JavaScript need and the missing browser.
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_chromium_is_explained() {
     let world = World::new("").await;
@@ -675,13 +677,14 @@ async fn missing_chromium_is_explained() {
         "{}",
         text(&browser)
     );
+    // The SPA's plain-HTTP text is empty, so without a browser the call is
+    // an error (never an empty success) that says why the browser was
+    // wanted and why it failed.
     let auto = scrape(&session, json!({ "url": world.url("/spa") })).await;
-    assert!(!is_error(&auto), "{}", text(&auto));
-    assert!(
-        text(&auto).contains("seems to need JavaScript"),
-        "{}",
-        text(&auto)
-    );
+    assert_one_line_error(&auto, "no text found on");
+    for needle in ["seems to need JavaScript", "apt-get install -y chromium"] {
+        assert!(text(&auto).contains(needle), "{needle}: {}", text(&auto));
+    }
 }
 
 /// Profile folders of the moat-scrape process `pid` in the temp directory.
@@ -753,4 +756,250 @@ async fn browser_profile_is_removed_on_exit() {
         Vec::<String>::new(),
         "profile left by call"
     );
+}
+
+/// A one-line error that names what went wrong.
+fn assert_one_line_error(result: &CallToolResult, needle: &str) {
+    let body = text(result);
+    assert!(is_error(result), "not an error: {body}");
+    assert!(!body.trim().contains('\n'), "more than one line: {body}");
+    assert!(body.contains(needle), "{needle} not in: {body}");
+}
+
+/// Metadata comes from JSON-LD (a @graph, authors by reference and by
+/// object) before OpenGraph, and from OpenGraph and <meta> alone; the
+/// byline is one line of the text.
+#[tokio::test(flavor = "multi_thread")]
+async fn metadata_from_json_ld_and_open_graph() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let result = scrape(
+        &session,
+        json!({ "url": world.url("/metadata"), "render": "http" }),
+    )
+    .await;
+    assert!(!is_error(&result), "{}", text(&result));
+    let metadata = &structured(&result)["metadata"];
+    assert_eq!(metadata["title"], "JSON-LD Headline");
+    assert_eq!(metadata["author"], "Ada Lovelace, Grace Hopper");
+    assert_eq!(metadata["published"], "2026-03-01T10:00:00Z");
+    assert_eq!(metadata["site_name"], "OG Site");
+    assert_eq!(metadata["language"], "en");
+    assert_eq!(metadata["description"], "What this article is about.");
+    assert!(
+        text(&result).contains("By Ada Lovelace, Grace Hopper, published 2026-03-01T10:00:00Z"),
+        "{}",
+        text(&result)
+    );
+
+    let result = scrape(
+        &session,
+        json!({ "url": world.url("/open-graph"), "render": "http" }),
+    )
+    .await;
+    assert!(!is_error(&result), "{}", text(&result));
+    let metadata = &structured(&result)["metadata"];
+    assert_eq!(metadata["author"], "Jean Dupont");
+    assert_eq!(metadata["published"], "2025-12-31");
+    assert_eq!(metadata["site_name"], "The OG Site");
+    assert_eq!(metadata["language"], "fr_FR");
+    assert_eq!(metadata["description"], "Une description.");
+}
+
+/// include_links lists the content's links once each, absolute, in the
+/// text and in structuredContent; without it there are none.
+#[tokio::test(flavor = "multi_thread")]
+async fn include_links_lists_the_content_links() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let result = scrape(
+        &session,
+        json!({ "url": world.url("/metadata"), "render": "http", "include_links": true }),
+    )
+    .await;
+    assert!(!is_error(&result), "{}", text(&result));
+    let links = structured(&result)["links"].clone();
+    let urls: Vec<&str> = links
+        .as_array()
+        .expect("links")
+        .iter()
+        .filter_map(|link| link["url"].as_str())
+        .collect();
+    let article = world.url("/article");
+    assert_eq!(
+        urls.iter().filter(|url| **url == article).count(),
+        1,
+        "{links}"
+    );
+    assert!(urls.contains(&"https://example.org/elsewhere"), "{links}");
+    assert!(
+        !urls.iter().any(|url| url.ends_with("/nav-only")),
+        "{links}"
+    );
+    assert!(
+        text(&result).contains(&format!("the static article <{article}>")),
+        "{}",
+        text(&result)
+    );
+    let without = scrape(
+        &session,
+        json!({ "url": world.url("/metadata"), "render": "http" }),
+    )
+    .await;
+    assert!(structured(&without)["links"].is_null());
+    assert!(!text(&without).contains("Links ("));
+}
+
+/// The same page in text and in Markdown: two renderings (the format is in
+/// the cache key), each saying which format it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn markdown_and_text_of_the_same_page() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let plain = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "http" }),
+    )
+    .await;
+    let markdown = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "http", "format": "markdown" }),
+    )
+    .await;
+    for (result, format) in [(&plain, "text"), (&markdown, "markdown")] {
+        assert!(!is_error(result), "{}", text(result));
+        assert_eq!(structured(result)["format"], format);
+        assert_eq!(
+            structured(result)["cached"],
+            false,
+            "{format} came from the cache"
+        );
+        assert!(
+            text(result).contains("THE END OF THE ARTICLE"),
+            "{}",
+            text(result)
+        );
+    }
+    assert!(
+        text(&markdown).contains("# Moats and Castles"),
+        "{}",
+        text(&markdown)
+    );
+    let again = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "http", "format": "markdown" }),
+    )
+    .await;
+    assert_eq!(structured(&again)["cached"], true);
+    let bad = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "format": "html" }),
+    )
+    .await;
+    assert!(is_error(&bad), "{}", text(&bad));
+}
+
+/// A three-page PDF (and the same PDF served as octet-stream under a .pdf
+/// path) becomes text with page separators and offsets; continuation walks
+/// all of it from the cache.
+#[tokio::test(flavor = "multi_thread")]
+async fn multi_page_pdf_with_continuation() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    for path in ["/paper.pdf", "/files/report.pdf"] {
+        let mut start = 0;
+        let mut all = String::new();
+        let mut calls = 0;
+        let first_offsets = loop {
+            let result = scrape(
+                &session,
+                json!({ "url": world.url(path), "max_length": 500, "start_index": start }),
+            )
+            .await;
+            assert!(!is_error(&result), "{}", text(&result));
+            let data = structured(&result);
+            assert_eq!(data["pdf"]["page_count"], 3, "{data}");
+            assert_eq!(data["pdf"]["pages_read"], 3, "{data}");
+            assert_eq!(data["cached"], calls > 0);
+            calls += 1;
+            all.push_str(data["text"].as_str().unwrap_or(""));
+            all.push('\n');
+            match data["next_start_index"].as_u64() {
+                Some(next) => start = usize::try_from(next).expect("index"),
+                None => break data["pdf"]["page_offsets"].clone(),
+            }
+        };
+        assert!(calls >= 4, "{path}: only {calls} windows");
+        for page in 1..=3 {
+            assert!(all.contains(&format!("--- page {page} ---")), "{all}");
+            let words = paper_page(page);
+            let first = words.split_whitespace().next().unwrap_or("");
+            assert!(all.contains(first), "{first} missing from {all}");
+            assert!(all.contains(&format!("PAGE-{page}-END")), "{all}");
+        }
+        assert_eq!(first_offsets.as_array().map(Vec::len), Some(3));
+        assert_eq!(first_offsets[0], 0);
+    }
+    assert_eq!(
+        world.site.hits_on("/paper.pdf"),
+        1,
+        "continuation refetched"
+    );
+}
+
+/// A body that claims to be a PDF and a PDF cut before its text are
+/// one-line errors, and the server keeps serving PDFs after them.
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_and_truncated_pdfs_are_one_line_errors() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let malformed = scrape(&session, json!({ "url": world.url("/doc.pdf") })).await;
+    assert_one_line_error(&malformed, "PDF");
+    let truncated = scrape(&session, json!({ "url": world.url("/truncated.pdf") })).await;
+    assert_one_line_error(&truncated, "PDF");
+    let next = scrape(&session, json!({ "url": world.url("/paper.pdf") })).await;
+    assert!(!is_error(&next), "{}", text(&next));
+    assert!(text(&next).contains("PAGE-3-END"), "{}", text(&next));
+}
+
+/// Extraction that falls back past the main content says so in a note;
+/// a page without text is an error naming the URL, not an empty success.
+#[tokio::test(flavor = "multi_thread")]
+async fn fallback_is_noted_and_empty_is_an_error() {
+    let world = World::new("").await;
+    let session = world.session(Transport::Stdio).await;
+    let loose = scrape(
+        &session,
+        json!({ "url": world.url("/no-main"), "render": "http" }),
+    )
+    .await;
+    assert!(!is_error(&loose), "{}", text(&loose));
+    let data = structured(&loose);
+    assert!(
+        data["extraction"] == "loose" || data["extraction"] == "whole_body",
+        "{data}"
+    );
+    assert!(
+        text(&loose).contains("Note: extraction fell back"),
+        "{}",
+        text(&loose)
+    );
+    assert!(
+        text(&loose).contains("Second loose block"),
+        "{}",
+        text(&loose)
+    );
+    let main = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "http" }),
+    )
+    .await;
+    assert_eq!(structured(&main)["extraction"], "main");
+    assert!(!text(&main).contains("fell back"), "{}", text(&main));
+    let empty = scrape(
+        &session,
+        json!({ "url": world.url("/empty"), "render": "http" }),
+    )
+    .await;
+    assert_one_line_error(&empty, &format!("no text found on {}", world.url("/empty")));
 }

@@ -10,10 +10,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::page::Page;
+use crate::{extract::Format, page::Page};
 
 /// What identifies a rendering: the URL asked for, the renderer asked for,
-/// and the selector.
+/// the selector and the text format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
     /// The URL as the policy normalised it.
@@ -22,6 +22,8 @@ pub struct CacheKey {
     pub render: &'static str,
     /// The CSS selector, if any.
     pub selector: Option<String>,
+    /// Text or Markdown: the same page gives different text in each.
+    pub format: Format,
 }
 
 /// LRU + TTL cache of rendered pages.
@@ -84,6 +86,7 @@ mod tests {
             url: url.into(),
             render: "auto",
             selector: None,
+            format: Format::Text,
         }
     }
 
@@ -98,6 +101,20 @@ mod tests {
         assert!(cache.get(&key("b")).is_none());
         assert!(cache.get(&key("a")).is_some());
         assert!(cache.get(&key("c")).is_some());
+    }
+
+    /// The format is part of the key: Markdown is not served from a Text
+    /// rendering of the same page.
+    #[test]
+    fn format_is_part_of_the_key() {
+        let cache = PageCache::new(2, Duration::from_secs(60));
+        cache.put(key("a"), Arc::new(Page::default()));
+        let markdown = CacheKey {
+            format: Format::Markdown,
+            ..key("a")
+        };
+        assert!(cache.get(&markdown).is_none());
+        assert!(cache.get(&key("a")).is_some());
     }
 
     /// Expired pages are not served.

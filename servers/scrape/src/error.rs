@@ -52,6 +52,10 @@ pub enum ScrapeError {
     /// No search provider is configured, or it failed.
     #[error("{0}")]
     Search(String),
+    /// The page was fetched but gave no usable text, or extracting it
+    /// failed.
+    #[error("{0}")]
+    Extraction(String),
     /// The arguments were wrong in a way the schema cannot express.
     #[error("{0}")]
     Invalid(String),

@@ -19,6 +19,7 @@ use reqwest::{StatusCode, header};
 use crate::{
     error::ScrapeError,
     extract::{self, Kind},
+    pdf,
 };
 
 /// What the fetcher may do.
@@ -49,8 +50,11 @@ pub struct Fetched {
     pub body: Vec<u8>,
     /// True when the body was cut at the cap.
     pub truncated: bool,
-    /// HTML or text (only when gating was asked for).
+    /// HTML or text (only when gating was asked for and it is not a PDF).
     pub kind: Option<Kind>,
+    /// True when gating found a PDF (its body is kept as bytes for
+    /// [`crate::pdf`]).
+    pub pdf: bool,
 }
 
 /// GETs pages behind the URL policy.
@@ -76,8 +80,8 @@ impl Fetcher {
         &self.limits
     }
 
-    /// GET `url`, following redirects. With `gate`, a body that is not text
-    /// is refused as soon as its first bytes arrive.
+    /// GET `url`, following redirects. With `gate`, a body that is neither
+    /// text nor a PDF is refused as soon as its first bytes arrive.
     ///
     /// # Errors
     /// A policy denial (of the URL or of any redirect), a network failure, a
@@ -185,6 +189,7 @@ async fn read_body(
         .map(str::to_string);
     let mut body: Vec<u8> = Vec::new();
     let mut kind = None;
+    let mut pdf = false;
     let mut truncated = false;
     while let Some(chunk) = response
         .chunk()
@@ -198,15 +203,15 @@ async fn read_body(
         } else {
             body.extend_from_slice(&chunk);
         }
-        if gate && kind.is_none() {
-            kind = Some(extract::classify(content_type.as_deref(), &body)?);
+        if gate && kind.is_none() && !pdf {
+            (kind, pdf) = gate_body(&url, content_type.as_deref(), &body)?;
         }
         if truncated {
             break;
         }
     }
-    if gate && kind.is_none() {
-        kind = Some(extract::classify(content_type.as_deref(), &body)?);
+    if gate && kind.is_none() && !pdf {
+        (kind, pdf) = gate_body(&url, content_type.as_deref(), &body)?;
     }
     Ok(Fetched {
         final_url: url,
@@ -215,7 +220,21 @@ async fn read_body(
         body,
         truncated,
         kind,
+        pdf,
     })
+}
+
+/// A PDF (by type, or by magic bytes or `.pdf` path under a generic type),
+/// else what [`extract::classify`] says.
+fn gate_body(
+    url: &AllowedUrl,
+    content_type: Option<&str>,
+    head: &[u8],
+) -> Result<(Option<Kind>, bool), ScrapeError> {
+    if pdf::is_pdf(content_type, head, url.as_url().path()) {
+        return Ok((None, true));
+    }
+    Ok((Some(extract::classify(content_type, head)?), false))
 }
 
 /// One line about a reqwest failure, without its error chain's noise.

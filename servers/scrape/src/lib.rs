@@ -13,6 +13,9 @@
 //!   redirects, body cap.
 //! - [`extract`]: content-type gating, charsets, HTML to text, the
 //!   JavaScript heuristic, windows.
+//! - [`metadata`]: author, date, site, language and description from
+//!   `<meta>`, OpenGraph and JSON-LD.
+//! - [`pdf`]: PDF to per-page text, in a child process.
 //! - [`browser`]: the one Chromium, lazily launched, crash-recovering.
 //! - [`egress`]: the loopback proxy every browser request goes through.
 //! - [`robots`], [`cache`], [`search`], [`page`], [`error`].
@@ -32,7 +35,9 @@ pub mod egress;
 pub mod error;
 pub mod extract;
 pub mod fetcher;
+pub mod metadata;
 pub mod page;
+pub mod pdf;
 pub mod robots;
 pub mod search;
 pub mod server;

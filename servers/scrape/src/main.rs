@@ -45,6 +45,14 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // The PDF reader's child process (moat_scrape::pdf): before anything
+    // else, so it parses no flags, reads no policy and starts no runtime.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == moat_scrape::pdf::CHILD_ARG)
+    {
+        return moat_scrape::pdf::child_main();
+    }
     let cli = Cli::parse();
     moat_shared::telemetry::init();
     let policy = match cli::start(cli.command.as_ref(), cli.policy.as_deref()) {

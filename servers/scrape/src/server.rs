@@ -209,7 +209,7 @@ impl Toolbox for ScrapeServer {
         let mut scrape = tool_definition::<tool::scrape::ScrapeArgs>(
             "scrape",
             "Read a web page",
-            "Fetch a web page and return its main content as plain text (scripts, styles, navigation and boilerplate removed), with title, final URL, HTTP status, content type and renderer. Long pages are cut at a clean boundary; call again with the start_index given at the end to continue (served from cache, no refetch). render=auto uses plain HTTP and escalates to a headless browser only when the page needs JavaScript. PDFs and binary files are refused.",
+            "Fetch a web page and return its main content as plain text (scripts, styles, navigation and boilerplate removed), with title, final URL, HTTP status, content type and renderer. Long pages are cut at a clean boundary; call again with the start_index given at the end to continue (served from cache, no refetch). format=markdown keeps headings, lists and links; include_links=true adds the outgoing links; author, date, site and description are in structuredContent.metadata. render=auto uses plain HTTP and escalates to a headless browser only when the page needs JavaScript. PDFs become text page by page; images and other binary files are refused.",
         );
         scrape.output_schema = Some(rmcp::handler::server::common::schema_for_type::<
             tool::scrape::ScrapeOutput,
