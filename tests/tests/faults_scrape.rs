@@ -192,12 +192,21 @@ async fn frozen_chromium_is_killed_and_replaced() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(!frozen.is_empty(), "Chromium never started");
-    let status = Command::new("kill")
-        .arg("-STOP")
-        .args(frozen.iter().map(u32::to_string))
-        .status()
-        .expect("kill");
-    assert!(status.success(), "SIGSTOP failed");
+    // One kill per process: a helper that exits between the listing and the
+    // signal (a renderer of a closed browser context) must not fail the
+    // freeze of the others.
+    let stopped = frozen
+        .iter()
+        .filter(|pid| {
+            Command::new("kill")
+                .arg("-STOP")
+                .arg(pid.to_string())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        })
+        .count();
+    assert!(stopped > 0, "SIGSTOP reached none of {frozen:?}");
 
     let failed = tokio::time::timeout(BROWSER_DEADLINE + SLACK, in_flight)
         .await
