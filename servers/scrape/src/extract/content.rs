@@ -49,6 +49,10 @@ const MAX_TEASER_CHARS: usize = 400;
 /// content the tighter one wins.
 const UNDECIDED_WEIGHT: f64 = 0.1;
 
+/// An element holding this share (percent) of the chosen root's content
+/// is the article body; what follows it inside the root is its tail.
+const DOMINANT_SHARE_PERCENT: usize = 80;
+
 /// Sentence punctuation in the scripts the web mostly uses.
 const PUNCTUATION: &[char] = &[
     '.', ',', ';', ':', '!', '?', '。', '，', '、', '！', '？', '؟', '،', '।',
@@ -241,6 +245,7 @@ impl Analysis {
         let mut span = Span {
             first: usize::MAX,
             last: 0,
+            cut: self.tail_cut(dom, root),
         };
         let mut stack = vec![root];
         while let Some(index) = stack.pop() {
@@ -260,9 +265,35 @@ impl Analysis {
             span = Span {
                 first: 0,
                 last: usize::MAX,
+                cut: span.cut,
             };
         }
         span
+    }
+
+    /// Where the article's tail starts under `root`: follow the chain of
+    /// elements each holding [`DOMINANT_SHARE_PERCENT`] of the root's
+    /// content in blocks below it (a container, not one paragraph or a
+    /// heading); the first sibling after the deepest of them opens the
+    /// tail (author boxes, notices, comment threads sit beside the
+    /// article body, after it). `usize::MAX` when nothing dominates.
+    fn tail_cut(&self, dom: &Dom, root: usize) -> usize {
+        let total = self.content[root];
+        let mut cut = usize::MAX;
+        let mut node = root;
+        loop {
+            let children = &dom.nodes[node].children;
+            let Some(position) = children.iter().position(|&child| {
+                self.class[child].is_none()
+                    && self.content[child] * 100 >= total * DOMINANT_SHARE_PERCENT
+            }) else {
+                return cut;
+            };
+            if let Some(&next) = children.get(position + 1) {
+                cut = next;
+            }
+            node = children[position];
+        }
     }
 
     /// Whether rendering leaves out the element: furniture; a block
@@ -271,7 +302,7 @@ impl Analysis {
     /// Table rows and cells are never left out one by one: a data table
     /// keeps its shape.
     pub fn skip(&self, dom: &Dom, span: Span, index: usize) -> bool {
-        if self.boiler[index] {
+        if self.boiler[index] || index >= span.cut {
             return true;
         }
         let tag = dom.nodes[index].tag();
@@ -296,6 +327,8 @@ impl Analysis {
 pub(super) struct Span {
     first: usize,
     last: usize,
+    /// First node of the tail after the article body.
+    cut: usize,
 }
 
 fn is_heading(tag: &str) -> bool {

@@ -284,3 +284,27 @@ fn links_are_bounded() {
     let html = format!("<html><body><article><p>{many}</p></article></body></html>");
     assert_eq!(text_of(&html).links.len(), super::MAX_LINKS);
 }
+
+/// A long author box and a notice beside the article body, after it, in
+/// the same wrapper, are the article's tail and are dropped; the title
+/// before the body is kept.
+#[test]
+fn tail_after_the_article_body_is_dropped() {
+    let html = format!(
+        "<html><body><div class=wrap><h1>Dam inspection</h1>\
+         <div class=text>{}</div>\
+         <div class=bio><p>Jane Roe studied civil engineering before she joined the paper, \
+         where she has covered transport, housing and the regional council for ten years.</p></div>\
+         <div class=note><p>All rights reserved. Reproduction of this article, in whole or in part, \
+         is not allowed without the written permission of the publisher.</p></div>\
+         </div></body></html>",
+        article("dam", 8)
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &["Dam inspection", "The dam 0 was discussed", "The dam 7"],
+        &["Jane Roe studied", "All rights reserved"],
+    );
+}
