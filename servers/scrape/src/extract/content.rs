@@ -53,6 +53,11 @@ const UNDECIDED_WEIGHT: f64 = 0.1;
 /// is the article body; what follows it inside the root is its tail.
 const DOMINANT_SHARE_PERCENT: usize = 80;
 
+/// The first `<h1>` under the chosen root starts the article when at most
+/// this share (percent) of the root's content comes before it; a title
+/// further down is a sidebar's or a teaser's, not the article's.
+const LEAD_SHARE_PERCENT: usize = 25;
+
 /// Sentence punctuation in the scripts the web mostly uses.
 const PUNCTUATION: &[char] = &[
     '.', ',', ';', ':', '!', '?', '。', '，', '、', '！', '？', '؟', '،', '।',
@@ -246,13 +251,22 @@ impl Analysis {
             first: usize::MAX,
             last: 0,
             cut: self.tail_cut(dom, root),
+            start: 0,
         };
+        // Content before the first title heading, in page order (the
+        // pre-order walk visits nodes in arena order).
+        let mut seen = 0;
+        let mut title = None;
         let mut stack = vec![root];
         while let Some(index) = stack.pop() {
             if self.boiler[index] {
                 continue;
             }
+            if title.is_none() && dom.nodes[index].tag() == "h1" {
+                title = Some((index, seen));
+            }
             if self.class[index] == Some(Class::Content) {
+                seen += self.own_chars[index];
                 if !is_heading(dom.nodes[index].tag()) {
                     span.first = span.first.min(index);
                 }
@@ -266,7 +280,13 @@ impl Analysis {
                 first: 0,
                 last: usize::MAX,
                 cut: span.cut,
+                start: 0,
             };
+        }
+        if let Some((index, before)) = title
+            && before * 100 <= self.content[root] * LEAD_SHARE_PERCENT
+        {
+            span.start = index;
         }
         span
     }
@@ -302,7 +322,7 @@ impl Analysis {
     /// Table rows and cells are never left out one by one: a data table
     /// keeps its shape.
     pub fn skip(&self, dom: &Dom, span: Span, index: usize) -> bool {
-        if self.boiler[index] || index >= span.cut {
+        if self.boiler[index] || index >= span.cut || span.before_title(dom, index) {
             return true;
         }
         let tag = dom.nodes[index].tag();
@@ -329,6 +349,26 @@ pub(super) struct Span {
     last: usize,
     /// First node of the tail after the article body.
     cut: usize,
+    /// The article's title heading: what precedes it (breadcrumbs,
+    /// teasers, dates) is left out, its ancestors are not.
+    start: usize,
+}
+
+impl Span {
+    /// Whether the node comes before the title and does not hold it.
+    fn before_title(&self, dom: &Dom, index: usize) -> bool {
+        if index >= self.start {
+            return false;
+        }
+        let mut node = self.start;
+        while node != 0 {
+            node = dom.nodes[node].parent;
+            if node == index {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 fn is_heading(tag: &str) -> bool {

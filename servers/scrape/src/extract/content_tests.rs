@@ -308,3 +308,27 @@ fn tail_after_the_article_body_is_dropped() {
         &["Jane Roe studied", "All rights reserved"],
     );
 }
+
+/// Teaser sentences and a tagline before the article's `<h1>`, in the
+/// same wrapper, are left out; the title and the body are kept.
+#[test]
+fn text_before_the_title_heading_is_dropped() {
+    let html = format!(
+        "<html><body><div class=wrap>\
+         <p>Insights from the newsroom on the council, the schools and the roads of the county.</p>\
+         <h1>Tunnel opening</h1><div class=text>{}</div>\
+         </div></body></html>",
+        article("tunnel", 6)
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &[
+            "Tunnel opening",
+            "The tunnel 0 was discussed",
+            "The tunnel 5",
+        ],
+        &["Insights from the newsroom"],
+    );
+}
