@@ -58,6 +58,14 @@ const DOMINANT_SHARE_PERCENT: usize = 80;
 /// further down is a sidebar's or a teaser's, not the article's.
 const LEAD_SHARE_PERCENT: usize = 25;
 
+/// Once this share (percent) of the root's content has been seen, a run
+/// of [`GAP_MIN_CHARS`] link-dense characters with no content between
+/// (share bar, tags, related links) ends the article.
+const GAP_AFTER_PERCENT: usize = 80;
+
+/// Link-dense characters that make a gap after the article.
+const GAP_MIN_CHARS: usize = 150;
+
 /// Sentence punctuation in the scripts the web mostly uses.
 const PUNCTUATION: &[char] = &[
     '.', ',', ';', ':', '!', '?', '。', '，', '、', '！', '？', '؟', '،', '।',
@@ -257,6 +265,8 @@ impl Analysis {
         // pre-order walk visits nodes in arena order).
         let mut seen = 0;
         let mut title = None;
+        // A run of link-dense text once most of the content is seen.
+        let mut gap = (usize::MAX, 0usize);
         let mut stack = vec![root];
         while let Some(index) = stack.pop() {
             if self.boiler[index] {
@@ -265,7 +275,19 @@ impl Analysis {
             if title.is_none() && dom.nodes[index].tag() == "h1" {
                 title = Some((index, seen));
             }
+            if self.class[index] == Some(Class::Boiler)
+                && seen * 100 >= self.content[root] * GAP_AFTER_PERCENT
+            {
+                if gap.0 == usize::MAX {
+                    gap.0 = index;
+                }
+                gap.1 += self.own_chars[index];
+                if gap.1 >= GAP_MIN_CHARS {
+                    span.cut = span.cut.min(gap.0);
+                }
+            }
             if self.class[index] == Some(Class::Content) {
+                gap = (usize::MAX, 0);
                 seen += self.own_chars[index];
                 if !is_heading(dom.nodes[index].tag()) {
                     span.first = span.first.min(index);

@@ -332,3 +332,33 @@ fn text_before_the_title_heading_is_dropped() {
         &["Insights from the newsroom"],
     );
 }
+
+/// After most of the article, a long run of links (tags, related links)
+/// ends it: a notice paragraph after that run is dropped, even though the
+/// body is not one element the tail could be cut after.
+#[test]
+fn text_after_a_link_run_at_the_article_end_is_dropped() {
+    let links: String = (0..8)
+        .map(|n| format!("<p><a href=/tag/{n}>Regional transport topic {n}</a></p>"))
+        .collect();
+    let html = format!(
+        "<html><body><div class=wrap><h1>Ferry timetable</h1>{}{links}\
+         <p>Subscribe to our morning letter for the news of the county, delivered daily, free.</p>\
+         </div></body></html>",
+        article("ferry", 6)
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &[
+            "Ferry timetable",
+            "The ferry 0 was discussed",
+            "The ferry 5",
+        ],
+        &[
+            "Regional transport topic",
+            "Subscribe to our morning letter",
+        ],
+    );
+}
