@@ -51,7 +51,7 @@ const UNDECIDED_WEIGHT: f64 = 0.1;
 
 /// An element holding this share (percent) of the chosen root's content
 /// is the article body; what follows it inside the root is its tail.
-const DOMINANT_SHARE_PERCENT: usize = 80;
+const DOMINANT_SHARE_PERCENT: usize = 75;
 
 /// The first `<h1>` under the chosen root starts the article when at most
 /// this share (percent) of the root's content comes before it; a title
