@@ -49,6 +49,23 @@ const MAX_TEASER_CHARS: usize = 400;
 /// content the tighter one wins.
 const UNDECIDED_WEIGHT: f64 = 0.1;
 
+/// An element holding this share (percent) of the chosen root's content
+/// is the article body; what follows it inside the root is its tail.
+const DOMINANT_SHARE_PERCENT: usize = 75;
+
+/// The first `<h1>` under the chosen root starts the article when at most
+/// this share (percent) of the root's content comes before it; a title
+/// further down is a sidebar's or a teaser's, not the article's.
+const LEAD_SHARE_PERCENT: usize = 25;
+
+/// Once this share (percent) of the root's content has been seen, a run
+/// of [`GAP_MIN_CHARS`] link-dense characters with no content between
+/// (share bar, tags, related links) ends the article.
+const GAP_AFTER_PERCENT: usize = 80;
+
+/// Link-dense characters that make a gap after the article.
+const GAP_MIN_CHARS: usize = 150;
+
 /// Sentence punctuation in the scripts the web mostly uses.
 const PUNCTUATION: &[char] = &[
     '.', ',', ';', ':', '!', '?', '。', '，', '、', '！', '？', '؟', '،', '।',
@@ -241,13 +258,37 @@ impl Analysis {
         let mut span = Span {
             first: usize::MAX,
             last: 0,
+            cut: self.tail_cut(dom, root),
+            start: 0,
         };
+        // Content before the first title heading, in page order (the
+        // pre-order walk visits nodes in arena order).
+        let mut seen = 0;
+        let mut title = None;
+        // A run of link-dense text once most of the content is seen.
+        let mut gap = (usize::MAX, 0usize);
         let mut stack = vec![root];
         while let Some(index) = stack.pop() {
             if self.boiler[index] {
                 continue;
             }
+            if title.is_none() && dom.nodes[index].tag() == "h1" {
+                title = Some((index, seen));
+            }
+            if self.class[index] == Some(Class::Boiler)
+                && seen * 100 >= self.content[root] * GAP_AFTER_PERCENT
+            {
+                if gap.0 == usize::MAX {
+                    gap.0 = index;
+                }
+                gap.1 += self.own_chars[index];
+                if gap.1 >= GAP_MIN_CHARS {
+                    span.cut = span.cut.min(gap.0);
+                }
+            }
             if self.class[index] == Some(Class::Content) {
+                gap = (usize::MAX, 0);
+                seen += self.own_chars[index];
                 if !is_heading(dom.nodes[index].tag()) {
                     span.first = span.first.min(index);
                 }
@@ -260,9 +301,41 @@ impl Analysis {
             span = Span {
                 first: 0,
                 last: usize::MAX,
+                cut: span.cut,
+                start: 0,
             };
         }
+        if let Some((index, before)) = title
+            && before * 100 <= self.content[root] * LEAD_SHARE_PERCENT
+        {
+            span.start = index;
+        }
         span
+    }
+
+    /// Where the article's tail starts under `root`: follow the chain of
+    /// elements each holding [`DOMINANT_SHARE_PERCENT`] of the root's
+    /// content in blocks below it (a container, not one paragraph or a
+    /// heading); the first sibling after the deepest of them opens the
+    /// tail (author boxes, notices, comment threads sit beside the
+    /// article body, after it). `usize::MAX` when nothing dominates.
+    fn tail_cut(&self, dom: &Dom, root: usize) -> usize {
+        let total = self.content[root];
+        let mut cut = usize::MAX;
+        let mut node = root;
+        loop {
+            let children = &dom.nodes[node].children;
+            let Some(position) = children.iter().position(|&child| {
+                self.class[child].is_none()
+                    && self.content[child] * 100 >= total * DOMINANT_SHARE_PERCENT
+            }) else {
+                return cut;
+            };
+            if let Some(&next) = children.get(position + 1) {
+                cut = next;
+            }
+            node = children[position];
+        }
     }
 
     /// Whether rendering leaves out the element: furniture; a block
@@ -271,7 +344,7 @@ impl Analysis {
     /// Table rows and cells are never left out one by one: a data table
     /// keeps its shape.
     pub fn skip(&self, dom: &Dom, span: Span, index: usize) -> bool {
-        if self.boiler[index] {
+        if self.boiler[index] || index >= span.cut || span.before_title(dom, index) {
             return true;
         }
         let tag = dom.nodes[index].tag();
@@ -296,6 +369,28 @@ impl Analysis {
 pub(super) struct Span {
     first: usize,
     last: usize,
+    /// First node of the tail after the article body.
+    cut: usize,
+    /// The article's title heading: what precedes it (breadcrumbs,
+    /// teasers, dates) is left out, its ancestors are not.
+    start: usize,
+}
+
+impl Span {
+    /// Whether the node comes before the title and does not hold it.
+    fn before_title(&self, dom: &Dom, index: usize) -> bool {
+        if index >= self.start {
+            return false;
+        }
+        let mut node = self.start;
+        while node != 0 {
+            node = dom.nodes[node].parent;
+            if node == index {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 fn is_heading(tag: &str) -> bool {

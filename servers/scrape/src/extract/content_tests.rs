@@ -284,3 +284,81 @@ fn links_are_bounded() {
     let html = format!("<html><body><article><p>{many}</p></article></body></html>");
     assert_eq!(text_of(&html).links.len(), super::MAX_LINKS);
 }
+
+/// A long author box and a notice beside the article body, after it, in
+/// the same wrapper, are the article's tail and are dropped; the title
+/// before the body is kept.
+#[test]
+fn tail_after_the_article_body_is_dropped() {
+    let html = format!(
+        "<html><body><div class=wrap><h1>Dam inspection</h1>\
+         <div class=text>{}</div>\
+         <div class=bio><p>Jane Roe studied civil engineering before she joined the paper, \
+         where she has covered transport, housing and the regional council for ten years.</p></div>\
+         <div class=note><p>All rights reserved. Reproduction of this article, in whole or in part, \
+         is not allowed without the written permission of the publisher.</p></div>\
+         </div></body></html>",
+        article("dam", 8)
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &["Dam inspection", "The dam 0 was discussed", "The dam 7"],
+        &["Jane Roe studied", "All rights reserved"],
+    );
+}
+
+/// Teaser sentences and a tagline before the article's `<h1>`, in the
+/// same wrapper, are left out; the title and the body are kept.
+#[test]
+fn text_before_the_title_heading_is_dropped() {
+    let html = format!(
+        "<html><body><div class=wrap>\
+         <p>Insights from the newsroom on the council, the schools and the roads of the county.</p>\
+         <h1>Tunnel opening</h1><div class=text>{}</div>\
+         </div></body></html>",
+        article("tunnel", 6)
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &[
+            "Tunnel opening",
+            "The tunnel 0 was discussed",
+            "The tunnel 5",
+        ],
+        &["Insights from the newsroom"],
+    );
+}
+
+/// After most of the article, a long run of links (tags, related links)
+/// ends it: a notice paragraph after that run is dropped, even though the
+/// body is not one element the tail could be cut after.
+#[test]
+fn text_after_a_link_run_at_the_article_end_is_dropped() {
+    let links: String = (0..8)
+        .map(|n| format!("<p><a href=/tag/{n}>Regional transport topic {n}</a></p>"))
+        .collect();
+    let html = format!(
+        "<html><body><div class=wrap><h1>Ferry timetable</h1>{}{links}\
+         <p>Subscribe to our morning letter for the news of the county, delivered daily, free.</p>\
+         </div></body></html>",
+        article("ferry", 6)
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &[
+            "Ferry timetable",
+            "The ferry 0 was discussed",
+            "The ferry 5",
+        ],
+        &[
+            "Regional transport topic",
+            "Subscribe to our morning letter",
+        ],
+    );
+}
