@@ -281,7 +281,7 @@ pub fn article_html() -> String {
          <script>var tracking = 'SECRET-TRACKER';</script></head><body>\
          <nav><a href=/>Home</a> | <a href=/about>About us</a></nav>\
          <noscript>Please enable JavaScript to continue.</noscript>\
-         <main><h1>Moats and Castles</h1>{paragraphs}<p>THE END OF THE ARTICLE.</p></main>\
+         <main><h1>Moats and Castles</h1>{paragraphs}<p>THE END OF THE ARTICLE. The fox and the dog rest now, and the scraper has read every paragraph of this long page.</p></main>\
          <footer>Copyright footer text</footer></body></html>"
     )
 }
@@ -332,7 +332,8 @@ pub const METADATA_HTML: &str = r##"<!DOCTYPE html><html lang="en"><head><title>
 </head><body><nav><a href="/nav-only">Nav link</a></nav><article><h1>Metadata Article</h1>
 <p>This article links to <a href="/article">the static article</a> and to
 <a href="https://example.org/elsewhere">an external page</a>, and again to
-<a href="/article#top">the static article</a> and <a href="/article">the same page</a>.</p>
+<a href="/article#top">the static article</a> once more, because a model reading it may want
+to follow the references that the author gave while the council debated the budget.</p>
 <p>Enough words follow so that the article is clearly the main content of this page, and nothing else is.</p>
 </article></body></html>"##;
 
@@ -345,10 +346,10 @@ pub const OPEN_GRAPH_HTML: &str = r#"<!DOCTYPE html><html><head><title>OG Page</
 <meta property="og:description" content="Une description.">
 </head><body><main><p>Le texte de la page, assez long pour être le contenu principal.</p></main></body></html>"#;
 
-/// Text without any main container: extraction has to fall back.
+/// A link directory with no article: the main-content passes find almost
+/// nothing, so extraction has to fall back to the whole body.
 pub const NO_MAIN_HTML: &str = "<!DOCTYPE html><html><head><title>Loose</title></head><body>\
-    <div>First loose block of text that is not in any article or main element.</div>\
-    <div>Second loose block, also outside any content container.</div></body></html>";
+    <div>Archive of the castle pages.</div><ul><li><a href=\"/castle/1\">Castle page number 1</a></li><li><a href=\"/castle/2\">Castle page number 2</a></li><li><a href=\"/castle/3\">Castle page number 3</a></li><li><a href=\"/castle/4\">Castle page number 4</a></li><li><a href=\"/castle/5\">Castle page number 5</a></li><li><a href=\"/castle/6\">Castle page number 6</a></li><li><a href=\"/castle/7\">Castle page number 7</a></li><li><a href=\"/castle/8\">Castle page number 8</a></li><li><a href=\"/castle/9\">Castle page number 9</a></li><li><a href=\"/castle/10\">Castle page number 10</a></li><li><a href=\"/castle/11\">Castle page number 11</a></li><li><a href=\"/castle/12\">Castle page number 12</a></li><li><a href=\"/castle/13\">Castle page number 13</a></li><li><a href=\"/castle/14\">Castle page number 14</a></li><li><a href=\"/castle/15\">Castle page number 15</a></li><li><a href=\"/castle/16\">Castle page number 16</a></li><li><a href=\"/castle/17\">Castle page number 17</a></li><li><a href=\"/castle/18\">Castle page number 18</a></li><li><a href=\"/castle/19\">Castle page number 19</a></li><li><a href=\"/castle/20\">Castle page number 20</a></li><li><a href=\"/castle/21\">Castle page number 21</a></li><li><a href=\"/castle/22\">Castle page number 22</a></li><li><a href=\"/castle/23\">Castle page number 23</a></li><li><a href=\"/castle/24\">Castle page number 24</a></li><li><a href=\"/castle/25\">Castle page number 25</a></li><li><a href=\"/castle/26\">Castle page number 26</a></li><li><a href=\"/castle/27\">Castle page number 27</a></li><li><a href=\"/castle/28\">Castle page number 28</a></li><li><a href=\"/castle/29\">Castle page number 29</a></li><li><a href=\"/castle/30\">Castle page number 30</a></li></ul></body></html>";
 
 /// An HTML page with nothing to read.
 pub const EMPTY_HTML: &str =

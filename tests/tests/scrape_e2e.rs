@@ -985,7 +985,7 @@ async fn fallback_is_noted_and_empty_is_an_error() {
         text(&loose)
     );
     assert!(
-        text(&loose).contains("Second loose block"),
+        text(&loose).contains("Castle page number 30"),
         "{}",
         text(&loose)
     );

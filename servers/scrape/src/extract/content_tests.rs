@@ -362,3 +362,38 @@ fn text_after_a_link_run_at_the_article_end_is_dropped() {
         ],
     );
 }
+
+/// An article beside a one-link `<nav>`: the article's links come back,
+/// the menu's do not, and a link repeated with only a fragment (`#top`)
+/// is listed once.
+#[test]
+fn article_links_leave_the_menu_out_and_ignore_fragments() {
+    let page = format!(
+        r#"<html><head><title>M</title></head><body><nav><a href="/nav-only">Nav link</a></nav><article><h1>Metadata Article</h1>
+<p>This article links to <a href="/article">the static article</a> and to
+<a href="https://example.org/elsewhere">an external page</a>, and again to
+<a href="/article#top">the static article</a> once more, because a model reading it may want
+to follow the references that the author gave while the council debated the budget.</p>{}</article></body></html>"#,
+        article("links", 3)
+    );
+    let extracted = text_of(&page);
+    assert_kept(
+        &extracted.text,
+        &["Metadata Article", "links 2"],
+        &["Nav link"],
+    );
+    let urls: Vec<&str> = extracted
+        .links
+        .iter()
+        .map(|link| link.url.as_str())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://news.example/article",
+            "https://example.org/elsewhere"
+        ],
+        "{:?}",
+        extracted.links
+    );
+}

@@ -71,6 +71,8 @@ pub(super) struct Renderer<'a> {
     tables: Vec<Table>,
     link: Option<OpenLink>,
     links: Vec<Link>,
+    /// URLs already listed, without their fragment: `page#top` and `page`
+    /// are one page to a model that wants to read it.
     seen: HashSet<String>,
     /// Bytes of Markdown link URLs still allowed.
     url_budget: usize,
@@ -327,7 +329,9 @@ impl<'a> Renderer<'a> {
         if let Some(url) = link.url
             && !text.is_empty()
             && self.links.len() < MAX_LINKS
-            && self.seen.insert(url.clone())
+            && self
+                .seen
+                .insert(url.split('#').next().unwrap_or(&url).to_string())
         {
             self.links.push(Link {
                 text: text.to_string(),
