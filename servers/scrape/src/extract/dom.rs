@@ -215,18 +215,7 @@ impl Dom {
     /// Copy the visible part of `document`, marking the elements matching
     /// `selector`.
     pub fn build(document: &Html, selector: Option<&Selector>) -> Self {
-        let mut nodes = vec![Node {
-            data: Data::Element(String::new()),
-            parent: 0,
-            children: Vec::new(),
-            href: None,
-            boiler_hint: false,
-            selected: false,
-            holds_main: false,
-            chars: 0,
-            link_chars: 0,
-            blocks_inside: 0,
-        }];
+        let mut nodes = vec![leaf(Data::Element(String::new()), 0)];
         let mut body = None;
         // The arena index of each open element; None for skipped subtrees.
         let mut open: Vec<Option<usize>> = vec![Some(0)];
