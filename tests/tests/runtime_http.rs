@@ -22,6 +22,34 @@ async fn post(server: &HttpServer, headers: &[(&str, &str)], body: String) -> re
     server.post_mcp(headers, body).await
 }
 
+/// Polls `/metrics` until every call in `calls` is running on the server
+/// or already answered (a call can finish before the gauge is read).
+async fn wait_until_in_flight<T>(server: &HttpServer, calls: &[tokio::task::JoinHandle<T>]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = reqwest::get(format!("{}/metrics", server.base))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        let inflight: usize = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("moat_inflight_calls "))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("moat_inflight_calls in /metrics");
+        let finished = calls.iter().filter(|call| call.is_finished()).count();
+        if inflight + finished >= calls.len() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the calls never reached the server: {inflight} in flight, {finished} finished"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// `/health` answers 200 with name, version and uptime.
 #[tokio::test(flavor = "multi_thread")]
 async fn health_reports_status_name_version_uptime() {
@@ -118,8 +146,10 @@ async fn sigterm_drains_in_flight_calls_and_exits_zero() {
             })
         })
         .collect();
-    // Wait until the server is working on them.
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    // Signal only once the server is working on all of them (a fixed wait
+    // raced the requests on a loaded machine: a call that had not arrived
+    // yet was refused as a late one).
+    wait_until_in_flight(&server, &calls).await;
     server.signal("TERM");
     for handle in calls {
         let answer = tokio::time::timeout(Duration::from_secs(30), handle)
