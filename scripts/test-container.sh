@@ -213,6 +213,46 @@ text="$(field "$result" content.0.text)"
 [[ "$text" == *CONTAINER-BROWSER-OK* ]] || fail "the script's text is not in the rendered page: ${text:0:300}"
 log "scrape (render=browser): $(head -2 <<<"$text" | tr '\n' ' ')"
 
+# Memory under load, for the Kubernetes resource figures: four browser
+# renders at once (the policy's default browser_concurrency) and four plain
+# scrapes, while the proportional set size (Pss: shared pages split between
+# the processes sharing them) of moat-scrape and every process under it is
+# sampled; its peak is what the pod's memory cgroup would have seen.
+touch "$work/sampling"
+python3 - "$server_pid" "$work/sampling" >"$work/memory" <<'EOF' &
+import os, sys, time
+root, flag = sys.argv[1], sys.argv[2]
+def tree(pid):
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except OSError:
+        return [pid]
+    return [pid] + [p for child in children for p in tree(child)]
+def pss_kib(pid):
+    try:
+        return sum(int(line.split()[1]) for line in open(f"/proc/{pid}/smaps_rollup") if line.startswith("Pss:"))
+    except OSError:
+        return 0
+peak = (0, 0)
+while os.path.exists(flag):
+    pids = tree(root)
+    peak = max(peak, (sum(pss_kib(pid) for pid in pids), len(pids)))
+    time.sleep(0.2)
+print(f"{peak[0] // 1024} MiB in {peak[1]} processes")
+EOF
+sampler=$!
+load=()
+for round in 1 2 3 4; do
+  mcp scrape "{\"url\":\"http://127.0.0.1:$site_port/js.html?$round\",\"render\":\"browser\"}" >/dev/null &
+  load+=($!)
+  mcp scrape "{\"url\":\"http://127.0.0.1:$site_port/?$round\",\"render\":\"http\"}" >/dev/null &
+  load+=($!)
+done
+for pid in "${load[@]}"; do wait "$pid" || fail "a scrape under load failed"; done
+rm "$work/sampling"
+wait "$sampler"
+log "peak memory (Pss) of the container under 4 browser + 4 plain scrapes: $(cat "$work/memory")"
+
 chromium_pids=()
 for pid in $(descendants "$server_pid"); do
   case "$(cat "/proc/$pid/comm" 2>/dev/null)" in chromium* | chrome*) chromium_pids+=("$pid") ;; esac
@@ -255,4 +295,4 @@ done
 [ ${#left[@]} -eq 0 ] || fail "processes left after exit: ${left[*]}"
 log "no Chromium (no process of the container) left"
 
-log "PASSED: image $IMAGE, size $size, build ${build_secs} s, whole run $((SECONDS - started)) s"
+log "PASSED: image $IMAGE, size $size, build ${build_secs} s, peak memory $(cat "$work/memory"), whole run $((SECONDS - started)) s"
