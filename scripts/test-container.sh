@@ -158,7 +158,6 @@ buildah run --isolation chroot --network host \
   -v "$work/policy.toml:/etc/moat/scrape.toml:ro" \
   "$ctr" -- "${entrypoint[@]}" serve --http "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 run_pid=$!
-rootfs="$(buildah mount "$ctr")"
 url="http://127.0.0.1:$port"
 
 # Every process below PID, depth first.
@@ -187,6 +186,10 @@ for pid in $(descendants "$run_pid"); do
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = moat-scrape ] && server_pid=$pid
 done
 [ -n "$server_pid" ] || fail "no moat-scrape process under buildah run ($run_pid)"
+# The container's root as the kernel sees it, to find any process of the
+# container still running at the end.
+rootfs="$(readlink "/proc/$server_pid/root")"
+[ "$rootfs" != / ] || fail "the server runs in the host's root, not the image's"
 
 mcp() {
   MOAT_TOKEN="$token" python3 deploy/container/mcp_call.py "$url/mcp" "$@"
