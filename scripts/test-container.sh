@@ -70,7 +70,12 @@ log "building $IMAGE from Dockerfile.scrape (log: $CACHE/build.log)"
 build_started=$SECONDS
 # TMPDIR places buildah's cache mounts (the cargo registry and target dir of
 # the Dockerfile's RUN --mount=type=cache) under target/container-cache/tmp.
+# CARGO_PROFILE=ci (the test command) builds a dev-profile binary without
+# debug info; the default is the release profile a shipped image uses.
+CARGO_PROFILE="${CARGO_PROFILE:-release}"
+log "building with cargo profile $CARGO_PROFILE"
 if ! TMPDIR="$CACHE/tmp" buildah bud --isolation chroot --network host --pull=never --layers \
+  --build-arg "CARGO_PROFILE=$CARGO_PROFILE" \
   -f Dockerfile.scrape -t "$IMAGE" . >"$CACHE/build.log" 2>&1; then
   tail -30 "$CACHE/build.log" >&2
   fail "the image did not build"
