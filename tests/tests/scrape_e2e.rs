@@ -429,17 +429,7 @@ async fn search_through_fake_searxng() {
 
 /// Start moat-scrape on stdio with extra environment variables.
 async fn stdio_with_env(args: &[&str], env: &[(&str, &str)]) -> Client {
-    let mut command = tokio::process::Command::new(moat_tests::binary("moat-scrape"));
-    command.args(args).env("RUST_LOG", "warn");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let transport = TokioChildProcess::new(command.configure(|command| {
-        command.stderr(Stdio::inherit());
-    }))
-    .expect("spawn");
-    ClientConfig::default()
-        .serve(transport)
+    moat_tests::stdio_client_with_env("moat-scrape", args, env, Era::Handshake)
         .await
         .expect("MCP startup")
 }
