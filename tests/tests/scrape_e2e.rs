@@ -10,11 +10,7 @@ use moat_tests::{
     fake_sites::{FakeServer, Reply, brave_router, paper_page, searxng_router, site_router},
     is_error, text,
 };
-use rmcp::{
-    ServiceExt,
-    model::{CallToolResult, ClientConfig, ContentBlock},
-    transport::{ConfigureCommandExt, TokioChildProcess},
-};
+use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Value, json};
 
 /// The fake site, the server nobody may reach, and a policy opening only

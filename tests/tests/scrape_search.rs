@@ -17,8 +17,7 @@ use std::{
 use moat_tests::{
     Client, Era, HttpServer, Session, Transport, call,
     fake_sites::{
-        FakeServer, Hit, Reply, brave_free_tier, brave_quota_spent, brave_refusing,
-        searxng_router,
+        FakeServer, Hit, Reply, brave_free_tier, brave_quota_spent, brave_refusing, searxng_router,
     },
     is_error, stdio_client_with_env, text,
 };
@@ -68,7 +67,11 @@ async fn brave_429_is_retried_after_retry_after() {
     let client = brave_client(&brave_policy(&dir, &brave, "")).await;
     let result = search(&client, "retry").await;
     assert!(!is_error(&result), "{}", text(&result));
-    assert!(text(&result).contains("Brave result 1"), "{}", text(&result));
+    assert!(
+        text(&result).contains("Brave result 1"),
+        "{}",
+        text(&result)
+    );
     assert_eq!(brave.hits().len(), 2, "one refusal, one retry");
 }
 
@@ -82,7 +85,10 @@ async fn brave_429_retries_are_bounded() {
     let result = search(&client, "refused").await;
     let message = text(&result);
     assert!(is_error(&result), "{message}");
-    assert!(message.contains("HTTP 429") && !message.contains('\n'), "{message}");
+    assert!(
+        message.contains("HTTP 429") && !message.contains('\n'),
+        "{message}"
+    );
     assert_eq!(brave.hits().len(), 3);
 }
 
@@ -164,7 +170,11 @@ async fn brave_is_paced_to_its_free_tier_across_sessions() {
         assert!(!is_error(&result), "{}", text(&result));
     }
     assert_eq!(brave.hits().len(), 3);
-    assert_eq!(refused.load(Ordering::SeqCst), 0, "moat tripped the free tier's limit");
+    assert_eq!(
+        refused.load(Ordering::SeqCst),
+        0,
+        "moat tripped the free tier's limit"
+    );
 }
 
 /// Regression: the search client followed redirects to any host. A

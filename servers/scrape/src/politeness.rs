@@ -114,11 +114,7 @@ impl Politeness {
             held,
         };
         let left = deadline.saturating_duration_since(Instant::now());
-        let Some(wait) = self
-            .store
-            .reserve(host, self.interval, left)
-            .await
-        else {
+        let Some(wait) = self.store.reserve(host, self.interval, left).await else {
             return Err(self.throttled(host, start));
         };
         tokio::time::sleep(wait).await;
@@ -160,7 +156,10 @@ mod tests {
         let first = polite.turn("a.example").await.expect("first turn");
         let refused = polite.turn("a.example").await.expect_err("all held");
         let message = refused.to_string();
-        assert!(message.contains("a.example") && !message.contains('\n'), "{message}");
+        assert!(
+            message.contains("a.example") && !message.contains('\n'),
+            "{message}"
+        );
         polite.turn("b.example").await.expect("another host");
         drop(first);
         polite.turn("a.example").await.expect("freed");

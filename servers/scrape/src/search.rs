@@ -479,7 +479,11 @@ impl Search {
                     )));
                 }
                 retries += 1;
-                tracing::info!(provider = name, wait_ms = wait.as_millis(), "HTTP 429; retrying after Retry-After");
+                tracing::info!(
+                    provider = name,
+                    wait_ms = wait.as_millis(),
+                    "HTTP 429; retrying after Retry-After"
+                );
                 tokio::time::sleep(wait).await;
             };
             let status = response.status();
@@ -511,7 +515,10 @@ impl Search {
 /// window of Brave's `X-RateLimit-Reset`), or the one-line error when the
 /// answer says the quota is used up (Brave's `QUOTA_LIMITED`, or a
 /// `X-RateLimit-Remaining` of 0 in a window past the per-second one).
-async fn too_many_requests(name: &str, response: reqwest::Response) -> Result<Duration, ScrapeError> {
+async fn too_many_requests(
+    name: &str,
+    response: reqwest::Response,
+) -> Result<Duration, ScrapeError> {
     let headers = response.headers();
     let list = |header: &str| -> Vec<u64> {
         headers

@@ -441,19 +441,32 @@ mod tests {
         let parse = |text: &str| Policy::parse(Path::new("p.toml"), text);
         for (text, field) in [
             ("[fleet]\nredis_url = \"http://cache:6379\"\n", "redis_url"),
-            ("[fleet]\nredis_url = \"redis://:pw@cache\"\n", "redis_password_env"),
+            (
+                "[fleet]\nredis_url = \"redis://:pw@cache\"\n",
+                "redis_password_env",
+            ),
             ("[fleet]\nredis_url = \"redis://cache/x\"\n", "database"),
             ("[fleet]\nkey_prefix = \"a b\"\n", "key_prefix"),
-            ("[scrape.politeness]\nper_host_per_second = 0.0\n", "per_host_per_second"),
-            ("[scrape.politeness]\nper_host_concurrency = 0\n", "per_host_concurrency"),
-            ("[scrape.search]\nrate_per_second = -1.0\n", "rate_per_second"),
+            (
+                "[scrape.politeness]\nper_host_per_second = 0.0\n",
+                "per_host_per_second",
+            ),
+            (
+                "[scrape.politeness]\nper_host_concurrency = 0\n",
+                "per_host_concurrency",
+            ),
+            (
+                "[scrape.search]\nrate_per_second = -1.0\n",
+                "rate_per_second",
+            ),
         ] {
             let error = parse(text).expect_err(text);
             assert!(error.to_string().contains(field), "{text}: {error}");
             assert!(!error.to_string().contains('\n'), "{error}");
         }
-        let policy = parse("[fleet]\nredis_url = \"redis://cache:6380/2\"\nkey_prefix = \"team-a:\"\n")
-            .expect("accepted");
+        let policy =
+            parse("[fleet]\nredis_url = \"redis://cache:6380/2\"\nkey_prefix = \"team-a:\"\n")
+                .expect("accepted");
         assert_eq!(policy.fleet.key_prefix, "team-a:");
         assert_eq!(
             super::redis_address(policy.fleet.redis_url.as_deref().unwrap_or_default()),

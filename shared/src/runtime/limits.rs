@@ -189,9 +189,8 @@ mod tests {
     #[tokio::test]
     async fn shared_store_decides_and_falls_back() {
         let client = ClientKey::Token(0);
-        let refusing = RateLimiter::new(1.0, 3).with_shared(Arc::new(Store(Some(
-            Duration::from_secs(7),
-        ))));
+        let refusing =
+            RateLimiter::new(1.0, 3).with_shared(Arc::new(Store(Some(Duration::from_secs(7)))));
         assert_eq!(
             refusing.check_shared(&client).await,
             Err(Duration::from_secs(7))

@@ -43,7 +43,9 @@ impl Memory {
         let entries = caches.get_mut(&kind)?;
         let now = Instant::now();
         entries.retain(|(_, expires, _)| *expires > now);
-        let position = entries.iter().position(|(candidate, _, _)| candidate == key)?;
+        let position = entries
+            .iter()
+            .position(|(candidate, _, _)| candidate == key)?;
         let entry = entries.remove(position)?;
         let value = entry.2.clone();
         entries.push_front(entry);
@@ -144,10 +146,15 @@ mod tests {
         let memory = Memory::default();
         let second = Duration::from_secs(1);
         assert_eq!(memory.reserve("h", second, second), Some(Duration::ZERO));
-        let wait = memory.reserve("h", second, second).expect("within a second");
+        let wait = memory
+            .reserve("h", second, second)
+            .expect("within a second");
         assert!(wait > Duration::from_millis(900), "{wait:?}");
         assert_eq!(memory.reserve("h", second, second), None);
-        assert_eq!(memory.reserve("other", second, second), Some(Duration::ZERO));
+        assert_eq!(
+            memory.reserve("other", second, second),
+            Some(Duration::ZERO)
+        );
     }
 
     /// No more than `limit` permits are held at once; a released or

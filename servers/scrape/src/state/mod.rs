@@ -133,9 +133,8 @@ impl Store {
     ) -> Result<Self, ScrapeError> {
         let mut store = Self::memory(page_entries);
         if let Some(url) = &fleet.redis_url {
-            let (host, port, database) = redis_address(url).map_err(|why| {
-                ScrapeError::Invalid(format!("[fleet] redis_url {url:?} {why}"))
-            })?;
+            let (host, port, database) = redis_address(url)
+                .map_err(|why| ScrapeError::Invalid(format!("[fleet] redis_url {url:?} {why}")))?;
             let address = resp::Address {
                 host,
                 port,
@@ -239,8 +238,7 @@ impl Store {
             return;
         }
         let value = Arc::new(value);
-        self.memory
-            .put(kind, key, value.clone(), ttl, capacity);
+        self.memory.put(kind, key, value.clone(), ttl, capacity);
         if value.len() > MAX_VALUE_BYTES {
             return;
         }

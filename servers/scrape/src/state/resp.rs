@@ -133,11 +133,7 @@ impl Connection {
             request.extend_from_slice(arg);
             request.extend_from_slice(b"\r\n");
         }
-        self.stream
-            .get_mut()
-            .write_all(&request)
-            .await
-            .map_err(io)?;
+        self.stream.get_mut().write_all(&request).await?;
         let reply = self.read().await?;
         match reply {
             Err(message) => Err(RespError::Server(message)),
@@ -167,7 +163,7 @@ impl Connection {
                     )));
                 }
                 let mut bytes = vec![0; length + 2];
-                self.stream.read_exact(&mut bytes).await.map_err(io)?;
+                self.stream.read_exact(&mut bytes).await?;
                 bytes.truncate(length);
                 Reply::Bulk(bytes)
             }
@@ -198,8 +194,7 @@ impl Connection {
         let read = (&mut self.stream)
             .take(MAX_LINE_BYTES as u64)
             .read_until(b'\n', &mut line)
-            .await
-            .map_err(io)?;
+            .await?;
         if read == 0 {
             return Err(RespError::Io("Redis closed the connection".into()));
         }
@@ -211,8 +206,10 @@ impl Connection {
     }
 }
 
-fn io(error: std::io::Error) -> RespError {
-    RespError::Io(error.to_string())
+impl From<std::io::Error> for RespError {
+    fn from(error: std::io::Error) -> Self {
+        RespError::Io(error.to_string())
+    }
 }
 
 /// Connections to one Redis, opened on demand and reused while healthy.
