@@ -68,6 +68,19 @@ impl Redis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// `redis-cli -p PORT ARGS...`'s output lines.
+    fn cli(&self, args: &[&str]) -> Vec<String> {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs (it comes with redis-server)");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -229,6 +242,16 @@ async fn continuation_is_served_by_another_replica_without_a_refetch() {
     );
     assert_eq!(fetches, 1, "a continuation fetched the page again");
     assert_eq!(site.hits_on("/robots.txt"), 1);
+    // Every key carries the policy's prefix and a TTL, and none names the
+    // page's URL (keys are hashes).
+    let keys = redis.cli(&["--scan"]);
+    assert!(!keys.is_empty());
+    for key in keys {
+        assert!(key.starts_with("fleet-test:"), "{key}");
+        assert!(!key.contains("/long"), "{key}");
+        let ttl: i64 = redis.cli(&["pttl", &key])[0].parse().expect("a number");
+        assert!(ttl > 0, "{key} has no TTL ({ttl})");
+    }
 }
 
 /// One client's rate limit (a burst of 6, refilling one request per 1,000
