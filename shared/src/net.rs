@@ -4,7 +4,9 @@
 //! reach only the addresses [`UrlPolicy::resolve`] checked for it, and, for
 //! the operator's own endpoints (a search provider, a JWKS URL), to GET one
 //! through such a client, following redirects only on the same host and
-//! port, and to read the answer under a byte cap.
+//! port, and to read the answer under a byte cap. An operator's non-HTTP
+//! service (a fleet's Redis) gets a TCP stream the same way:
+//! [`operator_stream`].
 //!
 //! It must never build a client any other way: the client it builds has a
 //! resolver that answers only with the checked addresses (so DNS is never
@@ -67,6 +69,9 @@ pub enum NetError {
     /// The body passed the cap.
     #[error("the answer is larger than {0} bytes")]
     TooLarge(usize),
+    /// A TCP connection to an operator's service failed or timed out.
+    #[error("cannot connect to {0}")]
+    Connect(String),
 }
 
 /// A resolver that answers only with addresses the policy already checked.
@@ -113,6 +118,47 @@ pub async fn pinned_client(
         .build()
         .map_err(|error| NetError::Client(root_cause(&error)))?;
     Ok(client)
+}
+
+/// A TCP stream to an operator's service at `host:port` (a fleet's Redis):
+/// the name is resolved by [`UrlPolicy::resolve`] with that host and port
+/// opened by name, as for a search provider, and only the addresses it
+/// checked are tried, each within `timeout`.
+///
+/// # Errors
+/// [`NetError::Denied`] when the name does not resolve or is refused;
+/// [`NetError::Connect`] when no address accepts in time.
+///
+/// # Security
+/// The one place a TCP connection is made to an operator's service.
+pub async fn operator_stream(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<tokio::net::TcpStream, NetError> {
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let (policy, url) = UrlPolicy::operator_endpoint(&format!("http://{authority}/"))?;
+    let mut last = String::from("no address");
+    for address in policy.resolve(&url).await? {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "connects only to an address UrlPolicy::resolve checked for the operator's own service"
+        )]
+        let attempt = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(address)).await;
+        match attempt {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(error)) => last = error.to_string(),
+            Err(_) => last = format!("no answer within {} ms", timeout.as_millis()),
+        }
+    }
+    Err(NetError::Connect(format!("{authority}: {last}")))
 }
 
 /// GET an operator's endpoint through pinned clients, with `headers`,

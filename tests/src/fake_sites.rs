@@ -1,7 +1,9 @@
 //! Fake web servers on loopback for moat-scrape's suites: a small site with
 //! every hostile and awkward page the scraper must handle, a "blocked"
 //! server that records whether anything reached it, a fake SearXNG and a
-//! fake Brave Search API.
+//! fake Brave Search API (with its free tier's per-second limit, its 429s
+//! and its monthly quota). Every server counts its requests and the most
+//! it served at once.
 //!
 //! Raw HTTP/1.1 over tokio (one request per connection), so the tests need
 //! no web framework. Must never bind anything but 127.0.0.1.
@@ -51,6 +53,8 @@ pub enum Reply {
     /// Nothing at all: the request is read, then the connection stays open
     /// and silent until the client goes away (a server that hangs).
     Silent,
+    /// The reply, after a pause (a slow page, to see requests overlap).
+    Delayed(Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -90,6 +94,7 @@ pub struct FakeServer {
     pub address: SocketAddr,
     hits: Arc<Mutex<Vec<Hit>>>,
     open: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -122,13 +127,16 @@ impl FakeServer {
         let router: Router = Arc::new(router);
         let task_hits = hits.clone();
         let open = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
         let task_open = open.clone();
+        let task_peak = peak.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
                 let router = router.clone();
                 let hits = task_hits.clone();
-                task_open.fetch_add(1, Ordering::SeqCst);
+                let now = task_open.fetch_add(1, Ordering::SeqCst) + 1;
+                task_peak.fetch_max(now, Ordering::SeqCst);
                 let guard = Open(task_open.clone());
                 tokio::spawn(async move {
                     let _guard = guard;
@@ -140,8 +148,15 @@ impl FakeServer {
             address,
             hits,
             open,
+            peak,
             task,
         }
+    }
+
+    /// The most connections it served at once so far (one request per
+    /// connection: the most requests in flight at once).
+    pub fn peak_connections(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
     }
 
     /// Connections being served now: a client that went away is no longer
@@ -209,7 +224,12 @@ async fn serve(mut stream: TcpStream, router: &Router, hits: &Mutex<Vec<Hit>>) {
     hits.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push(hit.clone());
-    match router(&hit) {
+    let mut reply = router(&hit);
+    while let Reply::Delayed(pause, inner) = reply {
+        tokio::time::sleep(pause).await;
+        reply = *inner;
+    }
+    match reply {
         Reply::Full {
             status,
             headers,
@@ -233,7 +253,7 @@ async fn serve(mut stream: TcpStream, router: &Router, hits: &Mutex<Vec<Hit>>) {
             let _ = stream.flush().await;
             until_client_leaves(&mut stream).await;
         }
-        Reply::Silent => until_client_leaves(&mut stream).await,
+        Reply::Silent | Reply::Delayed(..) => until_client_leaves(&mut stream).await,
         Reply::Huge(total) => {
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
@@ -513,18 +533,89 @@ pub fn brave_router(key: &'static str) -> impl Fn(&Hit) -> Reply + Send + Sync +
                 body: b"{\"error\":\"bad token\"}".to_vec(),
             };
         }
-        let results: Vec<serde_json::Value> = (1..=5)
-            .map(|index| {
-                serde_json::json!({
-                    "title": format!("Brave result {index}"),
-                    "url": format!("https://example.com/brave/{index}"),
-                    "description": format!("Brave <strong>snippet</strong> {index}")
-                })
-            })
-            .collect();
-        Reply::ok(
-            "application/json",
-            serde_json::json!({ "type": "search", "web": { "results": results } }).to_string(),
-        )
+        brave_answer()
     }
+}
+
+/// Brave's 429 for its per-second limit: `Retry-After: 1`, the per-second
+/// window spent and the monthly one not.
+fn brave_rate_limited() -> Reply {
+    Reply::Full {
+        status: 429,
+        headers: vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("Retry-After".into(), "1".into()),
+            ("X-RateLimit-Limit".into(), "1, 2000".into()),
+            ("X-RateLimit-Remaining".into(), "0, 1500".into()),
+            ("X-RateLimit-Reset".into(), "1, 86400".into()),
+        ],
+        body: br#"{"type":"ErrorResponse","error":{"code":"RATE_LIMITED","status":429}}"#.to_vec(),
+    }
+}
+
+/// A fake Brave free tier: like [`brave_router`] (any key), but a request
+/// arriving less than `spacing` after the last one it answered gets
+/// Brave's 429, counted in `refused`.
+pub fn brave_free_tier(
+    spacing: Duration,
+    refused: Arc<AtomicUsize>,
+) -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
+    let last: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+    move |_hit: &Hit| {
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < spacing) {
+            refused.fetch_add(1, Ordering::SeqCst);
+            return brave_rate_limited();
+        }
+        *last = Some(now);
+        brave_answer()
+    }
+}
+
+/// A fake Brave that answers its first `refusals` requests with the
+/// per-second 429 (`Retry-After: 1`), and answers normally after that.
+pub fn brave_refusing(refusals: usize) -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
+    let seen = AtomicUsize::new(0);
+    move |_hit: &Hit| {
+        if seen.fetch_add(1, Ordering::SeqCst) < refusals {
+            brave_rate_limited()
+        } else {
+            brave_answer()
+        }
+    }
+}
+
+/// A fake Brave whose monthly quota is used up: every request gets 429
+/// with the monthly window at 0 and `QUOTA_LIMITED`.
+pub fn brave_quota_spent() -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
+    |_hit: &Hit| Reply::Full {
+        status: 429,
+        headers: vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("X-RateLimit-Limit".into(), "1, 2000".into()),
+            ("X-RateLimit-Remaining".into(), "1, 0".into()),
+            ("X-RateLimit-Reset".into(), "1, 360000".into()),
+        ],
+        body: br#"{"type":"ErrorResponse","error":{"code":"QUOTA_LIMITED","status":429}}"#.to_vec(),
+    }
+}
+
+/// Brave's answer: five results.
+fn brave_answer() -> Reply {
+    let results: Vec<serde_json::Value> = (1..=5)
+        .map(|index| {
+            serde_json::json!({
+                "title": format!("Brave result {index}"),
+                "url": format!("https://example.com/brave/{index}"),
+                "description": format!("Brave <strong>snippet</strong> {index}")
+            })
+        })
+        .collect();
+    Reply::ok(
+        "application/json",
+        serde_json::json!({ "type": "search", "web": { "results": results } }).to_string(),
+    )
 }

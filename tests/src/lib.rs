@@ -149,7 +149,23 @@ fn command(binary_name: &str, args: &[&str]) -> Command {
 /// # Errors
 /// When the server does not start or the handshake fails.
 pub async fn stdio_client(binary_name: &str, args: &[&str], era: Era) -> Result<Client> {
-    let command = tokio::process::Command::from(command(binary_name, args));
+    stdio_client_with_env(binary_name, args, &[], era).await
+}
+
+/// [`stdio_client`] with extra environment variables for the server (an
+/// API key the policy names).
+///
+/// # Errors
+/// When the server does not start or the handshake fails.
+pub async fn stdio_client_with_env(
+    binary_name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    era: Era,
+) -> Result<Client> {
+    let mut command = command(binary_name, args);
+    command.envs(env.iter().copied());
+    let command = tokio::process::Command::from(command);
     let transport = TokioChildProcess::new(command.configure(|command| {
         command.stderr(Stdio::inherit());
     }))
@@ -179,10 +195,25 @@ impl HttpServer {
     /// # Errors
     /// When the server exits or prints no address within 20 s.
     pub fn start(binary_name: &str, args: &[&str], serve_args: &[&str]) -> Result<Self> {
+        Self::start_with_env(binary_name, args, serve_args, &[])
+    }
+
+    /// [`HttpServer::start`] with extra environment variables for the
+    /// server.
+    ///
+    /// # Errors
+    /// As [`HttpServer::start`].
+    pub fn start_with_env(
+        binary_name: &str,
+        args: &[&str],
+        serve_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["serve", "--http", "127.0.0.1:0"]);
         all.extend(serve_args);
         let mut child = command(binary_name, &all)
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("MOAT_TEST_SERVER_LOG").unwrap_or_else(|_| "info,rmcp=warn".into()),

@@ -10,11 +10,7 @@ use moat_tests::{
     fake_sites::{FakeServer, Reply, brave_router, paper_page, searxng_router, site_router},
     is_error, text,
 };
-use rmcp::{
-    ServiceExt,
-    model::{CallToolResult, ClientConfig, ContentBlock},
-    transport::{ConfigureCommandExt, TokioChildProcess},
-};
+use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Value, json};
 
 /// The fake site, the server nobody may reach, and a policy opening only
@@ -429,17 +425,7 @@ async fn search_through_fake_searxng() {
 
 /// Start moat-scrape on stdio with extra environment variables.
 async fn stdio_with_env(args: &[&str], env: &[(&str, &str)]) -> Client {
-    let mut command = tokio::process::Command::new(moat_tests::binary("moat-scrape"));
-    command.args(args).env("RUST_LOG", "warn");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let transport = TokioChildProcess::new(command.configure(|command| {
-        command.stderr(Stdio::inherit());
-    }))
-    .expect("spawn");
-    ClientConfig::default()
-        .serve(transport)
+    moat_tests::stdio_client_with_env("moat-scrape", args, env, Era::Handshake)
         .await
         .expect("MCP startup")
 }

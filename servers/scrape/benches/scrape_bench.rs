@@ -22,7 +22,7 @@ use std::{
 
 use moat_scrape::{ScrapeOptions, ScrapeServer};
 use moat_shared::{
-    policy::{ScrapePolicy, UrlPolicy},
+    policy::{PolitenessPolicy, ScrapePolicy, UrlPolicy},
     runtime::inprocess,
 };
 use rmcp::model::CallToolRequestParams;
@@ -153,6 +153,12 @@ async fn main() -> anyhow::Result<()> {
         scrape: ScrapePolicy {
             cache_entries: 0,
             browser_concurrency: 10,
+            // The bench measures moat, not the politeness limits: its one
+            // loopback site may be pressed as hard as moat can.
+            politeness: PolitenessPolicy {
+                per_host_concurrency: 10_000,
+                per_host_per_second: 1e9,
+            },
             ..ScrapePolicy::default()
         },
         chrome_env: std::env::var("CHROME").ok(),

@@ -49,6 +49,10 @@ pub enum ScrapeError {
         /// How long the call waited.
         waited: Duration,
     },
+    /// A destination host (or the search provider) had no turn free within
+    /// the wait this service allows.
+    #[error("{0}")]
+    Throttled(String),
     /// No search provider is configured, or it failed.
     #[error("{0}")]
     Search(String),

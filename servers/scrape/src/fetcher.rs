@@ -20,6 +20,7 @@ use crate::{
     error::ScrapeError,
     extract::{self, Kind},
     pdf,
+    politeness::Politeness,
 };
 
 /// What the fetcher may do.
@@ -62,17 +63,41 @@ pub struct Fetched {
 pub struct Fetcher {
     policy: Arc<UrlPolicy>,
     limits: FetchLimits,
+    /// Per-host limits: every hop waits for a turn at its host.
+    politeness: Option<Arc<Politeness>>,
 }
 
 impl Fetcher {
     /// A fetcher that checks every hop against `policy`.
     pub fn new(policy: Arc<UrlPolicy>, limits: FetchLimits) -> Self {
-        Self { policy, limits }
+        Self {
+            policy,
+            limits,
+            politeness: None,
+        }
+    }
+
+    /// This fetcher, taking a turn from `politeness` before every hop.
+    #[must_use]
+    pub fn with_politeness(mut self, politeness: Arc<Politeness>) -> Self {
+        self.politeness = Some(politeness);
+        self
     }
 
     /// The URL policy this fetcher applies.
     pub fn policy(&self) -> &Arc<UrlPolicy> {
         &self.policy
+    }
+
+    /// This fetcher without per-host turns (robots.txt: one request per
+    /// origin per hour, which must not be refused as "unreachable", and so
+    /// cached as a full disallow, because the host is busy).
+    #[must_use]
+    pub fn without_politeness(&self) -> Self {
+        Self {
+            politeness: None,
+            ..self.clone()
+        }
     }
 
     /// The limits.
@@ -127,6 +152,11 @@ impl Fetcher {
     ) -> Result<Fetched, ScrapeError> {
         let mut redirects = 0;
         loop {
+            // Held until this hop's body is read (or the hop redirects).
+            let _turn = match &self.politeness {
+                Some(politeness) => Some(politeness.turn(&url.host()).await?),
+                None => None,
+            };
             let response = self.one_hop(&url).await?;
             let status = response.status();
             if status.is_redirection()

@@ -18,6 +18,9 @@
 //! - [`pdf`]: PDF to per-page text, in a child process.
 //! - [`browser`]: the one Chromium, lazily launched, crash-recovering.
 //! - [`egress`]: the loopback proxy every browser request goes through.
+//! - [`politeness`]: per-destination-host limits on every request.
+//! - [`state`]: caches, pacing and permits, in memory or in a fleet's
+//!   Redis.
 //! - [`robots`], [`cache`], [`search`], [`page`], [`error`].
 //!
 //! # Must never
@@ -38,9 +41,11 @@ pub mod fetcher;
 pub mod metadata;
 pub mod page;
 pub mod pdf;
+pub mod politeness;
 pub mod robots;
 pub mod search;
 pub mod server;
+pub mod state;
 pub mod tool;
 
 pub use error::ScrapeError;

@@ -87,11 +87,22 @@ fn main() -> ExitCode {
         browser_ws: cli.browser_ws,
         chrome_env: std::env::var("CHROME").ok(),
         brave_key: std::env::var(key_variable).ok(),
+        redis_password: policy
+            .fleet
+            .redis_password_env
+            .as_ref()
+            .and_then(|variable| std::env::var(variable).ok()),
+        fleet: policy.fleet.clone(),
     };
     let server = match ScrapeServer::new(&options) {
         Ok(server) => server,
         Err(error) => return cli::usage_error(error),
     };
+    let state = server.engine().state.clone();
+    if state.shared() {
+        // The listener's per-client buckets live in the fleet's Redis too.
+        moat_shared::runtime::limits::share_buckets(Arc::new(moat_scrape::state::Buckets(state)));
+    }
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     cli::block_on(cli::execute(command, &policy.http, Arc::new(server)))
 }

@@ -32,7 +32,9 @@ const MAX_AUTHORS: usize = 8;
 const MAX_FIELD_CHARS: usize = 500;
 
 /// What a page says about itself. Every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Metadata {
     /// The headline (OpenGraph or JSON-LD), when the page gives one.
     #[serde(skip_serializing_if = "Option::is_none")]

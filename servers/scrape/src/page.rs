@@ -7,7 +7,17 @@ use crate::{
 };
 
 /// Which renderer produced a page.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Renderer {
     /// reqwest, no JavaScript.
@@ -18,7 +28,9 @@ pub enum Renderer {
 }
 
 /// What a PDF's text is made of.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct PdfPages {
     /// Pages in the document.
     pub page_count: usize,
@@ -31,8 +43,9 @@ pub struct PdfPages {
     pub page_offsets: Vec<usize>,
 }
 
-/// A page turned into text.
-#[derive(Debug, Clone, Default)]
+/// A page turned into text. Serialisable: the continuation cache keeps
+/// it as JSON, in memory or in a fleet's Redis.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Page {
     /// Where the last redirect led.
     pub final_url: String,

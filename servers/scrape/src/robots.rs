@@ -1,18 +1,19 @@
 //! robots.txt (RFC 9309): fetched with its own short timeout through the
-//! same policy-checked fetcher, cached per origin, matched longest-rule-wins.
+//! same policy-checked fetcher, cached per origin in the [`Store`] (shared
+//! by a fleet's replicas), matched longest-rule-wins.
 //!
 //! It must never slow a call by more than its timeout, and never be fetched
 //! from anywhere the URL policy refuses.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use moat_shared::policy::AllowedUrl;
 
-use crate::{error::ScrapeError, fetcher::Fetcher};
+use crate::{
+    error::ScrapeError,
+    fetcher::Fetcher,
+    state::{Kind, Store},
+};
 
 /// Largest robots.txt read. RFC 9309 section 2.5: crawlers must parse at
 /// least 500 KiB.
@@ -21,15 +22,11 @@ const MAX_ROBOTS_BYTES: usize = 512 * 1024;
 /// How long a host's rules are reused before being fetched again.
 const ROBOTS_TTL: Duration = Duration::from_secs(3600);
 
-/// Origins whose rules are kept; past it the cache is cleared (cheap, and a
-/// scraper rarely talks to this many hosts within an hour).
-const ROBOTS_CACHE_ENTRIES: usize = 512;
-
 /// The product token matched against `User-agent:` lines.
 pub const PRODUCT_TOKEN: &str = "moat-scrape";
 
 /// The rules of the group that applies to us.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rules {
     /// `(allow, pattern)` pairs.
     rules: Vec<(bool, String)>,
@@ -154,12 +151,17 @@ fn matches(pattern: &str, path: &str) -> bool {
 }
 
 /// Per-origin cache of rules.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RobotsCache {
-    entries: Mutex<HashMap<String, (Instant, Arc<Rules>)>>,
+    store: Arc<Store>,
 }
 
 impl RobotsCache {
+    /// Rules kept in `store`.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self { store }
+    }
+
     /// Refuse `url` when its origin's robots.txt disallows it.
     ///
     /// # Errors
@@ -184,25 +186,19 @@ impl RobotsCache {
         }
     }
 
-    async fn rules(&self, fetcher: &Fetcher, origin: &str, timeout: Duration) -> Arc<Rules> {
-        if let Some((at, rules)) = self.lock().get(origin)
-            && at.elapsed() < ROBOTS_TTL
+    async fn rules(&self, fetcher: &Fetcher, origin: &str, timeout: Duration) -> Rules {
+        if let Some(bytes) = self.store.get(Kind::Robots, origin).await
+            && let Ok(rules) = serde_json::from_slice(&bytes)
         {
-            return rules.clone();
+            return rules;
         }
-        let rules = Arc::new(fetch_rules(fetcher, origin, timeout).await);
-        let mut entries = self.lock();
-        if entries.len() >= ROBOTS_CACHE_ENTRIES {
-            entries.clear();
+        let rules = fetch_rules(fetcher, origin, timeout).await;
+        if let Ok(bytes) = serde_json::to_vec(&rules) {
+            self.store
+                .put(Kind::Robots, origin, bytes, ROBOTS_TTL)
+                .await;
         }
-        entries.insert(origin.to_string(), (Instant::now(), rules.clone()));
         rules
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Arc<Rules>)>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -215,6 +211,7 @@ async fn fetch_rules(fetcher: &Fetcher, origin: &str, timeout: Duration) -> Rule
         return Rules::default();
     };
     match fetcher
+        .without_politeness()
         .get_with(url, false, timeout, MAX_ROBOTS_BYTES)
         .await
     {

@@ -8,20 +8,35 @@
 //! case); the built-in Brave endpoint opens nothing. A redirect is followed
 //! only on the same host and port, never to another host.
 //!
-//! It must never pretend: with no provider configured, or a provider
-//! failing, the tool says so.
+//! Providers limit their callers (Brave's free tier: one request per
+//! second, a monthly quota), so requests are paced per provider across
+//! every session (and, with `[fleet] redis_url`, every replica), a 429 is
+//! retried after its `Retry-After` a bounded number of times, and answers
+//! are cached per query for a short TTL.
+//!
+//! It must never pretend: with no provider configured, a provider failing
+//! or its quota used up, the tool says so in one line.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use moat_shared::{
     net::{self, ClientSettings, NetError},
-    policy::{AllowedUrl, UrlDenied, UrlPolicy},
+    policy::{
+        AllowedUrl, UrlDenied, UrlPolicy,
+        scrape::{DEFAULT_BRAVE_RATE_PER_SECOND, SearchPolicy},
+    },
 };
-use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{
+    StatusCode,
+    header::{self, HeaderMap, HeaderValue},
+};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::ScrapeError;
+use crate::{
+    error::ScrapeError,
+    state::{Kind, Store},
+};
 
 /// Default Brave Search endpoint.
 pub const BRAVE_ENDPOINT: &str = "https://api.search.brave.com/res/v1/web/search";
@@ -41,6 +56,23 @@ const MAX_SNIPPET_CHARS: usize = 400;
 /// Redirects followed on the provider's own host and port (a reverse proxy
 /// adding a slash needs one); a redirect to another host is never followed.
 const MAX_PROVIDER_REDIRECTS: usize = 3;
+
+/// Retries after an HTTP 429: two cover a per-second limit that other
+/// sessions or replicas reached first; a provider still refusing after
+/// that is refusing for longer than a call should wait.
+const MAX_RETRIES_AFTER_429: usize = 2;
+
+/// Longest `Retry-After` waited for: a per-second limit asks for a second
+/// or two; a longer wait means an hourly or monthly limit, which the model
+/// is told about instead of being kept waiting.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Wait after a 429 without a usable `Retry-After`: one window of Brave's
+/// per-second limit.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Largest 429 body read to learn whether the quota is used up.
+const MAX_ERROR_BODY_BYTES: usize = 16 * 1024;
 
 /// The configured provider.
 #[derive(Debug, Clone)]
@@ -104,7 +136,9 @@ pub struct Query {
 }
 
 /// One result.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct SearchResult {
     /// Page title.
     pub title: String,
@@ -165,6 +199,12 @@ pub struct Search {
     settings: ClientSettings,
     /// The whole request's limit (`[scrape.search] timeout_ms`).
     timeout: Duration,
+    /// Where answers are cached and requests paced.
+    store: Arc<Store>,
+    /// Shortest spacing of two requests to the provider; `None`: no limit.
+    interval: Option<Duration>,
+    /// How long an answer is reused; zero: not cached.
+    cache_ttl: Duration,
 }
 
 impl Search {
@@ -196,7 +236,8 @@ impl Search {
     }
 
     fn with_target(target: Target, user_agent: &str, timeout: Duration) -> Self {
-        Self {
+        let defaults = SearchPolicy::default();
+        let mut search = Self {
             target,
             settings: ClientSettings {
                 // The whole exchange is bounded by `timeout` anyway.
@@ -204,7 +245,31 @@ impl Search {
                 user_agent: user_agent.to_string(),
             },
             timeout,
-        }
+            store: Arc::new(Store::memory(0)),
+            interval: None,
+            cache_ttl: Duration::ZERO,
+        };
+        search.limit(&defaults);
+        search
+    }
+
+    /// This client with its answers cached and its requests paced in
+    /// `store`, as `[scrape.search]` says.
+    #[must_use]
+    pub fn with_state(mut self, store: Arc<Store>, policy: &SearchPolicy) -> Self {
+        self.store = store;
+        self.limit(policy);
+        self
+    }
+
+    fn limit(&mut self, policy: &SearchPolicy) {
+        let rate = match (&self.target, policy.rate_per_second) {
+            (_, Some(rate)) => Some(rate),
+            (Target::Brave(..), None) => Some(DEFAULT_BRAVE_RATE_PER_SECOND),
+            _ => None,
+        };
+        self.interval = rate.map(|rate| Duration::from_secs_f64(1.0 / rate));
+        self.cache_ttl = Duration::from_secs(policy.cache_ttl_secs);
     }
 
     /// The provider's name, for listings.
@@ -222,13 +287,66 @@ impl Search {
     /// No provider, provider unreachable, or an answer that is not the
     /// provider's JSON.
     pub async fn run(&self, query: &Query) -> Result<Vec<SearchResult>, ScrapeError> {
+        let cache_key = self.cache_key(query);
+        if let Some(bytes) = self.store.get(Kind::Search, &cache_key).await
+            && let Ok(results) = serde_json::from_slice(&bytes)
+        {
+            return Ok(results);
+        }
         let mut results = match &self.target {
             Target::None(why) => return Err(ScrapeError::Search(why.clone())),
             Target::SearXng(endpoint) => self.searxng(endpoint, query).await?,
             Target::Brave(endpoint, key) => self.brave(endpoint, key, query).await?,
         };
         results.truncate(query.limit);
+        if let Ok(bytes) = serde_json::to_vec(&results) {
+            self.store
+                .put(Kind::Search, &cache_key, bytes, self.cache_ttl)
+                .await;
+        }
         Ok(results)
+    }
+
+    /// What names one query's answer: the provider's endpoint and every
+    /// parameter the model gave (never the API key).
+    fn cache_key(&self, query: &Query) -> String {
+        let endpoint = match &self.target {
+            Target::SearXng(endpoint) | Target::Brave(endpoint, _) => endpoint.url.as_str(),
+            Target::None(_) => "",
+        };
+        serde_json::json!([
+            endpoint,
+            query.text,
+            query.limit,
+            query.language,
+            query.time_range.map(|range| format!("{range:?}")),
+            query.safesearch.map(|level| format!("{level:?}")),
+        ])
+        .to_string()
+    }
+
+    /// Wait for this provider's next request slot.
+    async fn pace(&self, endpoint: &Endpoint, name: &str) -> Result<(), ScrapeError> {
+        let Some(interval) = self.interval else {
+            return Ok(());
+        };
+        let key = format!(
+            "search:{}:{}",
+            self.provider_name(),
+            endpoint.url.as_url().origin().ascii_serialization()
+        );
+        // Half the call's time at most, so the request itself keeps the
+        // other half.
+        let most = self.timeout / 2;
+        let wait = self.store.reserve(&key, interval, most).await.ok_or_else(|| {
+            ScrapeError::Throttled(format!(
+                "{name} gets at most {} requests per second from this service and the next {} s are taken; retry shortly",
+                1.0 / interval.as_secs_f64(),
+                most.as_secs_f64()
+            ))
+        })?;
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     async fn searxng(
@@ -337,15 +455,37 @@ impl Search {
             .check(url.as_str())
             .map_err(|denied| ScrapeError::Search(format!("{name} is refused: {denied}")))?;
         let exchange = async {
-            let response = net::get_same_origin(
-                &endpoint.policy,
-                url,
-                &headers,
-                &self.settings,
-                MAX_PROVIDER_REDIRECTS,
-            )
-            .await
-            .map_err(|error| failure(name, error))?;
+            let mut retries = 0;
+            let response = loop {
+                self.pace(endpoint, name).await?;
+                let response = net::get_same_origin(
+                    &endpoint.policy,
+                    url.clone(),
+                    &headers,
+                    &self.settings,
+                    MAX_PROVIDER_REDIRECTS,
+                )
+                .await
+                .map_err(|error| failure(name, error))?;
+                if response.status() != StatusCode::TOO_MANY_REQUESTS {
+                    break response;
+                }
+                let wait = too_many_requests(name, response).await?;
+                if retries == MAX_RETRIES_AFTER_429 || wait > MAX_RETRY_AFTER {
+                    return Err(ScrapeError::Throttled(format!(
+                        "{name} is refusing requests from this server for now (HTTP 429, {} attempts); retry in {} s",
+                        retries + 1,
+                        wait.as_secs().max(1)
+                    )));
+                }
+                retries += 1;
+                tracing::info!(
+                    provider = name,
+                    wait_ms = wait.as_millis(),
+                    "HTTP 429; retrying after Retry-After"
+                );
+                tokio::time::sleep(wait).await;
+            };
             let status = response.status();
             if !status.is_success() {
                 return Err(ScrapeError::Search(format!(
@@ -369,6 +509,60 @@ impl Search {
                 ))
             })?
     }
+}
+
+/// How long a 429 asks to wait (`Retry-After` in seconds, else the first
+/// window of Brave's `X-RateLimit-Reset`), or the one-line error when the
+/// answer says the quota is used up (Brave's `QUOTA_LIMITED`, or a
+/// `X-RateLimit-Remaining` of 0 in a window past the per-second one).
+async fn too_many_requests(
+    name: &str,
+    response: reqwest::Response,
+) -> Result<Duration, ScrapeError> {
+    let headers = response.headers();
+    let list = |header: &str| -> Vec<u64> {
+        headers
+            .get(header)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| {
+                value
+                    .split(',')
+                    .filter_map(|part| part.trim().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let remaining = list("x-ratelimit-remaining");
+    let reset = list("x-ratelimit-reset");
+    let retry_after = headers
+        .get(header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .or_else(|| reset.first().copied())
+        .map_or(DEFAULT_RETRY_AFTER, Duration::from_secs);
+    let spent_window = remaining.iter().skip(1).position(|left| *left == 0);
+    let body = net::read_capped(response, MAX_ERROR_BODY_BYTES)
+        .await
+        .unwrap_or_default();
+    let quota_code = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|value| {
+            value
+                .pointer("/error/code")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .is_some_and(|code| code == "QUOTA_LIMITED");
+    if spent_window.is_none() && !quota_code {
+        return Ok(retry_after);
+    }
+    let renews = spent_window
+        .and_then(|index| reset.get(index + 1).copied())
+        .map(|seconds| format!("; it renews in about {} h", seconds.div_ceil(3600)))
+        .unwrap_or_default();
+    Err(ScrapeError::Search(format!(
+        "{name}'s quota for this server's API key is used up (HTTP 429){renews}; search is unavailable until then, so scrape known URLs instead"
+    )))
 }
 
 fn result(item: &Value, title: &str, url: &str, snippet: &str) -> Option<SearchResult> {

@@ -1,11 +1,12 @@
 //! The toolbox: the three tools over one [`Engine`] (policy, fetcher,
-//! robots cache, page cache, browser, search client).
+//! robots cache, page cache, browser, search client, and the state they
+//! share with a fleet's other replicas).
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use moat_shared::{
     CallContext, ServerIdentity, ToolError, ToolFuture, Toolbox,
-    policy::{ScrapePolicy, UrlPolicy},
+    policy::{FleetPolicy, ScrapePolicy, UrlPolicy},
     runtime::{parse_arguments, tool_definition},
 };
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
@@ -15,10 +16,16 @@ use crate::{
     cache::PageCache,
     error::ScrapeError,
     fetcher::{FetchLimits, Fetcher},
+    politeness::Politeness,
     robots::RobotsCache,
     search::{BRAVE_KEY_ENV, Provider, Search},
+    state::Store,
     tool,
 };
+
+/// How long a permit to a host outlives a replica that died holding it,
+/// past the fetch's own timeout.
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
 /// Margin added to the sum of a call's stage limits, so the stages' own
 /// clear errors arrive before the runtime's generic deadline.
@@ -39,6 +46,10 @@ pub struct ScrapeOptions {
     pub chrome_env: Option<String>,
     /// The Brave key, read by main from the policy's environment variable.
     pub brave_key: Option<String>,
+    /// `[fleet]`.
+    pub fleet: FleetPolicy,
+    /// The Redis password, read by main from `[fleet] redis_password_env`.
+    pub redis_password: Option<String>,
 }
 
 /// Everything a tool call needs.
@@ -62,6 +73,8 @@ pub struct Engine {
     pub browser_timeout: Duration,
     /// Search provider.
     pub search: Search,
+    /// Caches, pacing and permits: memory, or a fleet's Redis.
+    pub state: Arc<Store>,
 }
 
 /// moat-scrape's toolbox.
@@ -74,10 +87,25 @@ impl ScrapeServer {
     /// Build the server. Nothing is launched or fetched yet.
     ///
     /// # Errors
-    /// A search client that cannot be built.
+    /// A search client that cannot be built, or a `[fleet] redis_url` that
+    /// is not a Redis URL.
     pub fn new(options: &ScrapeOptions) -> Result<Self, ScrapeError> {
         let limits = options.scrape.clone();
         let url_policy = Arc::new(options.url.clone());
+        let state = Arc::new(Store::from_policy(
+            &options.fleet,
+            options.redis_password.clone(),
+            limits.cache_entries,
+        )?);
+        let fetch_timeout = Duration::from_millis(limits.http_timeout_ms);
+        // A turn at a busy host may take half the fetch's time; the
+        // request keeps the other half.
+        let politeness = Arc::new(Politeness::new(
+            state.clone(),
+            &limits.politeness,
+            fetch_timeout / 2,
+            fetch_timeout + LEASE_MARGIN,
+        ));
         let fetcher = Fetcher::new(
             url_policy.clone(),
             FetchLimits {
@@ -87,7 +115,8 @@ impl ScrapeServer {
                 max_redirects: limits.max_redirects,
                 user_agent: limits.user_agent.clone(),
             },
-        );
+        )
+        .with_politeness(politeness);
         let chrome = options
             .chrome
             .clone()
@@ -121,20 +150,19 @@ impl ScrapeServer {
             provider,
             &limits.user_agent,
             Duration::from_millis(limits.search.timeout_ms),
-        )?;
+        )?
+        .with_state(state.clone(), &limits.search);
         Ok(Self {
             engine: Arc::new(Engine {
                 url_policy,
                 fetcher,
-                robots: RobotsCache::default(),
+                robots: RobotsCache::new(state.clone()),
                 robots_timeout: Duration::from_millis(limits.robots_timeout_ms),
-                cache: PageCache::new(
-                    limits.cache_entries,
-                    Duration::from_secs(limits.cache_ttl_secs),
-                ),
+                cache: PageCache::new(state.clone(), Duration::from_secs(limits.cache_ttl_secs)),
                 browser,
                 browser_timeout: Duration::from_millis(limits.browser_timeout_ms),
                 search,
+                state,
                 limits,
             }),
         })
@@ -178,7 +206,7 @@ the result says which start_index continues, and continuing does not refetch). \
 
 impl Toolbox for ScrapeServer {
     fn metrics(&self) -> String {
-        self.engine.browser.metrics_text()
+        self.engine.browser.metrics_text() + &self.engine.state.metrics_text()
     }
 
     fn shutdown(

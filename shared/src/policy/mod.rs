@@ -8,7 +8,8 @@
 //! - [`fs`]: roots, deny globs and limits for moat-fs.
 //! - [`http`]: listener settings shared by every server.
 //! - [`url`]: which destinations moat-scrape may reach (SSRF guard).
-//! - [`scrape`]: moat-scrape limits and search provider.
+//! - [`scrape`]: moat-scrape limits, search provider, politeness and the
+//!   `[fleet]` shared state.
 
 pub mod fs;
 pub mod http;
@@ -22,7 +23,7 @@ use toml::de::{DeTable, DeValue};
 
 pub use fs::{FsPolicy, Mode, RootEntry};
 pub use http::HttpPolicy;
-pub use scrape::{ScrapePolicy, SearchPolicy};
+pub use scrape::{FleetPolicy, PolitenessPolicy, ScrapePolicy, SearchPolicy};
 pub use url::{AllowedUrl, UrlDenied, UrlPolicy};
 
 /// A whole policy file. Every section is optional; a server reads the
@@ -45,6 +46,9 @@ pub struct Policy {
     /// moat-scrape limits and search provider.
     #[serde(default)]
     pub scrape: ScrapePolicy,
+    /// Where replicas keep shared state (off by default).
+    #[serde(default)]
+    pub fleet: FleetPolicy,
 }
 
 /// A policy file that cannot be used, with where and why.
@@ -138,6 +142,7 @@ impl Policy {
         policy.http.validate(path, source)?;
         policy.url.validate(path, source)?;
         policy.scrape.validate(path, source)?;
+        policy.fleet.validate(path, source)?;
         for root in &policy.roots {
             root.validate(path, source)?;
         }

@@ -1,7 +1,11 @@
-//! `[scrape]` and `[scrape.search]`: limits and manners of moat-scrape.
+//! `[scrape]`, `[scrape.search]`, `[scrape.politeness]` and `[fleet]`:
+//! limits and manners of moat-scrape, and where a fleet of replicas keeps
+//! its shared state.
 //!
-//! Only numbers and switches live here; the URL rules are in
-//! [`super::url`]. Every default is a named constant with its reason.
+//! Only numbers, switches and addresses live here; the URL rules are in
+//! [`super::url`]. Every default is a named constant with its reason. It
+//! must never hold a secret: the Brave key and the Redis password are
+//! named by environment variable.
 
 use std::path::Path;
 
@@ -95,6 +99,9 @@ pub struct ScrapePolicy {
     pub egress_advertise: Option<String>,
     /// The search provider.
     pub search: SearchPolicy,
+    /// Per-destination-host limits across every session (and, with
+    /// `[fleet] redis_url`, every replica).
+    pub politeness: PolitenessPolicy,
 }
 
 impl Default for ScrapePolicy {
@@ -120,6 +127,7 @@ impl Default for ScrapePolicy {
             egress_listen: None,
             egress_advertise: None,
             search: SearchPolicy::default(),
+            politeness: PolitenessPolicy::default(),
         }
     }
 }
@@ -144,6 +152,142 @@ pub struct SearchPolicy {
     pub brave_api_key_env: Option<String>,
     /// Longest wait for the provider's whole answer, in milliseconds.
     pub timeout_ms: u64,
+    /// Requests per second sent to the provider, across every session
+    /// (and every replica sharing `[fleet] redis_url`). Unset: 1 for Brave
+    /// (its free tier's limit), no limit for SearXNG (the operator's own).
+    pub rate_per_second: Option<f64>,
+    /// How long a query's results are reused, in seconds; 0 turns the
+    /// cache off.
+    pub cache_ttl_secs: u64,
+}
+
+/// Brave's free tier allows one request per second; a faster client gets
+/// HTTP 429 and burns its monthly quota on refusals.
+pub const DEFAULT_BRAVE_RATE_PER_SECOND: f64 = 1.0;
+/// A query's results are reused for five minutes: agents repeat a query
+/// within one task, and results a few minutes old are as good as new.
+pub const DEFAULT_SEARCH_CACHE_TTL_SECS: u64 = 300;
+
+/// `[scrape.politeness]`: how hard the service may press one destination
+/// host, whatever the number of sessions (and, with `[fleet] redis_url`,
+/// of replicas).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolitenessPolicy {
+    /// Requests to one host in flight at once.
+    pub per_host_concurrency: usize,
+    /// Requests started per second to one host.
+    pub per_host_per_second: f64,
+}
+
+/// Requests in flight to one host: Scrapy's per-domain default (8), which
+/// sites have long tolerated from crawlers, and more than one model's
+/// calls ever need at once.
+pub const DEFAULT_PER_HOST_CONCURRENCY: usize = 8;
+/// Requests started per second to one host: ten, about one page (its
+/// robots.txt and a redirect included) for each of several agents a
+/// second, far below what a site notices from a browser user.
+pub const DEFAULT_PER_HOST_PER_SECOND: f64 = 10.0;
+
+impl Default for PolitenessPolicy {
+    fn default() -> Self {
+        Self {
+            per_host_concurrency: DEFAULT_PER_HOST_CONCURRENCY,
+            per_host_per_second: DEFAULT_PER_HOST_PER_SECOND,
+        }
+    }
+}
+
+/// `[fleet]`: state shared by replicas behind one load balancer. Off by
+/// default: a single process keeps everything in memory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FleetPolicy {
+    /// `redis://HOST:PORT[/DB]`: the continuation page cache, rate-limit
+    /// buckets, per-host politeness, robots.txt and search caches live
+    /// there. Credentials are refused in the URL (see
+    /// `redis_password_env`).
+    pub redis_url: Option<String>,
+    /// Prefix of every key written, so several services can share one
+    /// Redis.
+    pub key_prefix: String,
+    /// Environment variable holding the Redis password (`AUTH`), when the
+    /// server requires one.
+    pub redis_password_env: Option<String>,
+}
+
+/// Keys start with `moat:` unless the operator says otherwise.
+pub const DEFAULT_KEY_PREFIX: &str = "moat:";
+
+/// Longest key prefix: keys are sent on every request.
+const MAX_KEY_PREFIX_CHARS: usize = 64;
+
+impl Default for FleetPolicy {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            key_prefix: DEFAULT_KEY_PREFIX.to_string(),
+            redis_password_env: None,
+        }
+    }
+}
+
+impl FleetPolicy {
+    /// Check the Redis URL and the prefix.
+    ///
+    /// # Errors
+    /// A [`PolicyError`] naming the field.
+    pub fn validate(&self, file: &Path, source: &str) -> Result<(), PolicyError> {
+        let at = |field: &str, message: String| {
+            PolicyError::at(
+                file,
+                source,
+                key_offset(source, &["fleet", field]),
+                format!("field `{field}`: {message}"),
+            )
+        };
+        if let Some(url) = &self.redis_url {
+            redis_address(url).map_err(|why| at("redis_url", format!("{url:?} {why}")))?;
+        }
+        if self.key_prefix.chars().count() > MAX_KEY_PREFIX_CHARS
+            || self.key_prefix.chars().any(char::is_whitespace)
+        {
+            return Err(at(
+                "key_prefix",
+                format!("must be at most {MAX_KEY_PREFIX_CHARS} characters without spaces"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The host, port and database number of a `redis://HOST[:PORT][/DB]`
+/// URL (port 6379 when absent), or why it is not one.
+///
+/// # Errors
+/// A reason to put after the URL in a one-line message.
+pub fn redis_address(url: &str) -> Result<(String, u16, u32), &'static str> {
+    let parsed = url::Url::parse(url).map_err(|_| "is not a URL")?;
+    if parsed.scheme() != "redis" {
+        return Err("is not a redis:// URL");
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "carries credentials; give the password in the environment variable named by redis_password_env",
+        );
+    }
+    let host = match parsed.host() {
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        Some(host) => host.to_string(),
+        None => return Err("has no host"),
+    };
+    let database = match parsed.path().trim_start_matches('/') {
+        "" => 0,
+        number => number
+            .parse()
+            .map_err(|_| "has a path that is not a database number")?,
+    };
+    Ok((host, parsed.port().unwrap_or(6379), database))
 }
 
 /// A search provider gets this long by default: public SearXNG instances
@@ -159,6 +303,8 @@ impl Default for SearchPolicy {
             brave_url: None,
             brave_api_key_env: None,
             timeout_ms: DEFAULT_SEARCH_TIMEOUT_MS,
+            rate_per_second: None,
+            cache_ttl_secs: DEFAULT_SEARCH_CACHE_TTL_SECS,
         }
     }
 }
@@ -180,6 +326,10 @@ impl ScrapePolicy {
             ("robots_timeout_ms", self.robots_timeout_ms),
             ("screenshot_max_bytes", self.screenshot_max_bytes as u64),
             ("search.timeout_ms", self.search.timeout_ms),
+            (
+                "politeness.per_host_concurrency",
+                self.politeness.per_host_concurrency as u64,
+            ),
         ];
         for (path, value) in positive {
             if value == 0 {
@@ -190,6 +340,27 @@ impl ScrapePolicy {
                     source,
                     key_offset(source, &path),
                     format!("field `{field}`: must be greater than 0"),
+                ));
+            }
+        }
+        let rates = [
+            (
+                "politeness.per_host_per_second",
+                Some(self.politeness.per_host_per_second),
+            ),
+            ("search.rate_per_second", self.search.rate_per_second),
+        ];
+        for (path, rate) in rates {
+            if let Some(rate) = rate
+                && !(rate.is_finite() && rate > 0.0)
+            {
+                let path: Vec<&str> = std::iter::once("scrape").chain(path.split('.')).collect();
+                let field = path.last().copied().unwrap_or_default();
+                return Err(PolicyError::at(
+                    file,
+                    source,
+                    key_offset(source, &path),
+                    format!("field `{field}`: must be a number greater than 0"),
                 ));
             }
         }
@@ -260,5 +431,47 @@ mod tests {
         parse("[scrape]\negress_listen = \"0.0.0.0:8899\"\negress_advertise = \"moat:8899\"\n")
             .expect("accepted");
         parse("[scrape]\negress_listen = \"127.0.0.1:0\"\n").expect("accepted");
+    }
+
+    /// `[fleet] redis_url` must be a redis:// URL without credentials, and
+    /// the politeness and search rates positive; each refusal is one line
+    /// naming the field.
+    #[test]
+    fn fleet_and_rates_are_checked() {
+        let parse = |text: &str| Policy::parse(Path::new("p.toml"), text);
+        for (text, field) in [
+            ("[fleet]\nredis_url = \"http://cache:6379\"\n", "redis_url"),
+            (
+                "[fleet]\nredis_url = \"redis://:pw@cache\"\n",
+                "redis_password_env",
+            ),
+            ("[fleet]\nredis_url = \"redis://cache/x\"\n", "database"),
+            ("[fleet]\nkey_prefix = \"a b\"\n", "key_prefix"),
+            (
+                "[scrape.politeness]\nper_host_per_second = 0.0\n",
+                "per_host_per_second",
+            ),
+            (
+                "[scrape.politeness]\nper_host_concurrency = 0\n",
+                "per_host_concurrency",
+            ),
+            (
+                "[scrape.search]\nrate_per_second = -1.0\n",
+                "rate_per_second",
+            ),
+        ] {
+            let error = parse(text).expect_err(text);
+            assert!(error.to_string().contains(field), "{text}: {error}");
+            assert!(!error.to_string().contains('\n'), "{error}");
+        }
+        let policy =
+            parse("[fleet]\nredis_url = \"redis://cache:6380/2\"\nkey_prefix = \"team-a:\"\n")
+                .expect("accepted");
+        assert_eq!(policy.fleet.key_prefix, "team-a:");
+        assert_eq!(
+            super::redis_address(policy.fleet.redis_url.as_deref().unwrap_or_default()),
+            Ok(("cache".to_string(), 6380, 2))
+        );
+        assert_eq!(parse("").expect("empty").fleet.redis_url, None);
     }
 }

@@ -468,7 +468,11 @@ async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: 
             return *response;
         }
     };
-    if let Some(Err(wait)) = guard.limiter.as_ref().map(|limiter| limiter.check(&client)) {
+    let refused = match &guard.limiter {
+        Some(limiter) => limiter.check_shared(&client).await.err(),
+        None => None,
+    };
+    if let Some(wait) = refused {
         guard
             .state
             .metrics

@@ -4,11 +4,17 @@
 //! A client is the bearer token it presented (by its position in the token
 //! list, never its text) or, without auth, its IP address. A burst beyond
 //! the bucket gets 429 with `Retry-After`; other clients are not affected.
+//!
+//! Replicas behind one load balancer can keep the buckets in a shared
+//! store ([`share_buckets`]); when the store cannot answer, this process's
+//! own buckets decide, so the limiter never fails a request itself.
 
 use std::{
     collections::HashMap,
+    future::Future,
     net::IpAddr,
-    sync::Mutex,
+    pin::Pin,
+    sync::{Arc, Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -37,6 +43,29 @@ impl std::fmt::Display for ClientKey {
     }
 }
 
+/// What a shared store answers for one request: `Some(Ok)` allowed,
+/// `Some(Err(wait))` refused, `None` when the store could not answer.
+pub type SharedAnswer = Pin<Box<dyn Future<Output = Option<Result<(), Duration>>> + Send>>;
+
+/// Buckets kept outside this process (a fleet's Redis), keyed by the
+/// client's [`ClientKey`] text, which never holds a token.
+pub trait SharedBuckets: Send + Sync {
+    /// Take one request from `client`'s bucket of `burst` refilled at
+    /// `per_second`.
+    fn take(&self, client: String, per_second: f64, burst: f64) -> SharedAnswer;
+}
+
+/// The store installed by [`share_buckets`]: the listener is built by the
+/// runtime and the store by the server, so a one-time hook set before
+/// serving keeps the runtime's signatures as they are.
+static SHARED_BUCKETS: OnceLock<Arc<dyn SharedBuckets>> = OnceLock::new();
+
+/// Keep every rate limiter's buckets in `store` from now on (call before
+/// serving). False when a store was already installed.
+pub fn share_buckets(store: Arc<dyn SharedBuckets>) -> bool {
+    SHARED_BUCKETS.set(store).is_ok()
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
@@ -44,11 +73,21 @@ struct Bucket {
 }
 
 /// A token bucket per client.
-#[derive(Debug)]
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
     buckets: Mutex<HashMap<ClientKey, Bucket>>,
+    /// A store of its own (tests); else the one [`share_buckets`] set.
+    shared: Option<Arc<dyn SharedBuckets>>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("per_second", &self.per_second)
+            .field("burst", &self.burst)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RateLimiter {
@@ -58,7 +97,29 @@ impl RateLimiter {
             per_second: per_second.max(f64::MIN_POSITIVE),
             burst: f64::from(burst.max(1)),
             buckets: Mutex::default(),
+            shared: None,
         }
+    }
+
+    /// This limiter with its buckets in `store` rather than the installed
+    /// one.
+    #[must_use]
+    pub fn with_shared(mut self, store: Arc<dyn SharedBuckets>) -> Self {
+        self.shared = Some(store);
+        self
+    }
+
+    /// [`RateLimiter::check`] against the shared store when there is one
+    /// and it answers; else against this process's buckets.
+    pub async fn check_shared(&self, client: &ClientKey) -> Result<(), Duration> {
+        if let Some(store) = self.shared.as_ref().or_else(|| SHARED_BUCKETS.get())
+            && let Some(answer) = store
+                .take(client.to_string(), self.per_second, self.burst)
+                .await
+        {
+            return answer;
+        }
+        self.check(client)
     }
 
     /// Take one request from `client`'s bucket: `Ok` when allowed, else how
@@ -111,5 +172,31 @@ mod tests {
         let wait = limiter.check(&a).expect_err("over the burst");
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
         assert!(limiter.check(&b).is_ok());
+    }
+
+    /// A store that refuses everyone, or cannot answer.
+    struct Store(Option<Duration>);
+
+    impl SharedBuckets for Store {
+        fn take(&self, _client: String, _per_second: f64, _burst: f64) -> SharedAnswer {
+            let answer = self.0.map(Err);
+            Box::pin(async move { answer })
+        }
+    }
+
+    /// The shared store's answer is the limiter's; a store that cannot
+    /// answer leaves the decision to this process's buckets.
+    #[tokio::test]
+    async fn shared_store_decides_and_falls_back() {
+        let client = ClientKey::Token(0);
+        let refusing =
+            RateLimiter::new(1.0, 3).with_shared(Arc::new(Store(Some(Duration::from_secs(7)))));
+        assert_eq!(
+            refusing.check_shared(&client).await,
+            Err(Duration::from_secs(7))
+        );
+        let down = RateLimiter::new(1.0, 1).with_shared(Arc::new(Store(None)));
+        assert!(down.check_shared(&client).await.is_ok());
+        assert!(down.check_shared(&client).await.is_err());
     }
 }

@@ -195,7 +195,9 @@ pub enum Format {
 }
 
 /// Which pass of the extraction produced the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Pass {
     /// The caller's CSS selector.
@@ -209,7 +211,9 @@ pub enum Pass {
 }
 
 /// An outgoing link inside the extracted content.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Link {
     /// The link's visible text, whitespace collapsed.
     pub text: String,

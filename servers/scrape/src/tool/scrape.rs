@@ -137,7 +137,7 @@ pub async fn run(engine: &Engine, args: ScrapeArgs) -> Result<ToolOutput, Scrape
         selector: args.selector.clone(),
         format: args.format,
     };
-    let (page, cached) = if let Some(page) = engine.cache.get(&key) {
+    let (page, cached) = if let Some(page) = engine.cache.get(&key).await {
         (page, true)
     } else {
         let page = render(
@@ -152,7 +152,7 @@ pub async fn run(engine: &Engine, args: ScrapeArgs) -> Result<ToolOutput, Scrape
             return Err(ScrapeError::Extraction(no_text(&page)));
         }
         let page = Arc::new(page);
-        engine.cache.put(key, page.clone());
+        engine.cache.put(key, page.clone()).await;
         (page, false)
     };
     let window = extract::window(&page.text, args.start_index, max_length);
