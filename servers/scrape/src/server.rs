@@ -5,6 +5,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use moat_shared::{
     CallContext, ServerIdentity, ToolError, ToolFuture, Toolbox,
+    net::Outbound,
     policy::{ScrapePolicy, UrlPolicy},
     runtime::{parse_arguments, tool_definition},
 };
@@ -78,6 +79,10 @@ impl ScrapeServer {
     pub fn new(options: &ScrapeOptions) -> Result<Self, ScrapeError> {
         let limits = options.scrape.clone();
         let url_policy = Arc::new(options.url.clone());
+        let outbound = Arc::new(
+            Outbound::from_policy(&limits, |name| std::env::var(name).ok())
+                .map_err(ScrapeError::Invalid)?,
+        );
         let fetcher = Fetcher::new(
             url_policy.clone(),
             FetchLimits {
@@ -87,7 +92,8 @@ impl ScrapeServer {
                 max_redirects: limits.max_redirects,
                 user_agent: limits.user_agent.clone(),
             },
-        );
+        )
+        .with_outbound(outbound.clone());
         let chrome = options
             .chrome
             .clone()
@@ -113,9 +119,11 @@ impl ScrapeServer {
                     None => DEFAULT_EGRESS_LISTEN,
                 },
                 egress_advertise: limits.egress_advertise.clone(),
+                idle: Duration::from_millis(limits.browser_idle_ms),
             },
             url_policy.clone(),
-        );
+        )
+        .with_outbound(outbound);
         let provider = provider(&limits, options.brave_key.clone());
         let search = Search::new(
             provider,

@@ -22,7 +22,7 @@ use toml::de::{DeTable, DeValue};
 
 pub use fs::{FsPolicy, Mode, RootEntry};
 pub use http::HttpPolicy;
-pub use scrape::{ScrapePolicy, SearchPolicy};
+pub use scrape::{HostSecrets, ScrapePolicy, SearchPolicy, SecretSource};
 pub use url::{AllowedUrl, UrlDenied, UrlPolicy};
 
 /// A whole policy file. Every section is optional; a server reads the
