@@ -368,8 +368,8 @@ impl Upstream {
     /// # Errors
     /// A one-line reason that never repeats a credential.
     pub fn parse(text: &str, credentials: Option<Secret>) -> Result<Self, String> {
-        let url = url::Url::parse(text)
-            .map_err(|_| "is not a URL like http://proxy:3128".to_string())?;
+        let url =
+            url::Url::parse(text).map_err(|_| "is not a URL like http://proxy:3128".to_string())?;
         if url.scheme() != "http" {
             return Err(format!(
                 "scheme {:?} is not supported: the upstream proxy is reached over plain http:// (CONNECT carries the TLS)",
@@ -390,9 +390,9 @@ impl Upstream {
             Some(credentials) => Some(credentials),
             None if !url.username().is_empty() => {
                 // Percent-decoded; a literal `+` stays a plus.
-                let decode = |part: &str| {
-                    let part = part.replace('+', "%2B");
-                    url::form_urlencoded::parse(format!("x={part}").as_bytes())
+                let decode = |encoded: &str| {
+                    let plus_kept = encoded.replace('+', "%2B");
+                    url::form_urlencoded::parse(format!("x={plus_kept}").as_bytes())
                         .next()
                         .map(|(_, value)| value.into_owned())
                         .unwrap_or_default()
@@ -678,7 +678,10 @@ fn host_headers(
         for (name, source) in &entry.cookies {
             let what = format!("cookie {name}");
             if name.is_empty() || name.contains(['=', ';', ' ']) {
-                return Err(format!("{what} for {}: not a valid cookie name", entry.host));
+                return Err(format!(
+                    "{what} for {}: not a valid cookie name",
+                    entry.host
+                ));
             }
             cookie.push(format!("{name}={}", read(source, &what)?));
         }
@@ -714,7 +717,11 @@ mod tests {
         let one_port = HostMatch::parse("127.0.0.1:8443").expect("host");
         assert!(one_port.matches(&url("http://127.0.0.1:8443/x")));
         assert!(!one_port.matches(&url("http://127.0.0.1:8444/x")));
-        assert!(HostMatch::parse("[::1]:80").expect("v6").matches(&url("http://[::1]/")));
+        assert!(
+            HostMatch::parse("[::1]:80")
+                .expect("v6")
+                .matches(&url("http://[::1]/"))
+        );
         for bad in ["", "a/b", "user@host", "*.corp", "host:port", "::1"] {
             assert!(HostMatch::parse(bad).is_err(), "{bad}");
         }
@@ -753,7 +760,11 @@ mod tests {
         let headers = outbound.headers_for(&url("https://wiki.corp/"));
         assert_eq!(headers["authorization"], "Bearer tok-SECRET");
         assert!(headers["authorization"].is_sensitive());
-        assert!(outbound.headers_for(&url("https://a.wiki.corp/")).is_empty());
+        assert!(
+            outbound
+                .headers_for(&url("https://a.wiki.corp/"))
+                .is_empty()
+        );
         let error = Outbound::from_policy(&policy, |name| {
             (name == "PROXY_AUTH").then(|| "user:pw".to_string())
         })
@@ -779,11 +790,21 @@ mod tests {
         };
         let check = |text: &str| policy.check(text).expect("allowed");
         let proxied = outbound(&["example.com", "other.org:8080"]);
-        assert!(proxied.upstream_for(&check("https://example.com/")).is_none());
-        assert!(proxied.upstream_for(&check("https://www.example.com/")).is_none());
-        assert!(proxied.upstream_for(&check("https://notexample.com/")).is_some());
-        assert!(proxied.upstream_for(&check("http://other.org:8080/")).is_none());
-        assert!(proxied.upstream_for(&check("http://other.org/")).is_some());
-        assert!(outbound(&["*"]).upstream_for(&check("https://a.b/")).is_none());
+        let cases = [
+            ("https://example.com/", false),
+            ("https://www.example.com/", false),
+            ("https://notexample.com/", true),
+            ("http://other.org:8080/", false),
+            ("http://other.org/", true),
+        ];
+        for (destination, through_proxy) in cases {
+            let chosen = proxied.upstream_for(&check(destination)).is_some();
+            assert_eq!(chosen, through_proxy, "{destination}");
+        }
+        assert!(
+            outbound(&["*"])
+                .upstream_for(&check("https://a.b/"))
+                .is_none()
+        );
     }
 }

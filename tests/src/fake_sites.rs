@@ -653,13 +653,17 @@ async fn proxy_one(mut client: TcpStream, hits: &Mutex<Vec<ProxyHit>>) {
         .filter(|address| address.ip().is_loopback());
     let Some(destination) = loopback else {
         let _ = client
-            .write_all(b"HTTP/1.1 502 Not Loopback\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .write_all(
+                b"HTTP/1.1 502 Not Loopback\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
             .await;
         return;
     };
     let Ok(mut upstream) = TcpStream::connect(destination).await else {
         let _ = client
-            .write_all(b"HTTP/1.1 502 Unreachable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .write_all(
+                b"HTTP/1.1 502 Unreachable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
             .await;
         return;
     };

@@ -7,11 +7,7 @@
 
 use std::{path::PathBuf, process::Stdio};
 
-use rmcp::{
-    ServiceExt,
-    model::ClientConfig,
-    transport::TokioChildProcess,
-};
+use rmcp::{ServiceExt, model::ClientConfig, transport::TokioChildProcess};
 
 use crate::{
     Client,

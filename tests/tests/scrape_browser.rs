@@ -466,9 +466,13 @@ async fn declared_headers_reach_only_their_host_in_the_browser() {
         (format!("{}/page", world.wiki.base()), "intranet wiki"),
         (format!("{}/away", world.wiki.base()), "Another host"),
     ] {
-        let result = call(&client, "scrape", json!({ "url": url, "render": "browser" }))
-            .await
-            .expect("call answers");
+        let result = call(
+            &client,
+            "scrape",
+            json!({ "url": url, "render": "browser" }),
+        )
+        .await
+        .expect("call answers");
         assert!(!is_error(&result), "{url}: {}", text(&result));
         assert!(text(&result).contains(expect), "{url}: {}", text(&result));
         results.push_str(&serde_json::to_string(&result).expect("json"));
@@ -484,12 +488,19 @@ async fn declared_headers_reach_only_their_host_in_the_browser() {
     }
     let pixel = SecretWorld::secrets_seen(&world.other, "/pixel.png");
     let landing = SecretWorld::secrets_seen(&world.other, "/landing");
-    assert!(!pixel.is_empty() && !landing.is_empty(), "{:?}", world.other.hits());
+    assert!(
+        !pixel.is_empty() && !landing.is_empty(),
+        "{:?}",
+        world.other.hits()
+    );
     for seen in pixel.into_iter().chain(landing) {
         assert_eq!(seen, (None, None), "the other host got a secret");
     }
     let _ = client.cancel().await;
-    assert!(!SecretWorld::leaks(&results), "a secret is in a tool result");
+    assert!(
+        !SecretWorld::leaks(&results),
+        "a secret is in a tool result"
+    );
     assert!(!SecretWorld::leaks(&world.log()), "a secret is in stderr");
 }
 
@@ -510,7 +521,10 @@ async fn browser_requests_go_through_the_upstream_proxy() {
     .expect("server starts");
     for path in ["/spa", "/leaky"] {
         let result = session
-            .call("scrape", json!({ "url": world.url(path), "render": "browser" }))
+            .call(
+                "scrape",
+                json!({ "url": world.url(path), "render": "browser" }),
+            )
             .await
             .expect("call answers");
         assert!(!is_error(&result), "{path}: {}", text(&result));
@@ -535,7 +549,8 @@ async fn browser_requests_go_through_the_upstream_proxy() {
 /// new one.
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_browser_is_closed_and_the_next_call_relaunches() {
-    let world = World::new("browser_idle_ms = 300\n").await;
+    // No page cache: the second scrape must reach the browser.
+    let world = World::new("browser_idle_ms = 300\ncache_entries = 0\n").await;
     let session = Session::start(
         "moat-scrape",
         &["--policy", &world.policy()],
@@ -548,14 +563,24 @@ async fn idle_browser_is_closed_and_the_next_call_relaunches() {
     let pid = server.child.id();
     let scrape = || async {
         let result = session
-            .call("scrape", json!({ "url": world.url("/spa"), "render": "browser" }))
+            .call(
+                "scrape",
+                json!({ "url": world.url("/spa"), "render": "browser" }),
+            )
             .await
             .expect("call answers");
         assert!(!is_error(&result), "{}", text(&result));
-        assert!(text(&result).contains("JAVASCRIPT-BUILT"), "{}", text(&result));
+        assert!(
+            text(&result).contains("JAVASCRIPT-BUILT"),
+            "{}",
+            text(&result)
+        );
     };
     scrape().await;
-    assert!(processes_under(pid, "chrom") > 0, "no Chromium after a browser scrape");
+    assert!(
+        processes_under(pid, "chrom") > 0,
+        "no Chromium after a browser scrape"
+    );
     let started = Instant::now();
     while processes_under(pid, "chrom") > 0 && started.elapsed() < SETTLE {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -574,7 +599,8 @@ async fn idle_browser_is_closed_and_the_next_call_relaunches() {
         .expect("text");
     assert!(
         metrics.contains("moat_browser_launches_total 2"),
-        "{metrics}"
+        "{metrics}\n{}",
+        server.log()
     );
     assert!(
         metrics.contains("moat_browser_relaunches_total 0"),

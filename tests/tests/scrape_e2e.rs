@@ -1046,7 +1046,10 @@ async fn declared_headers_reach_only_their_host_over_http() {
     }
     assert_eq!(SecretWorld::secrets_seen(&world.other, "/landing").len(), 1);
     let _ = client.cancel().await;
-    assert!(!SecretWorld::leaks(&results), "a secret is in a tool result");
+    assert!(
+        !SecretWorld::leaks(&results),
+        "a secret is in a tool result"
+    );
     let log = world.log();
     assert!(log.contains("scrape"), "the log is empty: {log}");
     assert!(!SecretWorld::leaks(&log), "a secret is in stderr");
@@ -1058,7 +1061,13 @@ async fn declared_headers_reach_only_their_host_over_http() {
 async fn missing_secret_variable_is_a_clear_start_error() {
     let world = SecretWorld::new("").await;
     let output = std::process::Command::new(moat_tests::binary("moat-scrape"))
-        .args(["--policy", &world.policy.display().to_string(), "call", "scrape", "{}"])
+        .args([
+            "--policy",
+            &world.policy.display().to_string(),
+            "call",
+            "scrape",
+            "{}",
+        ])
         .env_remove(TOKEN_ENV.0)
         .output()
         .expect("run");
@@ -1141,9 +1150,16 @@ async fn unreachable_upstream_proxy_is_a_clear_error() {
     ))
     .await;
     let session = world.session(Transport::Stdio).await;
-    let result = scrape(&session, json!({ "url": world.url("/article"), "render": "http" })).await;
+    let result = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "http" }),
+    )
+    .await;
     let body = text(&result);
     assert!(is_error(&result), "{body}");
-    assert!(body.contains("upstream proxy") && body.contains(&closed.to_string()), "{body}");
+    assert!(
+        body.contains("upstream proxy") && body.contains(&closed.to_string()),
+        "{body}"
+    );
     assert!(!body.contains('\n'), "{body}");
 }

@@ -317,7 +317,11 @@ async fn main() -> anyhow::Result<()> {
     let _ = sampler.join();
     println!(
         "Chromium RSS per open tab (10 concurrent, peak above rest / 10): {:.1} MiB",
-        peak_chromium.load(Ordering::Relaxed).saturating_sub(at_rest) as f64 / 10.0 / 1024.0
+        peak_chromium
+            .load(Ordering::Relaxed)
+            .saturating_sub(at_rest) as f64
+            / 10.0
+            / 1024.0
     );
     println!(
         "peak RSS: server {:.1} MiB, Chromium (all processes) {:.1} MiB",

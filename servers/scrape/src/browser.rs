@@ -524,10 +524,7 @@ impl BrowserPool {
                     return;
                 }
                 let mut slot = current.lock().await;
-                if !slot
-                    .as_ref()
-                    .is_some_and(|now| Arc::ptr_eq(now, &running))
-                {
+                if !slot.as_ref().is_some_and(|now| Arc::ptr_eq(now, &running)) {
                     return;
                 }
                 let Ok(_every_slot) = slots.clone().try_acquire_many_owned(all) else {

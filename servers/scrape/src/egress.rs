@@ -594,7 +594,8 @@ mod tests {
             upstream_proxy_auth_env: Some("PROXY_AUTH".into()),
             ..moat_shared::policy::ScrapePolicy::default()
         };
-        let outbound = Outbound::from_policy(&scrape, |_| Some("corp:pass".into())).expect("outbound");
+        let outbound =
+            Outbound::from_policy(&scrape, |_| Some("corp:pass".into())).expect("outbound");
         let proxy = EgressProxy::start(
             Arc::new(policy),
             Arc::new(outbound),

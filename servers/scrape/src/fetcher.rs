@@ -232,7 +232,9 @@ impl Fetcher {
             // The egress proxy's own refusal (a rebinding answer, or the
             // upstream proxy unreachable or refusing): one line from it.
             let text = response.text().await.unwrap_or_default();
-            let reason = text.trim_start_matches(REFUSAL_MARKER).trim_start_matches(':');
+            let reason = text
+                .trim_start_matches(REFUSAL_MARKER)
+                .trim_start_matches(':');
             return Err(ScrapeError::Network(format!(
                 "the request could not leave: {}",
                 reason.trim()
