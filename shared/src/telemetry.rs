@@ -3,11 +3,21 @@
 //! stdout belongs to the protocol on stdio, so logs never go there. ANSI
 //! colours are off because stderr is usually a log file or a client's pipe.
 
-/// Initialise tracing: stderr, no ANSI, `RUST_LOG` filter (default `info`, rmcp at `warn`).
-/// Calling it twice is harmless.
+/// Crates capped at `info` whatever `RUST_LOG` asks: chromiumoxide logs
+/// raw DevTools messages at debug and trace, and those carry request
+/// headers (the policy's per-host secrets included) and page content.
+const CAPPED: &[&str] = &["chromiumoxide=info", "chromiumoxide_cdp=info"];
+
+/// Initialise tracing: stderr, no ANSI, `RUST_LOG` filter (default `info`, rmcp at `warn`;
+/// the [`CAPPED`] crates never below `info`). Calling it twice is harmless.
 pub fn init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+    for directive in CAPPED {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -619,3 +619,199 @@ fn brave_answer() -> Reply {
         serde_json::json!({ "type": "search", "web": { "results": results } }).to_string(),
     )
 }
+
+/// One request an upstream proxy received: the request line's method and
+/// target (`CONNECT IP:PORT` or an absolute URL), and its credential.
+#[derive(Debug, Clone)]
+pub struct ProxyHit {
+    /// `CONNECT`, `GET`, ...
+    pub method: String,
+    /// `127.0.0.1:PORT` for CONNECT, `http://127.0.0.1:PORT/path` otherwise.
+    pub target: String,
+    /// The `Proxy-Authorization` header, when sent.
+    pub authorization: Option<String>,
+}
+
+/// A tiny upstream HTTP proxy on 127.0.0.1 (CONNECT tunnels and
+/// absolute-form forwards), recording every request. It reaches only
+/// 127.0.0.1 and answers 502 for anything else. Stopped when dropped.
+pub struct FakeProxy {
+    /// Where it listens.
+    pub address: SocketAddr,
+    hits: Arc<Mutex<Vec<ProxyHit>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeProxy {
+    /// Listen on a fresh loopback port.
+    ///
+    /// # Panics
+    /// When loopback cannot be bound.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("address");
+        let hits = Arc::new(Mutex::new(Vec::new()));
+        let task_hits = hits.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let hits = task_hits.clone();
+                tokio::spawn(async move { proxy_one(stream, &hits).await });
+            }
+        });
+        Self {
+            address,
+            hits,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `upstream_proxy`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Every request received so far.
+    pub fn hits(&self) -> Vec<ProxyHit> {
+        self.hits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+async fn proxy_one(mut client: TcpStream, hits: &Mutex<Vec<ProxyHit>>) {
+    let mut buffer = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    let head_end = loop {
+        let Ok(read) = client.read(&mut chunk).await else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+            break end + 4;
+        }
+        if buffer.len() > 64 * 1024 {
+            return;
+        }
+    };
+    let rest = buffer.split_off(head_end);
+    let head = String::from_utf8_lossy(&buffer).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let (method, target, version) = (
+        first.next().unwrap_or("").to_string(),
+        first.next().unwrap_or("").to_string(),
+        first.next().unwrap_or("HTTP/1.1").to_string(),
+    );
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
+        .collect();
+    hits.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(ProxyHit {
+            method: method.clone(),
+            target: target.clone(),
+            authorization: headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("proxy-authorization"))
+                .map(|(_, value)| value.clone()),
+        });
+    let connect = method.eq_ignore_ascii_case("CONNECT");
+    let (authority, path) = if connect {
+        (target.clone(), String::new())
+    } else {
+        let without = target.strip_prefix("http://").unwrap_or("");
+        match without.find('/') {
+            Some(slash) => (without[..slash].to_string(), without[slash..].to_string()),
+            None => (without.to_string(), "/".to_string()),
+        }
+    };
+    let loopback = authority
+        .parse::<SocketAddr>()
+        .ok()
+        .filter(|address| address.ip().is_loopback());
+    let Some(destination) = loopback else {
+        let _ = client
+            .write_all(
+                b"HTTP/1.1 502 Not Loopback\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+        return;
+    };
+    let Ok(mut upstream) = TcpStream::connect(destination).await else {
+        let _ = client
+            .write_all(
+                b"HTTP/1.1 502 Unreachable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+        return;
+    };
+    if connect {
+        if client
+            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await
+            .is_err()
+        {
+            return;
+        }
+    } else {
+        let mut forwarded = format!("{method} {path} {version}\r\n");
+        for (name, value) in &headers {
+            if !name.eq_ignore_ascii_case("proxy-authorization") {
+                let _ = write!(forwarded, "{name}: {value}\r\n");
+            }
+        }
+        forwarded.push_str("\r\n");
+        if upstream.write_all(forwarded.as_bytes()).await.is_err() {
+            return;
+        }
+    }
+    if !rest.is_empty() && upstream.write_all(&rest).await.is_err() {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}
+
+/// A page on the host the policy declares secrets for: plain text, a link
+/// to `other`, an image from `other` (the browser must not send the secret
+/// there), and `/away`, a redirect to `other`.
+pub fn wiki_router(other: String) -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
+    move |hit: &Hit| match hit.target.as_str() {
+        "/robots.txt" => Reply::ok("text/plain", "User-agent: *\n"),
+        "/page" => Reply::ok(
+            "text/html",
+            format!(
+                "<!DOCTYPE html><html><head><title>Wiki</title></head><body><main>\
+                 <h1>The intranet wiki</h1><p>Only readers with the token see this page of the wiki.</p>\
+                 <img src=\"http://{other}/pixel.png\"></main></body></html>"
+            ),
+        ),
+        "/away" => Reply::redirect(&format!("http://{other}/landing")),
+        _ => Reply::not_found(),
+    }
+}
+
+/// The other host: a plain page for any path.
+pub fn other_router() -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
+    |hit: &Hit| match hit.target.as_str() {
+        "/robots.txt" => Reply::ok("text/plain", "User-agent: *\n"),
+        _ => Reply::ok(
+            "text/html",
+            "<!DOCTYPE html><html><head><title>Other</title></head><body><main>\
+             <h1>Another host</h1><p>This host must never see the wiki's token or cookie.</p>\
+             </main></body></html>",
+        ),
+    }
+}

@@ -12,6 +12,7 @@
 
 pub mod fixture;
 pub mod raw_stdio;
+pub mod scrape_net;
 
 use std::{
     io::{BufRead, BufReader},

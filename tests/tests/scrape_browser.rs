@@ -18,8 +18,10 @@ use std::{
 
 use moat_tests::{
     Era, HttpServer, Session, Transport, call,
-    fake_sites::{FakeServer, Reply, site_router},
-    is_error, text,
+    fake_sites::{FakeProxy, FakeServer, Reply, site_router},
+    is_error,
+    scrape_net::{COOKIE_ENV, SecretWorld, TOKEN_ENV},
+    text,
 };
 use rmcp::{
     model::{CallToolRequest, CallToolRequestParams, CallToolResult, ClientRequest, ServerResult},
@@ -136,6 +138,11 @@ async fn chromium_pages(port: u16) -> usize {
 
 /// Chromium renderer processes anywhere under `pid`.
 fn renderers(pid: u32) -> usize {
+    processes_under(pid, "--type=renderer")
+}
+
+/// Processes anywhere under `pid` whose command line holds `needle`.
+fn processes_under(pid: u32, needle: &str) -> usize {
     let mut pending = vec![pid];
     let mut count = 0;
     while let Some(parent) = pending.pop() {
@@ -150,7 +157,7 @@ fn renderers(pid: u32) -> usize {
                 .filter_map(|p| p.parse::<u32>().ok())
             {
                 let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
-                if String::from_utf8_lossy(&cmdline).contains("--type=renderer") {
+                if String::from_utf8_lossy(&cmdline).contains(needle) {
                     count += 1;
                 }
                 pending.push(child);
@@ -444,4 +451,165 @@ async fn remote_browser_requests_go_through_the_egress_proxy() {
         text(&again)
     );
     world.assert_blocked_untouched();
+}
+
+/// The browser: the declared header and cookie reach the declared host,
+/// not an image the page loads from another host, and not the other host
+/// after a cross-host redirect; no secret shows in a tool result or in the
+/// server's stderr (debug level). Regression: chromiumoxide's debug log of
+/// raw DevTools messages printed the declared header of a favicon request.
+#[tokio::test(flavor = "multi_thread")]
+async fn declared_headers_reach_only_their_host_in_the_browser() {
+    let world = SecretWorld::new("").await;
+    let client = world.client().await;
+    let mut results = String::new();
+    for (url, expect) in [
+        (format!("{}/page", world.wiki.base()), "intranet wiki"),
+        (format!("{}/away", world.wiki.base()), "Another host"),
+    ] {
+        let result = call(
+            &client,
+            "scrape",
+            json!({ "url": url, "render": "browser" }),
+        )
+        .await
+        .expect("call answers");
+        assert!(!is_error(&result), "{url}: {}", text(&result));
+        assert!(text(&result).contains(expect), "{url}: {}", text(&result));
+        results.push_str(&serde_json::to_string(&result).expect("json"));
+    }
+    let bearer = format!("Bearer {}", TOKEN_ENV.1);
+    let cookie = format!("session={}", COOKIE_ENV.1);
+    for path in ["/page", "/away"] {
+        let seen = SecretWorld::secrets_seen(&world.wiki, path);
+        assert!(!seen.is_empty(), "{path} never reached the wiki");
+        for seen in seen {
+            assert_eq!(seen, (Some(bearer.clone()), Some(cookie.clone())), "{path}");
+        }
+    }
+    let pixel = SecretWorld::secrets_seen(&world.other, "/pixel.png");
+    let landing = SecretWorld::secrets_seen(&world.other, "/landing");
+    assert!(
+        !pixel.is_empty() && !landing.is_empty(),
+        "{:?}",
+        world.other.hits()
+    );
+    for seen in pixel.into_iter().chain(landing) {
+        assert_eq!(seen, (None, None), "the other host got a secret");
+    }
+    let _ = client.cancel().await;
+    assert!(
+        !SecretWorld::leaks(&results),
+        "a secret is in a tool result"
+    );
+    let log = world.log();
+    let leaked: Vec<&str> = log
+        .lines()
+        .filter(|line| SecretWorld::leaks(line))
+        .collect();
+    assert!(leaked.is_empty(), "a secret is in stderr: {leaked:#?}");
+}
+
+/// The browser's requests leave through the upstream proxy too (moat's
+/// egress proxy chains to it, asking for the checked address), and what
+/// the policy refuses never reaches it.
+#[tokio::test(flavor = "multi_thread")]
+async fn browser_requests_go_through_the_upstream_proxy() {
+    let proxy = FakeProxy::start().await;
+    let world = World::new(&format!("upstream_proxy = \"{}\"\n", proxy.url())).await;
+    let session = Session::start(
+        "moat-scrape",
+        &["--policy", &world.policy()],
+        Transport::Stdio,
+        Era::Handshake,
+    )
+    .await
+    .expect("server starts");
+    for path in ["/spa", "/leaky"] {
+        let result = session
+            .call(
+                "scrape",
+                json!({ "url": world.url(path), "render": "browser" }),
+            )
+            .await
+            .expect("call answers");
+        assert!(!is_error(&result), "{path}: {}", text(&result));
+    }
+    let hits = proxy.hits();
+    let site = world.site.authority();
+    assert!(
+        hits.iter()
+            .any(|hit| hit.target == format!("http://{site}/spa")),
+        "{hits:?}"
+    );
+    let blocked = world.blocked.authority();
+    assert!(
+        hits.iter().all(|hit| !hit.target.contains(&blocked)),
+        "a refused destination reached the proxy: {hits:?}"
+    );
+    world.assert_blocked_untouched();
+}
+
+/// A browser left idle for `browser_idle_ms` is closed (no Chromium
+/// process of the server is left), and the next browser scrape launches a
+/// new one.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_browser_is_closed_and_the_next_call_relaunches() {
+    // No page cache: the second scrape must reach the browser.
+    let world = World::new("browser_idle_ms = 300\ncache_entries = 0\n").await;
+    let session = Session::start(
+        "moat-scrape",
+        &["--policy", &world.policy()],
+        Transport::Http,
+        Era::Handshake,
+    )
+    .await
+    .expect("server starts");
+    let server = session.server.as_ref().expect("http server");
+    let pid = server.child.id();
+    let scrape = || async {
+        let result = session
+            .call(
+                "scrape",
+                json!({ "url": world.url("/spa"), "render": "browser" }),
+            )
+            .await
+            .expect("call answers");
+        assert!(!is_error(&result), "{}", text(&result));
+        assert!(
+            text(&result).contains("JAVASCRIPT-BUILT"),
+            "{}",
+            text(&result)
+        );
+    };
+    scrape().await;
+    assert!(
+        processes_under(pid, "chrom") > 0,
+        "no Chromium after a browser scrape"
+    );
+    let started = Instant::now();
+    while processes_under(pid, "chrom") > 0 && started.elapsed() < SETTLE {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        processes_under(pid, "chrom"),
+        0,
+        "Chromium was still running long after the idle time"
+    );
+    scrape().await;
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("moat_browser_launches_total 2"),
+        "{metrics}\n{}",
+        server.log()
+    );
+    assert!(
+        metrics.contains("moat_browser_relaunches_total 0"),
+        "an idle close counted as a crash relaunch: {metrics}"
+    );
 }

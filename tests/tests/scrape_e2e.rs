@@ -7,8 +7,12 @@ use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use moat_tests::{
     Client, Era, HttpServer, Session, TRANSPORTS, Transport, call,
-    fake_sites::{FakeServer, Reply, brave_router, paper_page, searxng_router, site_router},
-    is_error, text,
+    fake_sites::{
+        FakeProxy, FakeServer, Reply, brave_router, paper_page, searxng_router, site_router,
+    },
+    is_error,
+    scrape_net::{COOKIE_ENV, SecretWorld, TOKEN_ENV},
+    text,
 };
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Value, json};
@@ -988,4 +992,160 @@ async fn fallback_is_noted_and_empty_is_an_error() {
     )
     .await;
     assert_one_line_error(&empty, &format!("no text found on {}", world.url("/empty")));
+}
+
+/// render=http: the declared header and cookie reach the declared host
+/// (exact host and port), not another host, and not the other host after a
+/// cross-host redirect; no secret value shows in a tool result or in the
+/// server's stderr (debug level).
+#[tokio::test(flavor = "multi_thread")]
+async fn declared_headers_reach_only_their_host_over_http() {
+    let world = SecretWorld::new("").await;
+    let client = world.client().await;
+    let mut results = String::new();
+    for url in [
+        format!("{}/page", world.wiki.base()),
+        format!("{}/page", world.other.base()),
+        format!("{}/away", world.wiki.base()),
+    ] {
+        let result = call(&client, "scrape", json!({ "url": url, "render": "http" }))
+            .await
+            .expect("call answers");
+        assert!(!is_error(&result), "{url}: {}", text(&result));
+        results.push_str(&serde_json::to_string(&result).expect("json"));
+    }
+    let bearer = format!("Bearer {}", TOKEN_ENV.1);
+    let cookie = format!("session={}", COOKIE_ENV.1);
+    assert_eq!(
+        SecretWorld::secrets_seen(&world.wiki, "/page"),
+        vec![(Some(bearer.clone()), Some(cookie.clone()))],
+        "the declared host did not get its header and cookie"
+    );
+    assert_eq!(
+        SecretWorld::secrets_seen(&world.wiki, "/away"),
+        vec![(Some(bearer), Some(cookie))]
+    );
+    for path in ["/page", "/landing", "/robots.txt"] {
+        for seen in SecretWorld::secrets_seen(&world.other, path) {
+            assert_eq!(seen, (None, None), "{path} on the other host got a secret");
+        }
+    }
+    assert_eq!(SecretWorld::secrets_seen(&world.other, "/landing").len(), 1);
+    let _ = client.cancel().await;
+    assert!(
+        !SecretWorld::leaks(&results),
+        "a secret is in a tool result"
+    );
+    let log = world.log();
+    assert!(log.contains("scrape"), "the log is empty: {log}");
+    assert!(!SecretWorld::leaks(&log), "a secret is in stderr");
+}
+
+/// A missing secret variable stops the server at start with a line naming
+/// the variable (and no value).
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_secret_variable_is_a_clear_start_error() {
+    let world = SecretWorld::new("").await;
+    let output = std::process::Command::new(moat_tests::binary("moat-scrape"))
+        .args([
+            "--policy",
+            &world.policy.display().to_string(),
+            "call",
+            "scrape",
+            "{}",
+        ])
+        .env_remove(TOKEN_ENV.0)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains(TOKEN_ENV.0), "{stderr}");
+}
+
+/// With `upstream_proxy`, every request leaves through the proxy, which is
+/// asked for the checked address (an IP, never a name) with the
+/// credential from the named variable; a destination the policy refuses
+/// (directly or by redirect) never reaches the proxy.
+#[tokio::test(flavor = "multi_thread")]
+async fn upstream_proxy_sees_only_checked_destinations_over_http() {
+    let proxy = FakeProxy::start().await;
+    let world = World::new(&format!(
+        "upstream_proxy = \"{}\"\nupstream_proxy_auth_env = \"MOAT_TEST_PROXY_AUTH\"\n",
+        proxy.url()
+    ))
+    .await;
+    let client = stdio_with_env(
+        &["--policy", &world.policy()],
+        &[("MOAT_TEST_PROXY_AUTH", "corp:proxy-pass")],
+    )
+    .await;
+    let result = call(
+        &client,
+        "scrape",
+        json!({ "url": world.url("/article"), "render": "http" }),
+    )
+    .await
+    .expect("call answers");
+    assert!(!is_error(&result), "{}", text(&result));
+    assert!(text(&result).contains("Moats and Castles"));
+    let hits = proxy.hits();
+    let site = world.site.authority();
+    assert!(
+        hits.iter()
+            .any(|hit| hit.target == format!("http://{site}/article")),
+        "{hits:?}"
+    );
+    for hit in &hits {
+        assert!(hit.target.contains(&site), "{hit:?}");
+        assert_eq!(
+            hit.authorization.as_deref(),
+            Some("Basic Y29ycDpwcm94eS1wYXNz"),
+            "{hit:?}"
+        );
+    }
+    let before = hits.len();
+    for url in [
+        format!("{}/secret", world.blocked.base()),
+        world.url("/redirect/1"),
+    ] {
+        let result = call(&client, "scrape", json!({ "url": url, "render": "http" }))
+            .await
+            .expect("call answers");
+        assert!(is_error(&result), "{url}: {}", text(&result));
+    }
+    let blocked = world.blocked.authority();
+    let hits = proxy.hits();
+    assert!(
+        hits.iter().all(|hit| !hit.target.contains(&blocked)),
+        "a refused destination reached the proxy: {hits:?}"
+    );
+    assert!(hits.len() >= before, "{hits:?}");
+    world.assert_blocked_untouched();
+    let _ = client.cancel().await;
+}
+
+/// An upstream proxy that cannot be reached is one clear line naming it.
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_upstream_proxy_is_a_clear_error() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address")
+    };
+    let world = World::new(&format!(
+        "upstream_proxy = \"http://{closed}\"\nrespect_robots = false\n"
+    ))
+    .await;
+    let session = world.session(Transport::Stdio).await;
+    let result = scrape(
+        &session,
+        json!({ "url": world.url("/article"), "render": "http" }),
+    )
+    .await;
+    let body = text(&result);
+    assert!(is_error(&result), "{body}");
+    assert!(
+        body.contains("upstream proxy") && body.contains(&closed.to_string()),
+        "{body}"
+    );
+    assert!(!body.contains('\n'), "{body}");
 }

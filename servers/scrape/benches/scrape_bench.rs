@@ -1,6 +1,8 @@
 //! moat-scrape benchmark (a bench, not a test): latency of a static scrape
-//! and of a warm-browser scrape of a local page, wall time of 10 concurrent
-//! browser scrapes, and peak RSS of the server and of Chromium.
+//! and of a warm-browser scrape of a local page, the same page read by bare
+//! chromiumoxide (navigate, wait for the script's heading, read the HTML:
+//! the floor a generic settle wait is measured against), wall time of 10
+//! concurrent browser scrapes, and Chromium's RSS at rest and per open tab.
 //!
 //! Run: `cargo run --release -p moat-scrape --bin moat-scrape-bench`
 //! (optional argument: iterations, default 200 static / 50 browser).
@@ -123,6 +125,67 @@ fn descendants(pid: u32) -> Vec<u32> {
     all
 }
 
+/// The same page through chromiumoxide alone: its own Chromium (same
+/// executable, headless, no proxy), a fresh browser context per read like
+/// moat's, navigate, poll for the heading the script writes, read the
+/// HTML, dispose the context.
+async fn bare_chromiumoxide(url: &str, iterations: usize) -> anyhow::Result<Vec<Duration>> {
+    use chromiumoxide::{Browser, BrowserConfig};
+    use futures::StreamExt as _;
+    let chrome = std::env::var("CHROME").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let profile = tempfile::tempdir()?;
+    let config = BrowserConfig::builder()
+        .chrome_executable(chrome)
+        .user_data_dir(profile.path())
+        .no_sandbox()
+        .arg("disable-gpu")
+        .build()
+        .map_err(anyhow::Error::msg)?;
+    let (mut browser, mut handler) = Browser::launch(config).await?;
+    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
+    bare_read(&browser, url).await?;
+    let mut times = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        times.push(bare_read(&browser, url).await?);
+    }
+    browser.close().await?;
+    let _ = browser.wait().await;
+    events.abort();
+    Ok(times)
+}
+
+/// One read of [`bare_chromiumoxide`].
+async fn bare_read(browser: &chromiumoxide::Browser, url: &str) -> anyhow::Result<Duration> {
+    use chromiumoxide::cdp::browser_protocol::target::{
+        CreateBrowserContextParams, CreateTargetParams,
+    };
+    let started = Instant::now();
+    let context = browser
+        .create_browser_context(CreateBrowserContextParams::default())
+        .await?;
+    let mut params = CreateTargetParams::new("about:blank");
+    params.browser_context_id = Some(context.clone());
+    let page = browser.new_page(params).await?;
+    page.goto(url).await?;
+    loop {
+        let found: bool = page
+            .evaluate("!!document.querySelector('h1')")
+            .await?
+            .into_value()?;
+        if found {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let html: String = page
+        .evaluate("document.documentElement.outerHTML")
+        .await?
+        .into_value()?;
+    anyhow::ensure!(html.contains("Built"), "the page was not built");
+    browser.dispose_browser_context(context).await?;
+    Ok(started.elapsed())
+}
+
 fn percentile(sorted: &[Duration], percent: usize) -> Duration {
     let index = (sorted.len() * percent / 100).min(sorted.len().saturating_sub(1));
     sorted[index]
@@ -232,6 +295,17 @@ async fn main() -> anyhow::Result<()> {
         "browser scrape (warm browser, JS-built page)",
         browser_times,
     );
+    let bare = bare_chromiumoxide(&spa, browser_iterations).await?;
+    report(
+        "bare chromiumoxide (fresh context, navigate, wait for the heading, read)",
+        bare,
+    );
+    let at_rest: u64 = descendants(me).into_iter().map(rss_kib).sum();
+    println!(
+        "Chromium RSS at rest (browser up, no tab): {:.1} MiB",
+        at_rest as f64 / 1024.0
+    );
+    peak_chromium.store(0, Ordering::Relaxed);
 
     let started = Instant::now();
     let concurrent: Vec<_> = (0..10)
@@ -247,6 +321,14 @@ async fn main() -> anyhow::Result<()> {
 
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.join();
+    println!(
+        "Chromium RSS per open tab (10 concurrent, peak above rest / 10): {:.1} MiB",
+        peak_chromium
+            .load(Ordering::Relaxed)
+            .saturating_sub(at_rest) as f64
+            / 10.0
+            / 1024.0
+    );
     println!(
         "peak RSS: server {:.1} MiB, Chromium (all processes) {:.1} MiB",
         peak_self.load(Ordering::Relaxed) as f64 / 1024.0,

@@ -7,6 +7,10 @@
 //! its own browser context, created with the egress proxy as its
 //! `proxyServer`, and that context is disposed on every path: a call that
 //! finishes, fails, hits its deadline or is dropped (cancelled) alike.
+//! A browser with no tab open for `idle` is closed, so a quiet server holds
+//! no Chromium; the next call launches one again. Requests to a host the
+//! policy declares headers or cookies for are paused in that tab (CDP
+//! `Fetch`, only for those hosts) and continued with them added.
 //!
 //! It must never: download a browser (chromiumoxide's fetcher features are
 //! off), let Chromium reach the network except through
@@ -34,9 +38,9 @@ use chromiumoxide::{
         fetch::{
             AuthChallengeResponse, AuthChallengeResponseResponse, AuthChallengeSource,
             ContinueRequestParams, ContinueWithAuthParams, EnableParams as FetchEnableParams,
-            EventAuthRequired, EventRequestPaused, RequestPattern,
+            EventAuthRequired, EventRequestPaused, HeaderEntry, RequestPattern, RequestStage,
         },
-        page::{CaptureScreenshotFormat, NavigateParams},
+        page::{AddScriptToEvaluateOnNewDocumentParams, CaptureScreenshotFormat, NavigateParams},
         target::{
             CreateBrowserContextParams, CreateTargetParams, DisposeBrowserContextParams,
             GetTargetsParams,
@@ -45,7 +49,10 @@ use chromiumoxide::{
     page::ScreenshotParams,
 };
 use futures::StreamExt;
-use moat_shared::policy::{AllowedUrl, UrlPolicy};
+use moat_shared::{
+    net::Outbound,
+    policy::{AllowedUrl, UrlPolicy},
+};
 use tokio::{
     io::AsyncBufReadExt,
     sync::{Mutex, OwnedSemaphorePermit, RwLock, Semaphore},
@@ -82,11 +89,31 @@ const CENSUS_INTERVAL: Duration = Duration::from_secs(2);
 /// finishes loading still yields what it shows.
 const NAVIGATION_SHARE_PERCENT: u32 = 60;
 
-/// Interval between checks that a JavaScript page stopped changing.
+/// Interval between readyState checks when the settle script is missing
+/// (a document the script could not be injected into, e.g. a PDF viewer).
 const SETTLE_STEP: Duration = Duration::from_millis(100);
 
-/// Longest wait for a JavaScript page to stop changing after load.
+/// Longest wait for a JavaScript page to settle after its load event: a
+/// page still busy after this (polling, animations, a stream) is read as
+/// it is rather than holding the call.
 const SETTLE_MAX: Duration = Duration::from_secs(2);
+
+/// A page is settled once its DOM has not changed for this long after load,
+/// with no fetch, XHR or short timer pending. Long enough for a promise
+/// chain or a `MessageChannel`-scheduled render to land after the request
+/// or timer that started it; short against a browser call's cost.
+const SETTLE_QUIET_MS: u32 = 30;
+
+/// Timers longer than this are not waited for (a page's "refresh in a
+/// minute" is not content it is about to show).
+const SETTLE_TIMER_HORIZON_MS: u32 = 1_000;
+
+/// How often the page checks whether it has settled.
+const SETTLE_POLL_MS: u32 = 5;
+
+/// Time kept after the settle wait for reading the page before the call's
+/// deadline.
+const READ_MARGIN: Duration = Duration::from_millis(300);
 
 /// Chromium's proxy bypass rule that removes the implicit loopback bypass:
 /// a page's requests to 127.0.0.1 go through the proxy (and its policy) too.
@@ -128,6 +155,8 @@ pub struct BrowserSettings {
     /// The `HOST:PORT` the browser dials for the proxy (default: the bound
     /// address).
     pub egress_advertise: Option<String>,
+    /// How long a browser with no tab open stays up; zero keeps it.
+    pub idle: Duration,
 }
 
 /// The egress proxy's default address: loopback, a random port.
@@ -176,10 +205,16 @@ struct Running {
 pub struct BrowserPool {
     settings: BrowserSettings,
     policy: Arc<UrlPolicy>,
+    /// The upstream proxy and per-host headers.
+    outbound: Arc<Outbound>,
     /// One permit per tab; a permit is held until its tab is closed in
     /// Chromium, not merely until the call returns.
     slots: Arc<Semaphore>,
-    running: Mutex<Option<Arc<Running>>>,
+    running: Arc<Mutex<Option<Arc<Running>>>>,
+    /// When the last tab closed (the idle clock).
+    last_used: Arc<std::sync::Mutex<Instant>>,
+    /// Browsers closed for being idle (not relaunches after a crash).
+    idle_closes: Arc<AtomicU64>,
     proxy: Mutex<Option<Arc<EgressProxy>>>,
     /// Page targets open now, as Chromium lists them (for `/metrics`).
     pages_open: Arc<AtomicU64>,
@@ -279,12 +314,22 @@ impl BrowserPool {
         Self {
             settings,
             policy,
+            outbound: Arc::default(),
             slots,
-            running: Mutex::new(None),
+            running: Arc::new(Mutex::new(None)),
+            last_used: Arc::new(std::sync::Mutex::new(Instant::now())),
+            idle_closes: Arc::new(AtomicU64::new(0)),
             proxy: Mutex::new(None),
             pages_open: Arc::new(AtomicU64::new(0)),
             launches: AtomicU64::new(0),
         }
+    }
+
+    /// The same pool with an upstream proxy and per-host headers.
+    #[must_use]
+    pub fn with_outbound(mut self, outbound: Arc<Outbound>) -> Self {
+        self.outbound = outbound;
+        self
     }
 
     /// `/metrics` lines: tabs open now (Chromium's page targets in this
@@ -296,7 +341,9 @@ impl BrowserPool {
              # HELP moat_browser_launches_total Browsers launched, the first one included.\n# TYPE moat_browser_launches_total counter\nmoat_browser_launches_total {launches}\n\
              # HELP moat_browser_relaunches_total Browsers launched to replace one that crashed or hung.\n# TYPE moat_browser_relaunches_total counter\nmoat_browser_relaunches_total {}\n",
             self.pages_open.load(Ordering::Relaxed),
-            launches.saturating_sub(1),
+            launches
+                .saturating_sub(1)
+                .saturating_sub(self.idle_closes.load(Ordering::Relaxed)),
         )
     }
 
@@ -389,9 +436,20 @@ impl BrowserPool {
                 ));
             }
         };
-        let outcome = tokio::time::timeout_at(deadline, work(page)).await;
+        let outcome = if self.outbound.declared_hosts().next().is_some() {
+            match add_declared_headers(&page, self.outbound.clone()).await {
+                Ok(()) => tokio::time::timeout_at(deadline, work(page)).await,
+                Err(error) => Ok(Err(error)),
+            }
+        } else {
+            tokio::time::timeout_at(deadline, work(page)).await
+        };
         let crashed = !running.alive.load(Ordering::SeqCst);
         let closed = !crashed && tab.close().await;
+        *self
+            .last_used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
         if crashed {
             self.retire(&running).await;
             return Err(ScrapeError::Browser(
@@ -431,9 +489,65 @@ impl BrowserPool {
         }
         let running = self.start().await?;
         spawn_census(&running);
+        self.spawn_idle_watch(&running);
         self.launches.fetch_add(1, Ordering::Relaxed);
         *slot = Some(running.clone());
         Ok(running)
+    }
+
+    /// Close `running` once no tab has been open for the idle time: the
+    /// watch takes every slot first, so no call is using it or about to.
+    fn spawn_idle_watch(&self, running: &Arc<Running>) {
+        let idle = self.settings.idle;
+        if idle.is_zero() {
+            return;
+        }
+        let weak = Arc::downgrade(running);
+        let current = self.running.clone();
+        let slots = self.slots.clone();
+        let last_used = self.last_used.clone();
+        let closes = self.idle_closes.clone();
+        let all = u32::try_from(self.settings.concurrency.max(1)).unwrap_or(u32::MAX);
+        *last_used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+        tokio::spawn(async move {
+            loop {
+                let since = *last_used
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                tokio::time::sleep_until(since + idle).await;
+                let Some(running) = weak.upgrade() else {
+                    return;
+                };
+                if !running.alive.load(Ordering::SeqCst) {
+                    return;
+                }
+                let mut slot = current.lock().await;
+                if !slot.as_ref().is_some_and(|now| Arc::ptr_eq(now, &running)) {
+                    return;
+                }
+                let Ok(_every_slot) = slots.clone().try_acquire_many_owned(all) else {
+                    // A call holds a tab: look again one idle time later
+                    // (its close restarts the idle clock anyway).
+                    drop(slot);
+                    tokio::time::sleep(idle).await;
+                    continue;
+                };
+                let since = *last_used
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if since.elapsed() < idle {
+                    continue;
+                }
+                *slot = None;
+                drop(slot);
+                closes.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(idle_ms = idle.as_millis(), "closing the idle browser");
+                kill(&running).await;
+                return;
+            }
+        });
     }
 
     /// Kill `running` if it is still the current browser.
@@ -458,6 +572,7 @@ impl BrowserPool {
         let proxy = Arc::new(
             EgressProxy::start(
                 self.policy.clone(),
+                self.outbound.clone(),
                 self.settings.connect_timeout,
                 self.settings.egress_listen,
                 // A launched Chromium reaches the loopback proxy privately
@@ -1062,17 +1177,99 @@ struct State {
     status: Option<u16>,
     #[serde(rename = "type")]
     content_type: Option<String>,
-    length: usize,
+    html: String,
 }
 
-const STATE_SCRIPT: &str = "(() => { const n = performance.getEntriesByType('navigation')[0]; \
+/// Injected into every document of a call's tab before its own scripts
+/// run: counts fetches, XHRs and short timers in flight and notes the last
+/// DOM mutation, and offers `__moatSettle(loadMs, quietMs, maxMs)`, a
+/// promise that resolves once the page has loaded and has been quiet (none
+/// in flight, no mutation) for `quietMs`, or when its bounds pass. Timers
+/// set from timer callbacks more than two deep are not counted, so a
+/// polling loop does not hold the wait to its bound.
+const SETTLE_SCRIPT: &str = r"(() => {
+  if (window.__moatSettle) return;
+  const st = window.setTimeout.bind(window), ct = window.clearTimeout.bind(window);
+  const now = () => performance.now();
+  let pending = 0, depth = 0, last = now(), loadedAt = null;
+  const timers = new Set();
+  window.setTimeout = function (fn, ms, ...args) {
+    if (typeof fn !== 'function') return st(fn, ms, ...args);
+    const level = depth;
+    const counted = level < 3 && (+ms || 0) <= HORIZON;
+    let id;
+    const run = function () {
+      if (timers.delete(id)) pending--;
+      const saved = depth; depth = level + 1;
+      try { return fn.apply(this, args); } finally { depth = saved; last = now(); }
+    };
+    id = st(run, ms);
+    if (counted) { timers.add(id); pending++; }
+    return id;
+  };
+  window.clearTimeout = function (id) { if (timers.delete(id)) pending--; return ct(id); };
+  const done = () => { pending--; last = now(); };
+  if (window.fetch) {
+    const f = window.fetch;
+    window.fetch = function () {
+      pending++;
+      try { const p = f.apply(this, arguments); p.then(done, done); return p; } catch (e) { done(); throw e; }
+    };
+  }
+  if (window.XMLHttpRequest) {
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.send = function () {
+      pending++;
+      this.addEventListener('loadend', done, { once: true });
+      try { return send.apply(this, arguments); } catch (e) { done(); throw e; }
+    };
+  }
+  new MutationObserver(() => { last = now(); })
+    .observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+  window.addEventListener('load', () => { loadedAt = now(); last = now(); });
+  window.__moatSettle = (loadMs, quietMs, maxMs) => new Promise((resolve) => {
+    const start = now();
+    const check = () => {
+      const t = now();
+      const loaded = document.readyState === 'complete';
+      const since = loaded ? Math.max(loadedAt === null ? start : loadedAt, start) : start;
+      if ((loaded && pending <= 0 && t - last >= quietMs) || (loaded && t - since >= maxMs)
+          || (!loaded && t - start >= loadMs)) { resolve(); return; }
+      st(check, POLL);
+    };
+    check();
+  });
+})()";
+
+/// The page's state and HTML, as one JSON string.
+const READ_SCRIPT: &str = "(() => { const n = performance.getEntriesByType('navigation')[0]; \
     return JSON.stringify({ ready: document.readyState, url: location.href, \
     status: n && n.responseStatus ? n.responseStatus : null, type: document.contentType || null, \
-    length: document.body ? document.body.innerText.length : 0 }); })()";
+    html: document.documentElement ? document.documentElement.outerHTML : '' }); })()";
 
-async fn read_state(page: &Page) -> Result<State, ScrapeError> {
+/// [`SETTLE_SCRIPT`] with its constants filled in.
+fn settle_script() -> String {
+    SETTLE_SCRIPT
+        .replace("HORIZON", &SETTLE_TIMER_HORIZON_MS.to_string())
+        .replace("POLL", &SETTLE_POLL_MS.to_string())
+}
+
+/// Wait (in the page) until it settled, then read it; a page without the
+/// settle script (it could not be injected) only waits for its load event.
+fn settle_and_read(load: Duration, settle: Duration) -> String {
+    let (load, settle) = (load.as_millis(), settle.as_millis());
+    format!(
+        "(window.__moatSettle ? window.__moatSettle({load}, {SETTLE_QUIET_MS}, {settle}) \
+         : new Promise((r) => {{ const s = performance.now(); (function c() {{ \
+         if (document.readyState === 'complete' || performance.now() - s > {load}) r(); \
+         else setTimeout(c, {}); }})(); }})).then(() => {READ_SCRIPT})",
+        SETTLE_STEP.as_millis()
+    )
+}
+
+async fn read_state(page: &Page, script: &str) -> Result<State, ScrapeError> {
     let json: String = page
-        .evaluate(STATE_SCRIPT)
+        .evaluate(script)
         .await
         .map_err(cdp_error)?
         .into_value()
@@ -1081,14 +1278,92 @@ async fn read_state(page: &Page) -> Result<State, ScrapeError> {
         .map_err(|error| ScrapeError::Browser(format!("unexpected page state: {error}")))
 }
 
-/// Navigate, wait for load (up to the navigation budget), wait for the DOM
-/// to settle, and read it.
+/// Pause this tab's requests to the hosts the policy declares headers or
+/// cookies for (`Fetch` patterns for those hosts only: interception of
+/// every request was measured to stall navigations), and continue each
+/// with the declared values added when its host matches exactly.
+async fn add_declared_headers(page: &Page, outbound: Arc<Outbound>) -> Result<(), ScrapeError> {
+    let mut paused = page
+        .event_listener::<EventRequestPaused>()
+        .await
+        .map_err(cdp_error)?;
+    let patterns: Vec<RequestPattern> = outbound
+        .declared_hosts()
+        .map(|host| {
+            RequestPattern::builder()
+                .url_pattern(host.url_pattern())
+                .request_stage(RequestStage::Request)
+                .build()
+        })
+        .collect();
+    let enable = FetchEnableParams::builder().patterns(patterns).build();
+    page.execute(enable).await.map_err(cdp_error)?;
+    let answering = page.clone();
+    tokio::spawn(async move {
+        while let Some(event) = paused.next().await {
+            let mut params = ContinueRequestParams::new(event.request_id.clone());
+            if let Ok(url) = url::Url::parse(&event.request.url) {
+                let declared = outbound.headers_for(&url);
+                if !declared.is_empty() {
+                    params.headers = Some(merge_headers(event.request.headers.inner(), &declared));
+                }
+            }
+            let page = answering.clone();
+            tokio::spawn(async move {
+                if let Err(error) = page.execute(params).await {
+                    tracing::debug!(%error, "a paused browser request could not be continued");
+                }
+            });
+        }
+    });
+    Ok(())
+}
+
+/// The request's own headers with the declared ones set (a declared
+/// `Cookie` is appended to the page's own cookies).
+fn merge_headers(
+    existing: &serde_json::Value,
+    declared: &reqwest::header::HeaderMap,
+) -> Vec<HeaderEntry> {
+    let mut entries = Vec::new();
+    let mut page_cookie = None;
+    if let Some(existing) = existing.as_object() {
+        for (name, value) in existing {
+            let value = value.as_str().unwrap_or_default().to_string();
+            if name.eq_ignore_ascii_case("cookie") {
+                page_cookie = Some(value);
+            } else if !declared.contains_key(name.as_str()) {
+                entries.push(HeaderEntry::new(name.clone(), value));
+            }
+        }
+    }
+    for (name, value) in declared {
+        let mut value = value.to_str().unwrap_or_default().to_string();
+        if name == reqwest::header::COOKIE
+            && let Some(page_cookie) = page_cookie.take()
+        {
+            value = format!("{page_cookie}; {value}");
+        }
+        entries.push(HeaderEntry::new(name.as_str(), value));
+    }
+    if let Some(page_cookie) = page_cookie {
+        entries.push(HeaderEntry::new("Cookie", page_cookie));
+    }
+    entries
+}
+
+/// Navigate, wait for load (up to the navigation budget) and for the page
+/// to settle (the settle script's quiet condition, up to [`SETTLE_MAX`]),
+/// and read it.
 async fn navigate_and_read(
     page: &Page,
     url: &str,
     deadline: Instant,
     timeout: Duration,
 ) -> Result<Rendered, ScrapeError> {
+    page.execute(AddScriptToEvaluateOnNewDocumentParams::new(settle_script()))
+        .await
+        .map_err(cdp_error)?;
     let navigation_budget = timeout * NAVIGATION_SHARE_PERCENT / 100;
     let navigation_end = (Instant::now() + navigation_budget).min(deadline);
     let navigated = tokio::time::timeout_at(
@@ -1114,34 +1389,32 @@ async fn navigate_and_read(
             });
         }
     }
-    // Wait for the load event, polling readyState.
-    let mut state = read_state(page).await?;
-    while state.ready != "complete" && Instant::now() + SETTLE_STEP < navigation_end {
-        tokio::time::sleep(SETTLE_STEP).await;
-        state = read_state(page).await?;
+    let read_by = deadline.checked_sub(READ_MARGIN).unwrap_or(deadline);
+    let load = navigation_end.saturating_duration_since(Instant::now());
+    let settle = SETTLE_MAX.min(read_by.saturating_duration_since(Instant::now()));
+    let script = settle_and_read(load, settle);
+    // A page that replaces itself (a script redirect) destroys the context
+    // the wait runs in: wait again in the new document, a few times.
+    let mut settled = None;
+    for _ in 0..3 {
+        match tokio::time::timeout_at(read_by, read_state(page, &script)).await {
+            Ok(Ok(state)) => {
+                settled = Some(state);
+                break;
+            }
+            Ok(Err(_)) => tokio::time::sleep(SETTLE_STEP).await,
+            Err(_) => break,
+        }
     }
+    let state = match settled {
+        Some(state) => state,
+        // The page held the wait past its bound: read it as it is.
+        None => read_state(page, READ_SCRIPT).await?,
+    };
     let loaded = state.ready == "complete";
-    // Wait for scripts to stop changing the text.
-    let settle_end = (Instant::now() + SETTLE_MAX).min(deadline - SETTLE_STEP * 3);
-    let mut stable = 0;
-    while stable < 2 && Instant::now() + SETTLE_STEP < settle_end {
-        tokio::time::sleep(SETTLE_STEP).await;
-        let next = read_state(page).await?;
-        stable = if next.length == state.length && next.ready == state.ready {
-            stable + 1
-        } else {
-            0
-        };
-        state = next;
-    }
-    let html: String = page
-        .evaluate("document.documentElement ? document.documentElement.outerHTML : ''")
-        .await
-        .map_err(cdp_error)?
-        .into_value()
-        .map_err(|error| ScrapeError::Browser(format!("could not read the page: {error}")))?;
-    if state.status == Some(403) && html.contains(REFUSAL_MARKER) {
-        let reason = html
+    if state.status == Some(403) && state.html.contains(REFUSAL_MARKER) {
+        let reason = state
+            .html
             .split(REFUSAL_MARKER)
             .nth(1)
             .and_then(|rest| rest.split('<').next())
@@ -1159,7 +1432,7 @@ async fn navigate_and_read(
         )));
     }
     Ok(Rendered {
-        html,
+        html: state.html,
         final_url: state.url,
         status: state.status,
         content_type: state.content_type,

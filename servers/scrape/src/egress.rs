@@ -7,7 +7,8 @@
 //! sub-resources, XHR and fetch, WebSockets), demand the per-process
 //! credential (when it serves a remote browser), check the destination with the same [`UrlPolicy`], resolve it
 //! once, and connect to the checked address. It must never connect anywhere
-//! else, never forward a request that lacks a required credential (407),
+//! else (with an upstream proxy: it asks that proxy for the checked IP,
+//! never for a name), never forward a request that lacks a required credential (407),
 //! and never accept a connection from anything but loopback while it is
 //! bound to loopback (the default: 127.0.0.1 on a random port; an operator
 //! binds elsewhere only for a remote browser). CDP request interception
@@ -25,7 +26,10 @@ use std::{
 };
 
 use base64::Engine as _;
-use moat_shared::policy::{AllowedUrl, UrlPolicy};
+use moat_shared::{
+    net::{Outbound, Upstream},
+    policy::{AllowedUrl, UrlPolicy},
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -42,6 +46,10 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first words of every refusal body, so the browser module can tell a
 /// page the proxy refused from a real page.
 pub const REFUSAL_MARKER: &str = "moat-scrape egress proxy refused";
+
+/// A header on every answer the proxy itself gives (refusals), so the
+/// fetcher can tell them from a site's own 403.
+pub const REFUSAL_HEADER: &str = "X-Moat-Egress";
 
 /// The user name of the proxy credential (the password is the secret).
 pub const PROXY_USER: &str = "moat";
@@ -89,6 +97,7 @@ impl EgressProxy {
     /// goes nowhere, whatever the address.
     pub async fn start(
         policy: Arc<UrlPolicy>,
+        outbound: Arc<Outbound>,
         connect_timeout: Duration,
         listen: SocketAddr,
         require_credential: bool,
@@ -129,12 +138,14 @@ impl EgressProxy {
                 }
                 let _ = stream.set_nodelay(true);
                 let policy = policy.clone();
+                let outbound = outbound.clone();
                 let refused = task_refused.clone();
                 let stop = task_stop.clone();
                 let expected = task_expected.clone();
                 tokio::spawn(async move {
                     let gate = Gate {
                         policy: &policy,
+                        outbound: &outbound,
                         expected: expected.as_deref(),
                         connect_timeout,
                         refused: &refused,
@@ -180,6 +191,8 @@ impl EgressProxy {
 /// What every connection is checked against.
 struct Gate<'a> {
     policy: &'a UrlPolicy,
+    /// The upstream proxy, when the operator set one.
+    outbound: &'a Outbound,
     /// The `Proxy-Authorization` value that opens the proxy, when one is
     /// required.
     expected: Option<&'a str>,
@@ -192,6 +205,7 @@ struct Gate<'a> {
 async fn serve(mut client: TcpStream, gate: &Gate<'_>) {
     let Gate {
         policy,
+        outbound,
         connect_timeout,
         refused,
         ..
@@ -225,13 +239,14 @@ async fn serve(mut client: TcpStream, gate: &Gate<'_>) {
             }
         })
     };
+    let connect_method = request.method.eq_ignore_ascii_case("CONNECT");
     let upstream = match target {
-        Ok(url) => connect(policy, &url, connect_timeout)
+        Ok(url) => connect(policy, outbound, &url, connect_method, connect_timeout)
             .await
-            .map(|stream| (url, stream)),
+            .map(|(stream, via)| (url, stream, via)),
         Err(denied) => Err(denied.to_string()),
     };
-    let (url, mut upstream) = match upstream {
+    let (url, mut upstream, via) = match upstream {
         Ok(pair) => pair,
         Err(reason) => {
             refused.fetch_add(1, Ordering::Relaxed);
@@ -240,7 +255,7 @@ async fn serve(mut client: TcpStream, gate: &Gate<'_>) {
             return;
         }
     };
-    if request.method.eq_ignore_ascii_case("CONNECT") {
+    if connect_method {
         if client
             .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
             .await
@@ -249,7 +264,7 @@ async fn serve(mut client: TcpStream, gate: &Gate<'_>) {
             return;
         }
     } else {
-        let forwarded = request.origin_form(&url);
+        let forwarded = request.forward_form(&url, via.as_ref());
         if upstream.write_all(&forwarded).await.is_err() {
             return;
         }
@@ -260,32 +275,75 @@ async fn serve(mut client: TcpStream, gate: &Gate<'_>) {
     let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
 }
 
-/// Resolve once, check every address, connect to the first that answers.
+/// A plain-HTTP request forwarded through the upstream proxy: its
+/// `Proxy-Authorization` line and the checked address it is sent to.
+struct Via {
+    authorization: String,
+    address: SocketAddr,
+}
+
+/// Resolve once, check every address, connect to the first that answers:
+/// directly, or through the upstream proxy (a tunnel to the checked
+/// address for CONNECT; for a plain request, a connection to the proxy,
+/// which is then handed the checked address in the request line).
 #[expect(
     clippy::disallowed_methods,
     reason = "the browser's one way out: connects only to addresses UrlPolicy::resolve just checked"
 )]
 async fn connect(
     policy: &UrlPolicy,
+    outbound: &Outbound,
     url: &AllowedUrl,
+    tunnel: bool,
     connect_timeout: Duration,
-) -> Result<TcpStream, String> {
+) -> Result<(TcpStream, Option<Via>), String> {
     let addresses = policy
         .resolve(url)
         .await
         .map_err(|denied| denied.to_string())?;
+    if let Some(upstream) = outbound.upstream_for(url) {
+        return through(upstream, &addresses, tunnel, connect_timeout).await;
+    }
     let mut last = String::from("no address");
     for address in addresses {
         match tokio::time::timeout(connect_timeout, TcpStream::connect(address)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                return Ok(stream);
+                return Ok((stream, None));
             }
             Ok(Err(error)) => last = error.to_string(),
             Err(_) => last = "connect timed out".into(),
         }
     }
     Err(format!("could not connect to {}: {last}", url.host()))
+}
+
+/// [`connect`] through the upstream proxy, to the first checked address.
+async fn through(
+    upstream: &Upstream,
+    addresses: &[SocketAddr],
+    tunnel: bool,
+    connect_timeout: Duration,
+) -> Result<(TcpStream, Option<Via>), String> {
+    let address = *addresses.first().ok_or("no address")?;
+    if tunnel {
+        let stream = upstream
+            .tunnel(address, connect_timeout)
+            .await
+            .map_err(|error| error.to_string())?;
+        return Ok((stream, None));
+    }
+    let stream = upstream
+        .connect(connect_timeout)
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok((
+        stream,
+        Some(Via {
+            authorization: upstream.authorization_line(),
+            address,
+        }),
+    ))
 }
 
 /// Read up to the end of the head; return the head and any bytes after it.
@@ -318,7 +376,7 @@ async fn respond(client: &mut TcpStream, status: u16, body: &str) -> std::io::Re
         _ => ("Bad Request", String::new()),
     };
     let message = format!(
-        "HTTP/1.1 {status} {reason}\r\n{challenge}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} {reason}\r\n{challenge}{REFUSAL_HEADER}: 1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     client.write_all(message.as_bytes()).await?;
@@ -368,15 +426,23 @@ impl Request {
             .any(|(_, value)| constant_time_eq(value.as_bytes(), expected.as_bytes()))
     }
 
-    /// The request as the origin server expects it: origin-form target,
+    /// The request as the origin server expects it (origin-form target),
+    /// or as the upstream proxy expects it (absolute-form to the checked
+    /// address, the Host header kept, the upstream's credential added):
     /// hop-by-hop and proxy headers dropped, one request per connection.
-    fn origin_form(&self, url: &AllowedUrl) -> Vec<u8> {
+    fn forward_form(&self, url: &AllowedUrl, via: Option<&Via>) -> Vec<u8> {
         let mut path = url.as_url().path().to_string();
         if let Some(query) = url.as_url().query() {
             path.push('?');
             path.push_str(query);
         }
-        let mut out = format!("{} {path} {}\r\n", self.method, self.version);
+        let mut out = match via {
+            Some(via) => format!(
+                "{} http://{}{path} {}\r\n{}",
+                self.method, via.address, self.version, via.authorization
+            ),
+            None => format!("{} {path} {}\r\n", self.method, self.version),
+        };
         for (name, value) in &self.headers {
             let lower = name.to_ascii_lowercase();
             if matches!(
@@ -447,6 +513,7 @@ mod tests {
         };
         let proxy = EgressProxy::start(
             Arc::new(policy),
+            Arc::default(),
             Duration::from_secs(2),
             "127.0.0.1:0".parse().expect("address"),
             true,
@@ -490,5 +557,78 @@ mod tests {
         .await;
         assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:?}");
         assert_eq!(reached.load(Ordering::SeqCst), 1);
+    }
+
+    /// With an upstream proxy, a CONNECT to an allowed destination becomes
+    /// `CONNECT <checked IP:PORT>` to the upstream with its credential and
+    /// the tunnel carries the bytes; a refused destination never reaches
+    /// the upstream.
+    #[tokio::test]
+    async fn connect_chains_to_the_upstream_with_the_checked_address() {
+        let upstream = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let upstream_address = upstream.local_addr().expect("address");
+        let heads = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let recorded = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = upstream.accept().await {
+                let Ok((head, _)) = read_head(&mut stream).await else {
+                    continue;
+                };
+                recorded
+                    .lock()
+                    .expect("lock")
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\ntunnelled")
+                    .await;
+            }
+        });
+        // The destination is never dialled by moat itself: only named.
+        let destination: SocketAddr = "127.0.0.1:9".parse().expect("address");
+        let policy = UrlPolicy {
+            allow_private: vec![destination.to_string()],
+            ..UrlPolicy::default()
+        };
+        let scrape = moat_shared::policy::ScrapePolicy {
+            upstream_proxy: Some(format!("http://{upstream_address}")),
+            upstream_proxy_auth_env: Some("PROXY_AUTH".into()),
+            ..moat_shared::policy::ScrapePolicy::default()
+        };
+        let outbound =
+            Outbound::from_policy(&scrape, |_| Some("corp:pass".into())).expect("outbound");
+        let proxy = EgressProxy::start(
+            Arc::new(policy),
+            Arc::new(outbound),
+            Duration::from_secs(2),
+            "127.0.0.1:0".parse().expect("address"),
+            false,
+        )
+        .await
+        .expect("proxy starts");
+        let answer = exchange(
+            proxy.address(),
+            format!("CONNECT {destination} HTTP/1.1\r\nHost: {destination}\r\n\r\n"),
+        )
+        .await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("tunnelled"),
+            "{answer:?}"
+        );
+        let refused = exchange(
+            proxy.address(),
+            "CONNECT 127.0.0.1:10 HTTP/1.1\r\nHost: 127.0.0.1:10\r\n\r\n".into(),
+        )
+        .await;
+        assert!(refused.starts_with("HTTP/1.1 403 "), "{refused:?}");
+        let heads = heads.lock().expect("lock").clone();
+        assert_eq!(heads.len(), 1, "{heads:?}");
+        assert!(
+            heads[0].starts_with(&format!("CONNECT {destination} HTTP/1.1\r\n")),
+            "{heads:?}"
+        );
+        assert!(
+            heads[0].contains("Proxy-Authorization: Basic Y29ycDpwYXNz"),
+            "{heads:?}"
+        );
     }
 }

@@ -7,16 +7,23 @@
 //! resolves the hop once through [`UrlPolicy::resolve`] and can only
 //! connect to those addresses, so a second DNS answer (rebinding) is never
 //! asked for.
+//!
+//! Two more duties: each hop carries the headers and cookies the policy
+//! declares for that hop's exact host (so a redirect to another host gets
+//! none of them), and when the operator set an upstream proxy every hop
+//! goes through moat's own egress proxy on loopback, which checks the hop
+//! again and asks the upstream for the checked address.
 
 use std::{sync::Arc, time::Duration};
 
 use moat_shared::{
-    net::{self, ClientSettings, NetError},
+    net::{self, ClientSettings, LocalProxy, NetError, Outbound, Secret},
     policy::{AllowedUrl, UrlPolicy},
 };
 use reqwest::{StatusCode, header};
 
 use crate::{
+    egress::{EgressProxy, REFUSAL_HEADER, REFUSAL_MARKER},
     error::ScrapeError,
     extract::{self, Kind},
     pdf,
@@ -65,6 +72,10 @@ pub struct Fetcher {
     limits: FetchLimits,
     /// Per-host limits: every hop waits for a turn at its host.
     politeness: Option<Arc<Politeness>>,
+    outbound: Arc<Outbound>,
+    /// The loopback egress proxy every hop goes through when an upstream
+    /// proxy is set; started by the first fetch.
+    egress: Arc<tokio::sync::OnceCell<(EgressProxy, LocalProxy)>>,
 }
 
 impl Fetcher {
@@ -74,6 +85,8 @@ impl Fetcher {
             policy,
             limits,
             politeness: None,
+            outbound: Arc::default(),
+            egress: Arc::default(),
         }
     }
 
@@ -82,6 +95,42 @@ impl Fetcher {
     pub fn with_politeness(mut self, politeness: Arc<Politeness>) -> Self {
         self.politeness = Some(politeness);
         self
+    }
+
+    /// The same fetcher with an upstream proxy and per-host headers.
+    #[must_use]
+    pub fn with_outbound(mut self, outbound: Arc<Outbound>) -> Self {
+        self.outbound = outbound;
+        self
+    }
+
+    /// The loopback egress proxy, when an upstream proxy is set.
+    async fn via(&self) -> Result<Option<&LocalProxy>, ScrapeError> {
+        if !self.outbound.has_upstream() {
+            return Ok(None);
+        }
+        let (_, local) = self
+            .egress
+            .get_or_try_init(|| async {
+                let proxy = EgressProxy::start(
+                    self.policy.clone(),
+                    self.outbound.clone(),
+                    self.limits.connect_timeout,
+                    crate::browser::DEFAULT_EGRESS_LISTEN,
+                    true,
+                )
+                .await
+                .map_err(|error| {
+                    ScrapeError::Network(format!("cannot start the egress proxy: {error}"))
+                })?;
+                let local = LocalProxy {
+                    address: proxy.address(),
+                    authorization: Secret::new(proxy.authorization().to_string()),
+                };
+                Ok::<_, ScrapeError>((proxy, local))
+            })
+            .await?;
+        Ok(Some(local))
     }
 
     /// The URL policy this fetcher applies.
@@ -187,21 +236,38 @@ impl Fetcher {
             connect_timeout: self.limits.connect_timeout,
             user_agent: self.limits.user_agent.clone(),
         };
-        let client = net::pinned_client(&self.policy, url, &settings)
+        let via = self.via().await?;
+        let client = net::pinned_client_via(&self.policy, url, &settings, via)
             .await
             .map_err(|error| match error {
                 NetError::Denied(denied) => ScrapeError::Denied(denied),
                 other => ScrapeError::Network(other.to_string()),
             })?;
-        client
+        let response = client
             .get(url.as_str())
             .header(
                 header::ACCEPT,
                 "text/html,application/xhtml+xml,text/plain;q=0.9,application/json;q=0.8,*/*;q=0.5",
             )
+            // Only this hop's exact host's declared headers: a redirect to
+            // another host is a new hop and gets its own (none).
+            .headers(self.outbound.headers_for(url.as_url()))
             .send()
             .await
-            .map_err(|error| ScrapeError::Network(describe(url, &error)))
+            .map_err(|error| ScrapeError::Network(describe(url, &error)))?;
+        if via.is_some() && response.headers().contains_key(REFUSAL_HEADER) {
+            // The egress proxy's own refusal (a rebinding answer, or the
+            // upstream proxy unreachable or refusing): one line from it.
+            let text = response.text().await.unwrap_or_default();
+            let reason = text
+                .trim_start_matches(REFUSAL_MARKER)
+                .trim_start_matches(':');
+            return Err(ScrapeError::Network(format!(
+                "the request could not leave: {}",
+                reason.trim()
+            )));
+        }
+        Ok(response)
     }
 }
 

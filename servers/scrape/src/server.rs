@@ -6,6 +6,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use moat_shared::{
     CallContext, ServerIdentity, ToolError, ToolFuture, Toolbox,
+    net::Outbound,
     policy::{FleetPolicy, ScrapePolicy, UrlPolicy},
     runtime::{parse_arguments, tool_definition},
 };
@@ -106,6 +107,10 @@ impl ScrapeServer {
             fetch_timeout / 2,
             fetch_timeout + LEASE_MARGIN,
         ));
+        let outbound = Arc::new(
+            Outbound::from_policy(&limits, |name| std::env::var(name).ok())
+                .map_err(ScrapeError::Invalid)?,
+        );
         let fetcher = Fetcher::new(
             url_policy.clone(),
             FetchLimits {
@@ -116,7 +121,8 @@ impl ScrapeServer {
                 user_agent: limits.user_agent.clone(),
             },
         )
-        .with_politeness(politeness);
+        .with_politeness(politeness)
+        .with_outbound(outbound.clone());
         let chrome = options
             .chrome
             .clone()
@@ -142,9 +148,11 @@ impl ScrapeServer {
                     None => DEFAULT_EGRESS_LISTEN,
                 },
                 egress_advertise: limits.egress_advertise.clone(),
+                idle: Duration::from_millis(limits.browser_idle_ms),
             },
             url_policy.clone(),
-        );
+        )
+        .with_outbound(outbound);
         let provider = provider(&limits, options.brave_key.clone());
         let search = Search::new(
             provider,

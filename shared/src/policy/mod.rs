@@ -23,7 +23,9 @@ use toml::de::{DeTable, DeValue};
 
 pub use fs::{FsPolicy, Mode, RootEntry};
 pub use http::HttpPolicy;
-pub use scrape::{FleetPolicy, PolitenessPolicy, ScrapePolicy, SearchPolicy};
+pub use scrape::{
+    FleetPolicy, HostSecrets, PolitenessPolicy, ScrapePolicy, SearchPolicy, SecretSource,
+};
 pub use url::{AllowedUrl, UrlDenied, UrlPolicy};
 
 /// A whole policy file. Every section is optional; a server reads the

@@ -7,7 +7,7 @@
 //! must never hold a secret: the Brave key and the Redis password are
 //! named by environment variable.
 
-use std::path::Path;
+use std::{collections::BTreeMap, path::Path};
 
 use serde::Deserialize;
 
@@ -45,6 +45,10 @@ pub const DEFAULT_CACHE_ENTRIES: usize = 32;
 pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
 /// Largest screenshot returned, in bytes of PNG.
 pub const DEFAULT_SCREENSHOT_MAX_BYTES: usize = 5 * 1024 * 1024;
+/// How long a browser may sit without a tab before it is closed: long
+/// enough that a burst of scrapes reuses one warm browser (a launch costs
+/// ~0.3 s and ~100 MiB), short enough that a quiet server holds no Chromium.
+pub const DEFAULT_BROWSER_IDLE_MS: u64 = 60_000;
 /// The user agent sent when the policy does not set one.
 pub const DEFAULT_USER_AGENT: &str =
     "moat-scrape/0.1 (+https://example.invalid/moat; model-initiated fetch)";
@@ -102,6 +106,59 @@ pub struct ScrapePolicy {
     /// Per-destination-host limits across every session (and, with
     /// `[fleet] redis_url`, every replica).
     pub politeness: PolitenessPolicy,
+    /// An upstream HTTP proxy every request leaves through
+    /// (`http://HOST:PORT`), the browser's included. The URL policy is
+    /// still applied by moat first; the proxy is asked for the checked IP.
+    pub upstream_proxy: Option<String>,
+    /// Environment variable holding `user:password` for the upstream proxy.
+    pub upstream_proxy_auth_env: Option<String>,
+    /// Honour `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` from
+    /// the environment (off by default: a proxy is the operator's choice,
+    /// not an accident of the shell moat was started from).
+    pub proxy_from_env: bool,
+    /// Destinations reached directly even when an upstream proxy is set
+    /// (`NO_PROXY` syntax: `example.com` also matches its subdomains, `*`
+    /// matches everything).
+    pub no_proxy: Vec<String>,
+    /// Milliseconds a browser without open tabs stays up before it is
+    /// closed; 0 keeps it until the server exits.
+    pub browser_idle_ms: u64,
+    /// Request headers and cookies sent to one host only (`[[scrape.hosts]]`).
+    pub hosts: Vec<HostSecrets>,
+}
+
+/// `[[scrape.hosts]]`: headers and cookies for one host (an intranet
+/// wiki's token), sent only to that exact host (subdomains do not count)
+/// and never across a redirect to another host.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSecrets {
+    /// `wiki.corp` (any port) or `wiki.corp:8443` (that port only).
+    pub host: String,
+    /// Header name to value.
+    #[serde(default)]
+    pub headers: BTreeMap<String, SecretSource>,
+    /// Cookie name to value, sent as one `Cookie` header.
+    #[serde(default)]
+    pub cookies: BTreeMap<String, SecretSource>,
+}
+
+/// A header or cookie value: written in the policy (not a secret), or read
+/// from an environment variable when the server starts (a secret).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SecretSource {
+    /// The value itself.
+    Plain(String),
+    /// `{ env = "NAME", prefix = "Bearer " }`: the prefix, then the
+    /// variable's value.
+    Env {
+        /// The environment variable.
+        env: String,
+        /// Written before the value.
+        #[serde(default)]
+        prefix: String,
+    },
 }
 
 impl Default for ScrapePolicy {
@@ -128,6 +185,12 @@ impl Default for ScrapePolicy {
             egress_advertise: None,
             search: SearchPolicy::default(),
             politeness: PolitenessPolicy::default(),
+            upstream_proxy: None,
+            upstream_proxy_auth_env: None,
+            proxy_from_env: false,
+            no_proxy: Vec::new(),
+            browser_idle_ms: DEFAULT_BROWSER_IDLE_MS,
+            hosts: Vec::new(),
         }
     }
 }
@@ -390,6 +453,7 @@ impl ScrapePolicy {
                 ));
             }
         }
+        self.validate_network(file, source)?;
         if let Some(provider) = &self.search.provider
             && !matches!(provider.as_str(), "searxng" | "brave")
         {
@@ -407,6 +471,46 @@ impl ScrapePolicy {
                 key_offset(source, &["scrape", "search", "provider"]),
                 "field `searxng_url`: required when provider = \"searxng\"",
             ));
+        }
+        Ok(())
+    }
+}
+
+impl ScrapePolicy {
+    /// The upstream proxy URL is `http://HOST:PORT` and every declared host
+    /// is a bare host or `host:port`.
+    fn validate_network(&self, file: &Path, source: &str) -> Result<(), PolicyError> {
+        if let Some(proxy) = &self.upstream_proxy
+            && let Err(message) = crate::net::Upstream::parse(proxy, None)
+        {
+            return Err(PolicyError::at(
+                file,
+                source,
+                key_offset(source, &["scrape", "upstream_proxy"]),
+                format!("field `upstream_proxy`: {message}"),
+            ));
+        }
+        for entry in &self.hosts {
+            if let Err(message) = crate::net::HostMatch::parse(&entry.host) {
+                return Err(PolicyError::at(
+                    file,
+                    source,
+                    source.find(&entry.host),
+                    format!("field `hosts.host`: {message}"),
+                ));
+            }
+            if let Some(name) = entry
+                .headers
+                .keys()
+                .find(|name| reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err())
+            {
+                return Err(PolicyError::at(
+                    file,
+                    source,
+                    source.find(name.as_str()),
+                    format!("field `hosts.headers`: {name:?} is not a valid header name"),
+                ));
+            }
         }
         Ok(())
     }
