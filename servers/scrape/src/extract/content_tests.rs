@@ -488,3 +488,29 @@ fn taxonomy_classes_do_not_hide_the_post() {
         &["Politics", "Home page", "reader comment", "Sidebar link"],
     );
 }
+
+/// Image captions (`<figcaption>`, a `caption` class) are left out with
+/// the images they describe, which are never rendered; the paragraphs
+/// around them stay.
+#[test]
+fn image_captions_are_dropped_with_their_images() {
+    let html = format!(
+        "<html><body><article><h1>Harbour at dawn</h1>{}\
+         <figure><img src=/a.jpg><figcaption>Boats at the pier, photo: Jane Roe</figcaption></figure>{}\
+         <div class=wp-caption><img src=/b.jpg><p class=wp-caption-text>The old crane, seen from the east</p></div>\
+         {}</article></body></html>",
+        prose("harbour"),
+        prose("pier"),
+        prose("crane")
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Harbour at dawn", "The harbour", "The pier", "The crane"],
+        &[
+            "Boats at the pier",
+            "photo: Jane Roe",
+            "The old crane, seen",
+        ],
+    );
+}

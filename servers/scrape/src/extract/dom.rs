@@ -67,8 +67,9 @@ const BLOCKS: &[&str] = &[
 /// Class or id words (whole words of the attribute, split at anything
 /// that is not a letter or digit) that mark page furniture: comments,
 /// related-content boxes, share bars, cookie and newsletter notices,
-/// menus, bylines and post metadata. A word matches when it equals one of
-/// these or, for the longer ones, starts with it (`comments`, `sharebar`).
+/// menus, bylines, image captions and post metadata. A word matches when
+/// it equals one of these or, for the longer ones, starts with it
+/// (`comments`, `sharebar`).
 const BOILER_WORDS: &[&str] = &[
     "ad",
     "ads",
@@ -79,6 +80,7 @@ const BOILER_WORDS: &[&str] = &[
     "breadcrumb",
     "breadcrumbs",
     "byline",
+    "caption",
     "comentario",
     "comment",
     "commentaire",
@@ -150,7 +152,10 @@ const BOILER_ROLES: &[&str] = &[
 
 /// Tags that are page furniture by their HTML meaning. `<header>`,
 /// `<form>` and `<section>` are not: pages wrap their article in them.
-const BOILER_TAGS: &[&str] = &["nav", "aside", "footer"];
+/// `<figcaption>` describes an image, and images are never rendered: a
+/// caption ("Boats at the pier, photo: Jane Roe") without its picture is
+/// noise in the text.
+const BOILER_TAGS: &[&str] = &["nav", "aside", "footer", "figcaption"];
 
 /// What one arena node is.
 #[derive(Debug)]
