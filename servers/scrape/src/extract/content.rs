@@ -103,6 +103,9 @@ pub(super) struct Analysis {
     pub furniture: Vec<usize>,
     /// Undecided characters in the subtree.
     pub undecided: Vec<usize>,
+    /// Headings whose next block of text is boilerplate: they title a
+    /// list of links or a widget, not the article.
+    orphan: Vec<bool>,
 }
 
 impl Analysis {
@@ -157,12 +160,43 @@ impl Analysis {
             junk: Vec::new(),
             furniture: Vec::new(),
             undecided: Vec::new(),
+            orphan: Vec::new(),
         };
         analysis.sum(dom);
         if hints {
             analysis.drop_teasers(dom);
         }
+        analysis.mark_orphans(dom);
         analysis
+    }
+
+    /// Mark the short headings whose next block of text (in page order)
+    /// is link-dense or furniture, or that nothing follows: "More on this
+    /// topic", "Related posts", "Share this" title what the rendering
+    /// leaves out. A long heading is a lead paragraph set as one.
+    fn mark_orphans(&mut self, dom: &Dom) {
+        self.orphan = vec![false; dom.nodes.len()];
+        let mut pending: Vec<usize> = Vec::new();
+        for index in 1..dom.nodes.len() {
+            let Some(class) = self.class[index] else {
+                continue;
+            };
+            let heading = is_heading(dom.nodes[index].tag());
+            let junk = self.boiler[index] || class == Class::Boiler;
+            if heading && !junk && self.own_chars[index] < CONTENT_MIN_CHARS {
+                pending.push(index);
+            } else if junk {
+                for &title in &pending {
+                    self.orphan[title] = true;
+                }
+                pending.clear();
+            } else {
+                pending.clear();
+            }
+        }
+        for title in pending {
+            self.orphan[title] = true;
+        }
     }
 
     /// Sum each class over every subtree, furniture counting as
@@ -385,6 +419,9 @@ impl Analysis {
         }
         if !is_heading(tag) && self.junk[index] as f64 * BOILER_WEIGHT > self.content[index] as f64
         {
+            return true;
+        }
+        if is_heading(tag) && self.orphan[index] {
             return true;
         }
         let outside = match self.class[index] {

@@ -514,3 +514,31 @@ fn image_captions_are_dropped_with_their_images() {
         ],
     );
 }
+
+/// A heading whose next block is a list of links ("More on this topic")
+/// or that nothing follows is dropped with what it titles; a heading
+/// over a paragraph stays.
+#[test]
+fn headings_over_links_or_nothing_are_dropped() {
+    let links: String = (0..4)
+        .map(|n| format!("<li><a href=/more/{n}>Another article on the river, part {n}</a></li>"))
+        .collect();
+    let html = format!(
+        "<html><body><div class=post><h1>River cleanup</h1>{}<h2>Background</h2>{}\
+         <h2>More on this topic</h2><ul>{links}</ul>{}<h3>Stay in touch</h3></div></body></html>",
+        article("river", 3),
+        prose("volunteer"),
+        prose("council vote")
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &[
+            "River cleanup",
+            "Background",
+            "The volunteer",
+            "The council vote",
+        ],
+        &["More on this topic", "Another article", "Stay in touch"],
+    );
+}
