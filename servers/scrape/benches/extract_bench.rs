@@ -8,7 +8,9 @@
 //! directory holds `tests/eval/` and `tests/cache/`. Options:
 //! `--split even|odd` scores every other page (dev/holdout),
 //! `--worst N` lists the N pages losing the most snippets,
-//! `--dump DIR` writes each page's output to DIR, `--threads N` spreads
+//! `--dump DIR` writes each page's output to DIR (`NNNN.txt`, NNNN its
+//! index in URL order, and `passes.tsv`: index, pass, milliseconds), `--explain N` prints how
+//! page N (its index in URL order) was extracted, `--threads N` spreads
 //! the pages over N threads (default 1: the timing figures are for one
 //! page at a time on an idle core).
 //!
@@ -19,6 +21,7 @@
 
 use std::{
     collections::BTreeMap,
+    fmt::Write as _,
     path::{Path, PathBuf},
     time::Instant,
 };
@@ -95,11 +98,12 @@ struct Options {
     worst: usize,
     dump: Option<PathBuf>,
     threads: usize,
+    explain: Option<usize>,
 }
 
 fn options() -> anyhow::Result<Options> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: moat-extract-bench <unpacked-dir> <evaldata.json> [--split even|odd] [--worst N] [--dump DIR] [--threads N]";
+    let usage = "usage: moat-extract-bench <unpacked-dir> <evaldata.json> [--split even|odd] [--worst N] [--dump DIR] [--explain N] [--threads N]";
     let root = PathBuf::from(args.next().context(usage)?);
     let evaldata = PathBuf::from(args.next().context(usage)?);
     let mut options = Options {
@@ -109,6 +113,7 @@ fn options() -> anyhow::Result<Options> {
         worst: 0,
         dump: None,
         threads: 1,
+        explain: None,
     };
     while let Some(flag) = args.next() {
         let value = args
@@ -124,6 +129,9 @@ fn options() -> anyhow::Result<Options> {
             }
             "--worst" => options.worst = value.parse().context("--worst takes a number")?,
             "--dump" => options.dump = Some(PathBuf::from(value)),
+            "--explain" => {
+                options.explain = Some(value.parse().context("--explain takes a page index")?);
+            }
             "--threads" => {
                 options.threads = value
                     .parse::<usize>()
@@ -148,10 +156,19 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     clippy::disallowed_methods,
     reason = "a bench binary writing outputs into the directory the operator names"
 )]
-fn dump(dir: &Path, index: usize, text: &str) -> anyhow::Result<()> {
+fn dump(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join(format!("{index:04}.txt")), text)?;
+    std::fs::write(dir.join(name), text)?;
     Ok(())
+}
+
+fn pass_name(pass: Pass) -> &'static str {
+    match pass {
+        Pass::Selector => "selector",
+        Pass::Main => "main",
+        Pass::Loose => "loose",
+        Pass::WholeBody => "whole_body",
+    }
 }
 
 fn page_path(root: &Path, file: &str) -> anyhow::Result<PathBuf> {
@@ -202,7 +219,7 @@ fn run_page(
     let millis = started.elapsed().as_secs_f64() * 1000.0;
     let baseline = extract::to_plain_text(&html);
     if let Some(dir) = &options.dump {
-        dump(dir, index, &extracted.text)?;
+        dump(dir, &format!("{index:04}.txt"), &extracted.text)?;
     }
     Ok(PageResult {
         index,
@@ -226,6 +243,16 @@ fn main() -> anyhow::Result<()> {
         .filter(|(index, _)| options.split.is_none_or(|split| index % 2 == split))
         .map(|(index, (url, item))| (index, url, item))
         .collect();
+    if let Some(wanted) = options.explain {
+        let (_, url, item) = pages
+            .iter()
+            .find(|(index, _, _)| *index == wanted)
+            .with_context(|| format!("no page {wanted}"))?;
+        let file = item["file"].as_str().context("an entry without file")?;
+        let html = extract::decode(&read(&page_path(&options.root, file)?)?, None, Kind::Html);
+        println!("{url}\n{}", extract::explain(&html));
+        return Ok(());
+    }
     let chunk = pages.len().div_ceil(options.threads).max(1);
     let results: Vec<PageResult> = std::thread::scope(|scope| {
         let workers: Vec<_> = pages
@@ -263,20 +290,26 @@ fn main() -> anyhow::Result<()> {
         empties += usize::from(page.empty);
         whole_empties += usize::from(page.baseline_empty);
         times.push(page.millis);
-        *passes
-            .entry(match page.pass {
-                Pass::Selector => "selector",
-                Pass::Main => "main",
-                Pass::Loose => "loose",
-                Pass::WholeBody => "whole_body",
-            })
-            .or_default() += 1;
+        *passes.entry(pass_name(page.pass)).or_default() += 1;
         losses.push((
             page.counts.fp + page.counts.fn_,
             page.counts,
             page.index,
             &page.url,
         ));
+    }
+    if let Some(dir) = &options.dump {
+        let mut table = String::new();
+        for page in &results {
+            writeln!(
+                table,
+                "{}\t{}\t{:.2}",
+                page.index,
+                pass_name(page.pass),
+                page.millis
+            )?;
+        }
+        dump(dir, "passes.tsv", &table)?;
     }
     times.sort_by(f64::total_cmp);
     println!("pages: {}", times.len());

@@ -35,6 +35,13 @@ const WRAPPER_SHARE_PERCENT: usize = 50;
 /// when choosing the main element.
 const BOILER_WEIGHT: f64 = 1.0;
 
+/// What one character of furniture (text under a furniture hint) costs
+/// when choosing the main element: rendering leaves furniture out, so it
+/// only tips the balance towards the tighter of two elements; at full
+/// weight, comment threads or related-post lists beside the article's
+/// paragraphs made a single paragraph the winner.
+const FURNITURE_WEIGHT: f64 = 0.5;
+
 /// An element with at least this many children that each hold a
 /// link-titled heading and a short summary is a list of teasers (related
 /// posts, "you may also like"), however long: teasers point at other
@@ -91,8 +98,14 @@ pub(super) struct Analysis {
     pub content: Vec<usize>,
     /// Boilerplate characters in the subtree.
     pub junk: Vec<usize>,
+    /// Of those, inside furniture: rendering leaves them out whatever
+    /// element is chosen.
+    pub furniture: Vec<usize>,
     /// Undecided characters in the subtree.
     pub undecided: Vec<usize>,
+    /// Headings whose next block of text is boilerplate: they title a
+    /// list of links or a widget, not the article.
+    orphan: Vec<bool>,
 }
 
 impl Analysis {
@@ -145,13 +158,45 @@ impl Analysis {
             boiler,
             content: Vec::new(),
             junk: Vec::new(),
+            furniture: Vec::new(),
             undecided: Vec::new(),
+            orphan: Vec::new(),
         };
         analysis.sum(dom);
         if hints {
             analysis.drop_teasers(dom);
         }
+        analysis.mark_orphans(dom);
         analysis
+    }
+
+    /// Mark the short headings whose next block of text (in page order)
+    /// is link-dense or furniture, or that nothing follows: "More on this
+    /// topic", "Related posts", "Share this" title what the rendering
+    /// leaves out. A long heading is a lead paragraph set as one.
+    fn mark_orphans(&mut self, dom: &Dom) {
+        self.orphan = vec![false; dom.nodes.len()];
+        let mut pending: Vec<usize> = Vec::new();
+        for index in 1..dom.nodes.len() {
+            let Some(class) = self.class[index] else {
+                continue;
+            };
+            let heading = is_heading(dom.nodes[index].tag());
+            let junk = self.boiler[index] || class == Class::Boiler;
+            if heading && !junk && self.own_chars[index] < CONTENT_MIN_CHARS {
+                pending.push(index);
+            } else if junk {
+                for &title in &pending {
+                    self.orphan[title] = true;
+                }
+                pending.clear();
+            } else {
+                pending.clear();
+            }
+        }
+        for title in pending {
+            self.orphan[title] = true;
+        }
     }
 
     /// Sum each class over every subtree, furniture counting as
@@ -160,12 +205,17 @@ impl Analysis {
         let len = dom.nodes.len();
         self.content = vec![0; len];
         self.junk = vec![0; len];
+        self.furniture = vec![0; len];
         self.undecided = vec![0; len];
         for index in (0..len).rev() {
             let chars = self.own_chars[index];
             match (self.boiler[index], self.class[index]) {
                 (_, None) => {}
-                (true, _) | (false, Some(Class::Boiler)) => self.junk[index] += chars,
+                (true, _) => {
+                    self.junk[index] += chars;
+                    self.furniture[index] += chars;
+                }
+                (false, Some(Class::Boiler)) => self.junk[index] += chars,
                 (false, Some(Class::Content)) => self.content[index] += chars,
                 (false, Some(Class::Undecided)) => self.undecided[index] += chars,
             }
@@ -173,6 +223,7 @@ impl Analysis {
                 let parent = dom.nodes[index].parent;
                 self.content[parent] += self.content[index];
                 self.junk[parent] += self.junk[index];
+                self.furniture[parent] += self.furniture[index];
                 self.undecided[parent] += self.undecided[index];
             }
         }
@@ -197,27 +248,41 @@ impl Analysis {
                 continue;
             }
             let node = &dom.nodes[index];
-            let teasers = node
+            let teasers: Vec<usize> = node
                 .children
                 .iter()
-                .filter(|&&child| {
+                .copied()
+                .filter(|&child| {
                     linked[child] == 1
                         && self.content[child] > 0
                         && self.content[child] <= MAX_TEASER_CHARS
                 })
-                .count();
-            if teasers < MIN_TEASERS {
+                .collect();
+            if teasers.len() < MIN_TEASERS {
                 continue;
             }
-            self.boiler[index] = true;
-            // Descendants inherit the mark (pre-order: they follow).
-            let mut stack = node.children.clone();
-            while let Some(child) = stack.pop() {
-                self.boiler[child] = true;
-                stack.extend(dom.nodes[child].children.iter().copied());
+            // Teasers making most of the element: a teaser list. Else
+            // boxes of them among an article's paragraphs: only they go.
+            let teaser_content: usize = teasers.iter().map(|&child| self.content[child]).sum();
+            let marked = if teaser_content * 2 >= self.content[index] {
+                vec![index]
+            } else {
+                teasers
+            };
+            for root in marked {
+                self.mark_boiler(dom, root);
             }
         }
         self.sum(dom);
+    }
+
+    /// Mark `root` and its subtree as furniture.
+    fn mark_boiler(&mut self, dom: &Dom, root: usize) {
+        let mut stack = vec![root];
+        while let Some(index) = stack.pop() {
+            self.boiler[index] = true;
+            stack.extend(dom.nodes[index].children.iter().copied());
+        }
     }
 
     /// The element under the body (or the body) with the best balance of
@@ -237,7 +302,8 @@ impl Analysis {
                 continue;
             }
             let value = self.content[index] as f64
-                - BOILER_WEIGHT * self.junk[index] as f64
+                - BOILER_WEIGHT * (self.junk[index] - self.furniture[index]) as f64
+                - FURNITURE_WEIGHT * self.furniture[index] as f64
                 - UNDECIDED_WEIGHT * self.undecided[index] as f64;
             if value > best_value || (value >= best_value && self.content[index] > 0) {
                 best = index;
@@ -355,12 +421,57 @@ impl Analysis {
         {
             return true;
         }
+        if is_heading(tag) && self.orphan[index] {
+            return true;
+        }
         let outside = match self.class[index] {
             Some(Class::Undecided) => index < span.first || index > span.last,
             Some(_) if is_heading(tag) => index > span.last,
             _ => false,
         };
         outside && (self.content[index] == 0 || is_heading(tag))
+    }
+}
+
+impl Analysis {
+    /// The chosen `root` for [`super::explain`]: its ancestry, scores, the
+    /// span, and its children with theirs.
+    pub fn describe(&self, dom: &Dom, root: usize, span: Span) -> String {
+        let label = |index: usize| {
+            dom.nodes[index]
+                .label
+                .as_deref()
+                .unwrap_or(dom.nodes[index].tag())
+                .to_string()
+        };
+        let scores = |index: usize| {
+            format!(
+                "[{index} c={} j={} u={}{}]",
+                self.content[index],
+                self.junk[index],
+                self.undecided[index],
+                if self.boiler[index] { " boiler" } else { "" }
+            )
+        };
+        let mut chain = vec![root];
+        while let Some(&top) = chain.last()
+            && top != 0
+        {
+            chain.push(dom.nodes[top].parent);
+        }
+        let path: Vec<String> = chain
+            .iter()
+            .rev()
+            .skip(1)
+            .map(|&index| format!("{} {}", label(index), scores(index)))
+            .collect();
+        let mut out = format!("{span:?}\n  {}", path.join("\n  > "));
+        for &child in &dom.nodes[root].children {
+            if dom.nodes[child].chars > 0 && matches!(dom.nodes[child].data, Data::Element(_)) {
+                out.push_str(&format!("\n    {} {}", label(child), scores(child)));
+            }
+        }
+        out
     }
 }
 

@@ -397,3 +397,148 @@ to follow the references that the author gave while the council debated the budg
         extracted.links
     );
 }
+
+/// Boxes of teasers between an article's paragraphs (a linked heading and
+/// a short summary each) are dropped one by one; the article around them,
+/// much longer than the boxes, is kept whole.
+#[test]
+fn teaser_boxes_inside_an_article_leave_the_article() {
+    let teaser = |n: usize| {
+        format!(
+            "<div><h3><a href=/more-{n}>Read more about topic {n}</a></h3>\
+             <p>Teaser summary {n}: the gist of another story, in a sentence.</p></div>"
+        )
+    };
+    let html = format!(
+        "<html><body><div class=copytext><h1>Podcast transcript</h1>{}{}{}{}{}{}{}</div></body></html>",
+        article("first part", 4),
+        teaser(1),
+        article("second part", 4),
+        teaser(2),
+        article("third part", 4),
+        teaser(3),
+        article("last part", 2),
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &[
+            "Podcast transcript",
+            "The first part 0",
+            "The second part 3",
+            "The last part 1",
+        ],
+        &["Read more about topic", "Teaser summary"],
+    );
+}
+
+/// An article whose paragraphs sit beside a long recommendation widget in
+/// one container is kept whole: the widget's text is left out when
+/// rendering, so it must not make a single paragraph the better choice.
+#[test]
+fn paragraphs_beside_a_long_widget_are_kept_together() {
+    let teasers: String = (0..40)
+        .map(|n| {
+            format!(
+                "<div class=entry><a href=/s{n}>Story {n} in the series</a>\
+                 <div>A recommended story number {n}</div></div>"
+            )
+        })
+        .collect();
+    let footer: String = (0..60)
+        .map(|n| format!("<a href=/f{n}>Footer link {n}</a> "))
+        .collect();
+    let html = format!(
+        "<html><body><div class=story><h1>Cocktail classics</h1>{}\
+         <div class=\"widget chronicle\">{teasers}</div></div><footer>{footer}</footer></body></html>",
+        (0..5)
+            .map(|n| format!("<div>{0}{0}</div>", prose(&format!("drink {n}"))))
+            .collect::<String>()
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Cocktail classics", "The drink 0", "The drink 4"],
+        &["recommended story", "Story 7 in the series"],
+    );
+}
+
+/// Class tokens naming the post's tags and categories (`tag-comments`,
+/// `category-sidebar`) do not make the post furniture; a real tag box
+/// (`tags`) still is.
+#[test]
+fn taxonomy_classes_do_not_hide_the_post() {
+    let html = format!(
+        "<html><body><div class=site><article class=\"post tag-comments tag-share category-sidebar\">\
+         <h1>Election night</h1>{}<div class=tags><a href=/t/1>Politics</a> <a href=/t/2>Votes</a></div>\
+         </article><div class=menu-list><a href=/a>Home page</a> <a href=/b>Archive page</a></div>\
+         <div id=comments>{}</div><aside>{}</aside></div></body></html>",
+        article("count", 4),
+        article("reader comment", 3),
+        (0..30)
+            .map(|n| format!("<a href=/s{n}>Sidebar link {n}</a> "))
+            .collect::<String>()
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &["Election night", "The count 0", "The count 3"],
+        &["Politics", "Home page", "reader comment", "Sidebar link"],
+    );
+}
+
+/// Image captions (`<figcaption>`, a `caption` class) are left out with
+/// the images they describe, which are never rendered; the paragraphs
+/// around them stay.
+#[test]
+fn image_captions_are_dropped_with_their_images() {
+    let html = format!(
+        "<html><body><article><h1>Harbour at dawn</h1>{}\
+         <figure><img src=/a.jpg><figcaption>Boats at the pier, photo: Jane Roe</figcaption></figure>{}\
+         <div class=wp-caption><img src=/b.jpg><p class=wp-caption-text>The old crane, seen from the east</p></div>\
+         {}</article></body></html>",
+        prose("harbour"),
+        prose("pier"),
+        prose("crane")
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Harbour at dawn", "The harbour", "The pier", "The crane"],
+        &[
+            "Boats at the pier",
+            "photo: Jane Roe",
+            "The old crane, seen",
+        ],
+    );
+}
+
+/// A heading whose next block is a list of links ("More on this topic")
+/// or that nothing follows is dropped with what it titles; a heading
+/// over a paragraph stays.
+#[test]
+fn headings_over_links_or_nothing_are_dropped() {
+    let links: String = (0..4)
+        .map(|n| format!("<li><a href=/more/{n}>Another article on the river, part {n}</a></li>"))
+        .collect();
+    let html = format!(
+        "<html><body><div class=post><h1>River cleanup</h1>{}<h2>Background</h2>{}\
+         <h2>More on this topic</h2><ul>{links}</ul>{}<h3>Stay in touch</h3></div></body></html>",
+        article("river", 3),
+        prose("volunteer"),
+        prose("council vote")
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &[
+            "River cleanup",
+            "Background",
+            "The volunteer",
+            "The council vote",
+        ],
+        &["More on this topic", "Another article", "Stay in touch"],
+    );
+}

@@ -67,8 +67,9 @@ const BLOCKS: &[&str] = &[
 /// Class or id words (whole words of the attribute, split at anything
 /// that is not a letter or digit) that mark page furniture: comments,
 /// related-content boxes, share bars, cookie and newsletter notices,
-/// menus, bylines and post metadata. A word matches when it equals one of
-/// these or, for the longer ones, starts with it (`comments`, `sharebar`).
+/// menus, bylines, image captions and post metadata. A word matches when
+/// it equals one of these or, for the longer ones, starts with it
+/// (`comments`, `sharebar`).
 const BOILER_WORDS: &[&str] = &[
     "ad",
     "ads",
@@ -79,6 +80,7 @@ const BOILER_WORDS: &[&str] = &[
     "breadcrumb",
     "breadcrumbs",
     "byline",
+    "caption",
     "comentario",
     "comment",
     "commentaire",
@@ -127,6 +129,11 @@ const BOILER_WORDS: &[&str] = &[
     "widget",
 ];
 
+/// First words of the class tokens that name the post's taxonomy
+/// (`tag-berlin`, `category-newsletter`: blog engines put one per tag and
+/// category on the element holding the post), not a box of tags.
+const TAXONOMY_WORDS: &[&str] = &["tag", "category"];
+
 /// Words of [`BOILER_WORDS`] this long or longer also match as prefixes.
 const PREFIX_MIN_LEN: usize = 5;
 
@@ -145,7 +152,10 @@ const BOILER_ROLES: &[&str] = &[
 
 /// Tags that are page furniture by their HTML meaning. `<header>`,
 /// `<form>` and `<section>` are not: pages wrap their article in them.
-const BOILER_TAGS: &[&str] = &["nav", "aside", "footer"];
+/// `<figcaption>` describes an image, and images are never rendered: a
+/// caption ("Boats at the pier, photo: Jane Roe") without its picture is
+/// noise in the text.
+const BOILER_TAGS: &[&str] = &["nav", "aside", "footer", "figcaption"];
 
 /// What one arena node is.
 #[derive(Debug)]
@@ -177,6 +187,9 @@ pub(super) struct Node {
     pub link_chars: usize,
     /// Block-level elements in the subtree (itself excluded).
     pub blocks_inside: usize,
+    /// `tag#id.class`, kept only when the arena is built for
+    /// [`super::explain`].
+    pub label: Option<Box<str>>,
 }
 
 impl Node {
@@ -213,8 +226,8 @@ pub(super) struct Dom {
 
 impl Dom {
     /// Copy the visible part of `document`, marking the elements matching
-    /// `selector`.
-    pub fn build(document: &Html, selector: Option<&Selector>) -> Self {
+    /// `selector`; with `labels`, each element keeps its `tag#id.class`.
+    pub fn build(document: &Html, selector: Option<&Selector>, labels: bool) -> Self {
         let mut nodes = vec![leaf(Data::Element(String::new()), 0)];
         let mut body = None;
         // The arena index of each open element; None for skipped subtrees.
@@ -252,6 +265,17 @@ impl Dom {
                             let index = nodes.len();
                             let mut entry = leaf(Data::Element(name), parent);
                             entry.boiler_hint = boiler_hint(element);
+                            if labels {
+                                entry.label = Some(
+                                    format!(
+                                        "{}#{}.{}",
+                                        entry.tag(),
+                                        element.attr("id").unwrap_or(""),
+                                        element.attr("class").unwrap_or("")
+                                    )
+                                    .into(),
+                                );
+                            }
                             entry.holds_main = entry.tag() == "main"
                                 || element
                                     .attr("role")
@@ -337,6 +361,7 @@ fn leaf(data: Data, parent: usize) -> Node {
         chars: 0,
         link_chars: 0,
         blocks_inside: 0,
+        label: None,
     }
 }
 
@@ -389,13 +414,23 @@ fn boiler_hint(element: &scraper::node::Element) -> bool {
     }) {
         return true;
     }
-    let words = [element.attr("class"), element.attr("id")];
-    words.into_iter().flatten().any(|value| {
-        value
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|word| !word.is_empty())
-            .any(|word| boiler_word(&word.to_ascii_lowercase()))
-    })
+    let values = [element.attr("class"), element.attr("id")];
+    values
+        .into_iter()
+        .flatten()
+        .flat_map(str::split_ascii_whitespace)
+        .any(|token| {
+            let mut words = token
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|word| !word.is_empty())
+                .map(str::to_ascii_lowercase)
+                .peekable();
+            let first = words.next().unwrap_or_default();
+            if words.peek().is_some() && TAXONOMY_WORDS.contains(&first.as_str()) {
+                return false;
+            }
+            boiler_word(&first) || words.any(|word| boiler_word(&word))
+        })
 }
 
 fn boiler_word(word: &str) -> bool {

@@ -267,16 +267,8 @@ pub fn html_to_text(
             })
         })
         .transpose()?;
-    let dom = dom::Dom::build(&document, parsed.as_ref());
+    let dom = dom::Dom::build(&document, parsed.as_ref(), false);
     drop(document);
-    let budget = html.len();
-    let render = |roots: &[usize], skip: &dyn Fn(usize) -> bool| {
-        let mut renderer = render::Renderer::new(&dom, format, base.as_ref(), budget);
-        for &root in roots {
-            renderer.render(root, skip);
-        }
-        renderer.finish()
-    };
     let (pass, (text, links)) = if let Some(selector) = selector {
         let roots = outermost_selected(&dom);
         if roots.is_empty() {
@@ -284,30 +276,13 @@ pub fn html_to_text(
                 "selector {selector:?} matched nothing on the page"
             )));
         }
-        (Pass::Selector, render(&roots, &|_| false))
-    } else {
-        let mut best: Option<(Pass, (String, Vec<Link>), usize)> = None;
-        for pass in [Pass::Main, Pass::Loose, Pass::WholeBody] {
-            let output = match pass {
-                Pass::Main | Pass::Loose => {
-                    let analysis = content::Analysis::new(&dom, pass == Pass::Main);
-                    let root = analysis.best(&dom);
-                    let span = analysis.span(&dom, root);
-                    render(&[root], &|index| analysis.skip(&dom, span, index))
-                }
-                _ => render(&[dom.body], &|_| false),
-            };
-            let chars = dom::visible_chars(&output.0);
-            if chars >= MIN_MAIN_CHARS || chars * 2 >= dom.nodes[dom.body].chars {
-                best = Some((pass, output, chars));
-                break;
-            }
-            if best.as_ref().is_none_or(|(_, _, most)| chars > *most) {
-                best = Some((pass, output, chars));
-            }
+        let mut renderer = render::Renderer::new(&dom, format, base.as_ref(), html.len());
+        for root in roots {
+            renderer.render(root, &|_| false);
         }
-        let (pass, output, _) = best.unwrap_or((Pass::WholeBody, (String::new(), Vec::new()), 0));
-        (pass, output)
+        (Pass::Selector, renderer.finish())
+    } else {
+        main_content(&dom, format, base.as_ref(), html.len(), None)
     };
     let visible = dom::visible_chars(&text);
     let needs_browser = signals.verdict(visible);
@@ -318,6 +293,66 @@ pub fn html_to_text(
         pass,
         links,
     })
+}
+
+/// The passes of [`html_to_text`] without a selector: the first one
+/// reaching [`MIN_MAIN_CHARS`] (or half the body's text) wins, else the one
+/// with the most text. With `trace`, each pass's choice is described there.
+fn main_content(
+    dom: &dom::Dom,
+    format: Format,
+    base: Option<&url::Url>,
+    budget: usize,
+    mut trace: Option<&mut String>,
+) -> (Pass, (String, Vec<Link>)) {
+    let mut best: Option<(Pass, (String, Vec<Link>), usize)> = None;
+    for pass in [Pass::Main, Pass::Loose, Pass::WholeBody] {
+        let mut renderer = render::Renderer::new(dom, format, base, budget);
+        match pass {
+            Pass::Main | Pass::Loose => {
+                let analysis = content::Analysis::new(dom, pass == Pass::Main);
+                let root = analysis.best(dom);
+                let span = analysis.span(dom, root);
+                if let Some(trace) = trace.as_deref_mut() {
+                    trace.push_str(&format!(
+                        "{pass:?}: {}\n",
+                        analysis.describe(dom, root, span)
+                    ));
+                }
+                renderer.render(root, &|index| analysis.skip(dom, span, index));
+            }
+            _ => renderer.render(dom.body, &|_| false),
+        }
+        let output = renderer.finish();
+        let chars = dom::visible_chars(&output.0);
+        if let Some(trace) = trace.as_deref_mut() {
+            trace.push_str(&format!("{pass:?}: {chars} chars rendered\n"));
+        }
+        if chars >= MIN_MAIN_CHARS || chars * 2 >= dom.nodes[dom.body].chars {
+            return (pass, output);
+        }
+        if best.as_ref().is_none_or(|(_, _, most)| chars > *most) {
+            best = Some((pass, output, chars));
+        }
+    }
+    best.map_or(
+        (Pass::WholeBody, (String::new(), Vec::new())),
+        |(pass, output, _)| (pass, output),
+    )
+}
+
+/// How [`html_to_text`] chose the main content of `html`: each pass's
+/// root (its ancestry as `tag#id.class`), its scores and the span kept.
+/// For the extraction bench's `--explain`; never used to serve a page.
+#[doc(hidden)]
+pub fn explain(html: &str) -> String {
+    let document = Html::parse_document(html);
+    let dom = dom::Dom::build(&document, None, true);
+    drop(document);
+    let mut trace = String::new();
+    let (pass, _) = main_content(&dom, Format::Text, None, html.len(), Some(&mut trace));
+    trace.push_str(&format!("chosen: {pass:?}\n"));
+    trace
 }
 
 /// The base for relative links: the page's `<base href>` resolved against
@@ -377,7 +412,7 @@ pub const TEXT_SLACK_BYTES: usize = 4096;
 #[doc(hidden)]
 pub fn to_plain_text(html: &str) -> String {
     let fragment = Html::parse_fragment(html);
-    let dom = dom::Dom::build(&fragment, None);
+    let dom = dom::Dom::build(&fragment, None, false);
     let mut renderer = render::Renderer::new(&dom, Format::Text, None, 0);
     renderer.render(0, &|_| false);
     renderer.finish().0
