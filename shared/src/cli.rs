@@ -18,13 +18,13 @@ use rmcp::model::{CallToolRequestParams, ContentBlock, JsonObject};
 
 use crate::{
     error::Error,
-    policy::{HttpPolicy, Policy},
+    policy::{HttpPolicy, Policy, http::OAuthPolicy},
     runtime::{
         auth::Tokens,
         handler::RuntimeState,
         http::{HttpOptions, serve_http},
         inprocess,
-        oauth::{OAuth, OAuthPolicy},
+        oauth::OAuth,
         stdio::serve_stdio,
         telemetry_data::Audit,
         toolbox::Toolbox,

@@ -28,10 +28,10 @@ use std::{
 
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
-use moat_shared::{CallContext, runtime::handler::ProgressReporter};
+use moat_shared::{CallContext, runtime::toolbox::ProgressReporter};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Roots, root::Root, tool::list_directory::Kind};
+use crate::{Roots, root::Root};
 
 /// How many visited entries between two progress notifications: often
 /// enough to show a long walk is alive, rare enough to cost nothing.
@@ -123,7 +123,7 @@ pub struct Limits {
     /// Stop when cancelled.
     pub cancel: CancellationToken,
     /// Report progress here, when the client asked.
-    pub progress: Option<(tokio::runtime::Handle, ProgressReporter)>,
+    pub progress: Option<ProgressReporter>,
 }
 
 impl Limits {
@@ -135,11 +135,7 @@ impl Limits {
             .saturating_duration_since(tokio::time::Instant::now());
         let margin = DEADLINE_MARGIN.min(remaining / 4);
         let deadline = Instant::now() + remaining.saturating_sub(margin);
-        let progress = context.progress.clone().and_then(|reporter| {
-            tokio::runtime::Handle::try_current()
-                .ok()
-                .map(|handle| (handle, reporter))
-        });
+        let progress = context.progress.clone();
         Self {
             max_visited,
             deadline,
@@ -149,17 +145,60 @@ impl Limits {
     }
 
     fn report(&self, visited: usize) {
-        if let Some((handle, reporter)) = &self.progress {
-            let reporter = reporter.clone();
-            handle.spawn(async move {
-                reporter
-                    .report(
-                        visited as f64,
-                        None,
-                        Some(format!("{visited} entries visited")),
-                    )
-                    .await;
-            });
+        if let Some(reporter) = &self.progress {
+            reporter.report(
+                visited as f64,
+                None,
+                Some(format!("{visited} entries visited")),
+            );
+        }
+    }
+}
+
+/// What a listing says an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link (not followed).
+    Link,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+impl Kind {
+    /// The marker used in text listings.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Kind::Dir => "[DIR]",
+            Kind::File => "[FILE]",
+            Kind::Link => "[LINK]",
+            Kind::Other => "[OTHER]",
+        }
+    }
+
+    /// The word used in structured output.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Dir => "directory",
+            Kind::File => "file",
+            Kind::Link => "symlink",
+            Kind::Other => "other",
+        }
+    }
+
+    /// Classify a file type without following links.
+    pub fn of(file_type: cap_std::fs::FileType) -> Self {
+        if file_type.is_symlink() {
+            Kind::Link
+        } else if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The toolbox: the three tools over one [`Engine`] (policy, fetcher,
-//! robots cache, page cache, browser, search client).
+//! The toolbox: builds the one [`Engine`] (policy, fetcher, robots cache,
+//! page cache, browser, search client) and serves the three tools over it.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -13,6 +13,7 @@ use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use crate::{
     browser::{BrowserPool, BrowserSettings, DEFAULT_CHROME, DEFAULT_EGRESS_LISTEN},
     cache::PageCache,
+    engine::Engine,
     error::ScrapeError,
     fetcher::{FetchLimits, Fetcher},
     robots::RobotsCache,
@@ -39,29 +40,6 @@ pub struct ScrapeOptions {
     pub chrome_env: Option<String>,
     /// The Brave key, read by main from the policy's environment variable.
     pub brave_key: Option<String>,
-}
-
-/// Everything a tool call needs.
-#[derive(Debug)]
-pub struct Engine {
-    /// The URL policy.
-    pub url_policy: Arc<UrlPolicy>,
-    /// The limits.
-    pub limits: ScrapePolicy,
-    /// Plain HTTP.
-    pub fetcher: Fetcher,
-    /// robots.txt rules per origin.
-    pub robots: RobotsCache,
-    /// robots.txt timeout.
-    pub robots_timeout: Duration,
-    /// Continuation cache.
-    pub cache: PageCache,
-    /// The browser.
-    pub browser: BrowserPool,
-    /// Deadline of one browser call.
-    pub browser_timeout: Duration,
-    /// Search provider.
-    pub search: Search,
 }
 
 /// moat-scrape's toolbox.

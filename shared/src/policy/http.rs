@@ -58,7 +58,26 @@ pub struct HttpPolicy {
     /// Time a client has to send its request headers, in milliseconds.
     pub header_read_timeout_ms: u64,
     /// OAuth 2.1 resource-server mode: validate JWT access tokens.
-    pub oauth: Option<crate::runtime::oauth::OAuthPolicy>,
+    pub oauth: Option<OAuthPolicy>,
+}
+
+/// `[http.oauth]`: how tokens are validated.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthPolicy {
+    /// The JWKS: a file path or an `https://` URL (fetched at start-up).
+    pub jwks: String,
+    /// The expected `iss`.
+    pub issuer: String,
+    /// This server's identifier, expected in `aud` (usually its URL).
+    pub audience: String,
+    /// Scopes every request must carry.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// Authorization servers clients should get tokens from (defaults to
+    /// the issuer).
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
 }
 
 impl Default for HttpPolicy {

@@ -19,8 +19,8 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
-        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+        ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+        ServerCapabilities, ServerConfig, Tool,
     },
     service::{NotificationContext, Peer, RequestContext},
 };
@@ -31,7 +31,7 @@ use crate::{
     error::ToolError,
     runtime::{
         telemetry_data::{Audit, CallRecord, Metrics},
-        toolbox::{CallContext, Toolbox},
+        toolbox::{CallContext, ProgressReporter, Toolbox},
     },
 };
 
@@ -136,36 +136,6 @@ struct AbortOnDrop(tokio::task::AbortHandle);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// Sends `notifications/progress` for one call. Progress values only grow,
-/// as MCP 2025-11-25 basic/utilities/progress requires.
-#[derive(Clone)]
-pub struct ProgressReporter {
-    peer: Peer<RoleServer>,
-    token: ProgressToken,
-    last: Arc<std::sync::Mutex<f64>>,
-}
-
-impl ProgressReporter {
-    /// Report `progress` (of `total`, when known). Values that do not exceed
-    /// the last one sent are dropped; send failures are ignored (progress is
-    /// advisory).
-    pub async fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
-        {
-            let Ok(mut last) = self.last.lock() else {
-                return;
-            };
-            if progress <= *last {
-                return;
-            }
-            *last = progress;
-        }
-        let mut param = ProgressNotificationParam::new(self.token.clone(), progress);
-        param.total = total;
-        param.message = message;
-        let _ = self.peer.notify_progress(param).await;
     }
 }
 
@@ -320,11 +290,7 @@ impl Handler {
         let progress = context
             .meta
             .get_progress_token()
-            .map(|token| ProgressReporter {
-                peer: context.peer.clone(),
-                token,
-                last: Arc::new(std::sync::Mutex::new(f64::NEG_INFINITY)),
-            });
+            .map(|token| ProgressReporter::new(context.peer.clone(), token));
         let client_roots = self
             .session
             .client_roots

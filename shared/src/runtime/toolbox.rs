@@ -6,7 +6,11 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use rmcp::model::{ContentBlock, JsonObject, Tool};
+use rmcp::{
+    RoleServer,
+    model::{ContentBlock, JsonObject, ProgressNotificationParam, ProgressToken, Tool},
+    service::Peer,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -40,7 +44,7 @@ pub struct CallContext {
     /// When the runtime stops waiting for this call.
     pub deadline: Instant,
     /// Reports progress to the client, when it asked for progress.
-    pub progress: Option<crate::runtime::handler::ProgressReporter>,
+    pub progress: Option<ProgressReporter>,
     /// The roots the client declared through MCP Roots, as `file://` URIs,
     /// when the client supports roots; `None` when it does not.
     pub client_roots: Option<Vec<String>>,
@@ -69,6 +73,54 @@ impl CallContext {
     /// True once the deadline has passed.
     pub fn past_deadline(&self) -> bool {
         Instant::now() >= self.deadline
+    }
+}
+
+/// Sends `notifications/progress` for one call. Progress values only grow,
+/// as MCP 2025-11-25 basic/utilities/progress requires.
+#[derive(Clone)]
+pub struct ProgressReporter {
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+    last: Arc<std::sync::Mutex<f64>>,
+    /// Where notifications are sent from, so that a tool on a blocking
+    /// thread can report without an async context of its own.
+    runtime: tokio::runtime::Handle,
+}
+
+impl ProgressReporter {
+    /// A reporter for the request that carried `token`. Must be made inside
+    /// the runtime (the handler does).
+    pub fn new(peer: Peer<RoleServer>, token: ProgressToken) -> Self {
+        Self {
+            peer,
+            token,
+            last: Arc::new(std::sync::Mutex::new(f64::NEG_INFINITY)),
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Report `progress` (of `total`, when known), from async code or a
+    /// blocking walk alike: the notification is sent in the background.
+    /// Values that do not exceed the last one sent are dropped; send
+    /// failures are ignored (progress is advisory).
+    pub fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        {
+            let Ok(mut last) = self.last.lock() else {
+                return;
+            };
+            if progress <= *last {
+                return;
+            }
+            *last = progress;
+        }
+        let mut param = ProgressNotificationParam::new(self.token.clone(), progress);
+        param.total = total;
+        param.message = message;
+        let peer = self.peer.clone();
+        self.runtime.spawn(async move {
+            let _ = peer.notify_progress(param).await;
+        });
     }
 }
 

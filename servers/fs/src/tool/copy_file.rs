@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::list_directory::Kind;
+use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::list_directory::Kind;
+use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,

@@ -15,7 +15,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::list_directory::Kind;
+use crate::walk::Kind;
 use crate::{FsServer, error::FsError};
 
 /// Arguments of `get_file_info`.

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::{FsServer, Target, error::FsError};
+use crate::{FsServer, Target, error::FsError, walk::Kind};
 
 /// Arguments of `list_directory`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -37,54 +37,6 @@ pub fn definition() -> Tool {
             "total": { "type": "integer" },
             "nextOffset": { "type": ["integer", "null"] },
         })))
-}
-
-/// What a listing says an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A directory.
-    Dir,
-    /// A regular file.
-    File,
-    /// A symbolic link (not followed).
-    Link,
-    /// A FIFO, socket or device.
-    Other,
-}
-
-impl Kind {
-    /// The marker used in text listings.
-    pub fn marker(self) -> &'static str {
-        match self {
-            Kind::Dir => "[DIR]",
-            Kind::File => "[FILE]",
-            Kind::Link => "[LINK]",
-            Kind::Other => "[OTHER]",
-        }
-    }
-
-    /// The word used in structured output.
-    pub fn word(self) -> &'static str {
-        match self {
-            Kind::Dir => "directory",
-            Kind::File => "file",
-            Kind::Link => "symlink",
-            Kind::Other => "other",
-        }
-    }
-
-    /// Classify a file type without following links.
-    pub fn of(file_type: cap_std::fs::FileType) -> Self {
-        if file_type.is_symlink() {
-            Kind::Link
-        } else if file_type.is_dir() {
-            Kind::Dir
-        } else if file_type.is_file() {
-            Kind::File
-        } else {
-            Kind::Other
-        }
-    }
 }
 
 /// One listed entry.

@@ -15,7 +15,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::list_directory::{Kind, entries};
+use super::list_directory::entries;
+use crate::walk::Kind;
 use crate::{FsServer, error::FsError};
 
 /// How to sort.

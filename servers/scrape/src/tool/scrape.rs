@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     cache::CacheKey,
+    engine::Engine,
     error::ScrapeError,
     extract::{self, Extracted, Format, Kind, Link, Pass},
     fetcher::Fetched,
     metadata::{self, Metadata},
     page::{Page, PdfPages, Renderer},
     pdf,
-    server::Engine,
 };
 
 /// How to render.

@@ -5,7 +5,7 @@ use moat_shared::ToolOutput;
 use rmcp::model::ContentBlock;
 use serde::Deserialize;
 
-use crate::{error::ScrapeError, server::Engine};
+use crate::{engine::Engine, error::ScrapeError};
 
 /// Default viewport: a common laptop screen.
 const DEFAULT_VIEWPORT: (u32, u32) = (1280, 800);

@@ -6,9 +6,9 @@ use moat_shared::ToolOutput;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    engine::Engine,
     error::ScrapeError,
     search::{Query, SafeSearch, SearchResult, TimeRange},
-    server::Engine,
 };
 
 /// Default number of results.
