@@ -20,13 +20,13 @@ use crate::{
     error::Error,
     policy::{HttpPolicy, Policy, http::OAuthPolicy},
     runtime::{
+        accounting::Audit,
         auth::Tokens,
         handler::RuntimeState,
         http::{HttpOptions, serve_http},
         inprocess,
         oauth::OAuth,
         stdio::serve_stdio,
-        telemetry_data::Audit,
         toolbox::Toolbox,
     },
 };

@@ -457,11 +457,8 @@ mod tests {
         (temp, server)
     }
 
-    fn arguments() -> rmcp::model::JsonObject {
-        match json!({"path": "."}) {
-            serde_json::Value::Object(map) => map,
-            _ => rmcp::model::JsonObject::new(),
-        }
+    fn arguments() -> directory_tree::Args {
+        serde_json::from_value(json!({"path": "."})).expect("valid arguments")
     }
 
     /// A walk past its deadline returns what it has and says it is partial.
@@ -469,7 +466,7 @@ mod tests {
     fn deadline_gives_a_partial_result() {
         let (_temp, server) = server();
         let context = CallContext::detached(Duration::ZERO);
-        let output = directory_tree::run(&server, arguments(), &context).expect("partial");
+        let output = directory_tree::run(&server, &arguments(), &context).expect("partial");
         let structured = output.structured.expect("structured");
         assert!(
             structured["note"]
@@ -499,7 +496,7 @@ mod tests {
         let (_temp, server) = server();
         let context = CallContext::detached(Duration::from_secs(60));
         context.cancel.cancel();
-        let result = directory_tree::run(&server, arguments(), &context);
+        let result = directory_tree::run(&server, &arguments(), &context);
         assert!(matches!(result, Err(moat_shared::ToolError::Cancelled)));
     }
 }

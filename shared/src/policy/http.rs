@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::{
     policy::{PolicyError, entry_offset, key_offset},
-    runtime::toolbox_limits::DEFAULT_MAX_BODY_BYTES,
+    runtime::bounds::DEFAULT_MAX_BODY_BYTES,
 };
 
 /// Default sustained request rate per client: far above what one agent
@@ -87,7 +87,7 @@ impl Default for HttpPolicy {
             allowed_origins: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             stateless: false,
-            shutdown_grace_ms: crate::runtime::toolbox_limits::SHUTDOWN_GRACE.as_millis() as u64,
+            shutdown_grace_ms: crate::runtime::bounds::SHUTDOWN_GRACE.as_millis() as u64,
             token_file: None,
             rate_per_second: None,
             rate_burst: None,

@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     error::ToolError,
     runtime::{
-        telemetry_data::{Audit, CallRecord, Metrics},
-        toolbox::{CallContext, ProgressReporter, Toolbox},
+        accounting::{Audit, CallRecord, Metrics},
+        toolbox::{Call, CallContext, ProgressReporter, Toolbox},
     },
 };
 
@@ -200,7 +200,7 @@ impl Handler {
         // MCP 2025-11-25 basic/lifecycle: requests the server sends SHOULD
         // time out. A client that never answers leaves the roots unchanged.
         let answer = tokio::time::timeout(
-            crate::runtime::toolbox_limits::ROOTS_LIST_TIMEOUT,
+            crate::runtime::bounds::ROOTS_LIST_TIMEOUT,
             peer.list_roots(),
         )
         .await;
@@ -300,10 +300,11 @@ impl Handler {
         let call_context = CallContext {
             cancel: cancel.clone(),
             deadline: tokio::time::Instant::now() + timeout,
+            timeout,
             progress,
             client_roots,
         };
-        let Some(future) = self.toolbox.clone().call(&name, arguments, call_context) else {
+        let Some(call) = self.toolbox.clone().call(&name, arguments, call_context) else {
             // MCP 2025-11-25 server/tools, "Error Handling": unknown tools are
             // protocol errors (-32602 in the spec's example).
             return Err(McpError::invalid_params(
@@ -317,9 +318,14 @@ impl Handler {
                 self.state.max_inflight_per_session
             ))));
         };
-        // Spawned so that a panic stays inside the task (JoinError::is_panic)
-        // instead of unwinding through the transport.
-        let task = tokio::spawn(future);
+        // The one place a call runs. Spawned (a blocking body on the
+        // blocking pool, so a slow disk never stalls the protocol) so that a
+        // panic stays inside the task (JoinError::is_panic) instead of
+        // unwinding through the transport.
+        let task = match call {
+            Call::Blocking(run) => tokio::task::spawn_blocking(run),
+            Call::Async(future) => tokio::spawn(future),
+        };
         let _abort = AbortOnDrop(task.abort_handle());
         let outcome = tokio::select! {
             joined = task => match joined {

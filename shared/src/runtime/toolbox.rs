@@ -35,6 +35,16 @@ pub struct ServerIdentity {
 /// The future a tool call returns.
 pub type ToolFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
 
+/// A call ready to run, as the toolbox hands it to the runtime, which runs
+/// every call in one place (panic isolation, deadline, cancellation).
+pub enum Call {
+    /// A blocking body (synchronous filesystem work): run on the blocking
+    /// pool.
+    Blocking(Box<dyn FnOnce() -> Result<ToolOutput, ToolError> + Send>),
+    /// An async body: spawned on the runtime.
+    Async(ToolFuture),
+}
+
 /// What a tool gets besides its arguments.
 #[derive(Clone)]
 pub struct CallContext {
@@ -43,6 +53,9 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     /// When the runtime stops waiting for this call.
     pub deadline: Instant,
+    /// How long the call may run in all (`deadline` less its start), for
+    /// the timeout message.
+    pub timeout: Duration,
     /// Reports progress to the client, when it asked for progress.
     pub progress: Option<ProgressReporter>,
     /// The roots the client declared through MCP Roots, as `file://` URIs,
@@ -56,16 +69,20 @@ impl CallContext {
         Self {
             cancel: CancellationToken::new(),
             deadline: Instant::now() + timeout,
+            timeout,
             progress: None,
             client_roots: None,
         }
     }
 
     /// `Err(Cancelled)` once the call was cancelled, `Err(Timeout)` once its
-    /// deadline passed; walks call this between entries.
+    /// deadline passed: the one check long work makes between steps.
     pub fn check(&self) -> Result<(), ToolError> {
         if self.cancel.is_cancelled() {
             return Err(ToolError::Cancelled);
+        }
+        if self.past_deadline() {
+            return Err(ToolError::Timeout(self.timeout));
         }
         Ok(())
     }
@@ -162,15 +179,17 @@ pub trait Toolbox: Send + Sync + 'static {
     /// The tools to list, in the order a client should show them.
     fn tools(&self) -> Vec<Tool>;
 
-    /// Start the tool `name`. `None` means no such tool (a protocol error).
-    /// The future must check `context.cancel` during long work; the runtime
-    /// also drops it at the deadline.
+    /// The call of tool `name`, ready for the runtime to run (on the
+    /// blocking pool or spawned, with panic isolation and the deadline).
+    /// `None` means no such tool (a protocol error). Long work calls
+    /// [`CallContext::check`] between steps; the runtime also stops
+    /// waiting at the deadline.
     fn call(
         self: Arc<Self>,
         name: &str,
         arguments: JsonObject,
         context: CallContext,
-    ) -> Option<ToolFuture>;
+    ) -> Option<Call>;
 
     /// The longest any call may run before the runtime stops it.
     fn call_timeout(&self) -> Duration;
@@ -209,20 +228,4 @@ pub fn parse_arguments<T: DeserializeOwned>(arguments: JsonObject) -> Result<T, 
             .to_string();
         ToolError::InvalidArguments(message)
     })
-}
-
-/// A tool definition whose input schema is generated from `A`, so the schema
-/// the model reads is the type the tool parses.
-pub fn tool_definition<A: schemars::JsonSchema + 'static>(
-    name: &'static str,
-    title: &'static str,
-    description: &'static str,
-) -> Tool {
-    let mut tool = Tool::new(
-        name,
-        description,
-        rmcp::handler::server::common::schema_for_type::<A>(),
-    );
-    tool.title = Some(title.to_string());
-    tool
 }

@@ -5,8 +5,11 @@
 //! lstat through the directory handle), never from opening the entry: a
 //! FIFO in the directory must not block the listing.
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -28,16 +31,32 @@ const DESCRIPTION: &str = "List a directory's entries, one per line: [DIR], [FIL
 (symbolic link) or [OTHER]. Use it to see what a folder holds; use directory_tree or \
 search_files to look deeper. Long listings are cut and say which offset continues them.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("list_directory", "List directory", DESCRIPTION)
-        .with_annotations(super::read_only())
-        .with_raw_output_schema(super::output_schema(json!({
-            "entries": { "type": "array", "items": { "type": "object" } },
-            "total": { "type": "integer" },
-            "nextOffset": { "type": ["integer", "null"] },
-        })))
+/// The `list_directory` tool.
+pub struct ListDirectory;
+
+impl Tool<FsServer> for ListDirectory {
+    const NAME: &'static str = "list_directory";
+    const TITLE: &'static str = "List directory";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
+
+impl BlockingTool<FsServer> for ListDirectory {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "entries": { "type": "array", "items": { "type": "object" } },
+    "total": { "type": "integer" },
+    "nextOffset": { "type": ["integer", "null"] },
+})));
 
 /// One listed entry.
 #[derive(Debug, Clone)]
@@ -72,10 +91,9 @@ pub fn entries(server: &FsServer, target: &Target<'_>) -> Result<Vec<Entry>, FsE
 /// Run the tool.
 pub fn run(
     server: &FsServer,
-    arguments: JsonObject,
+    args: &Args,
     _context: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
     let target = server.roots.resolve(&args.path)?;
     let all = entries(server, &target)?;
     let total = all.len();
