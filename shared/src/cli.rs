@@ -18,15 +18,15 @@ use rmcp::model::{CallToolRequestParams, ContentBlock, JsonObject};
 
 use crate::{
     error::Error,
-    policy::{HttpPolicy, Policy},
+    policy::{HttpPolicy, Policy, http::OAuthPolicy},
     runtime::{
+        accounting::Audit,
         auth::Tokens,
         handler::RuntimeState,
         http::{HttpOptions, serve_http},
         inprocess,
-        oauth::{OAuth, OAuthPolicy},
+        oauth::OAuth,
         stdio::serve_stdio,
-        telemetry_data::Audit,
         toolbox::Toolbox,
     },
 };

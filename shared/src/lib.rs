@@ -9,8 +9,9 @@
 //! files.
 //!
 //! # Layout
-//! - [`runtime`]: the [`Toolbox`] trait, the rmcp handler that routes calls to
-//!   it, and the stdio and HTTP entry points.
+//! - [`runtime`]: the [`Toolbox`] trait, the typed [`Tool`] declaration a
+//!   toolbox lists, the rmcp handler that runs every call (in one place),
+//!   and the stdio and HTTP entry points.
 //! - [`policy`]: typed, validated policy files (`policies/*.toml`).
 //! - [`net`]: the network funnel, the one place an HTTP client is built
 //!   (pinned to addresses the URL policy checked).
@@ -35,5 +36,6 @@ pub mod telemetry;
 
 pub use error::{Error, ToolError};
 pub use runtime::{
-    CallContext, ServerIdentity, ToolFuture, ToolOutput, Toolbox, parse_arguments, tool_definition,
+    AsyncTool, BlockingTool, Call, CallContext, ServerIdentity, Tool, ToolEntry, ToolFuture,
+    ToolOutput, Toolbox, parse_arguments,
 };

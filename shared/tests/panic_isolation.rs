@@ -4,7 +4,8 @@
 use std::{sync::Arc, time::Duration};
 
 use moat_shared::{
-    CallContext, ServerIdentity, ToolError, ToolFuture, ToolOutput, Toolbox, runtime::inprocess,
+    Call, CallContext, ServerIdentity, ToolError, ToolFuture, ToolOutput, Toolbox,
+    runtime::inprocess,
 };
 use rmcp::model::{CallToolRequestParams, ContentBlock, JsonObject, Tool};
 
@@ -21,7 +22,7 @@ impl Toolbox for Flaky {
     }
 
     fn tools(&self) -> Vec<Tool> {
-        ["panic", "ok", "slow", "fail"]
+        ["panic", "panic_blocking", "ok", "slow", "fail"]
             .into_iter()
             .map(|name| Tool::new(name, name, Arc::new(JsonObject::new())))
             .collect()
@@ -32,7 +33,12 @@ impl Toolbox for Flaky {
         name: &str,
         _arguments: JsonObject,
         _context: CallContext,
-    ) -> Option<ToolFuture> {
+    ) -> Option<Call> {
+        if name == "panic_blocking" {
+            return Some(Call::Blocking(Box::new(|| {
+                panic!("boom on the blocking pool at /secret/host/path")
+            })));
+        }
         let future: ToolFuture = match name {
             "panic" => Box::pin(async { panic!("boom at /secret/host/path") }),
             "ok" => Box::pin(async { Ok(ToolOutput::text("fine")) }),
@@ -43,7 +49,7 @@ impl Toolbox for Flaky {
             "fail" => Box::pin(async { Err(ToolError::failed("line one\nline two")) }),
             _ => return None,
         };
-        Some(future)
+        Some(Call::Async(future))
     }
 
     fn call_timeout(&self) -> Duration {
@@ -58,8 +64,9 @@ fn first_text(result: &rmcp::model::CallToolResult) -> String {
     }
 }
 
-/// Panics, timeouts and multi-line errors all become one-line isError
-/// results, and the next call still works.
+/// Panics (in async and in blocking bodies alike), timeouts and
+/// multi-line errors all become one-line isError results, and the next call
+/// still works.
 #[tokio::test]
 async fn panics_and_timeouts_become_is_error_results() {
     let client = inprocess::connect(Arc::new(Flaky)).await.expect("connect");
@@ -79,6 +86,10 @@ async fn panics_and_timeouts_become_is_error_results() {
         !first_text(&panicked).contains("/secret/host/path"),
         "no panic message leaks"
     );
+    let blocking = call("panic_blocking").await;
+    assert_eq!(blocking.is_error, Some(true));
+    assert!(first_text(&blocking).contains("internal error in tool `panic_blocking`"));
+    assert!(!first_text(&blocking).contains("/secret/host/path"));
     let slow = call("slow").await;
     assert_eq!(slow.is_error, Some(true));
     assert!(

@@ -35,8 +35,9 @@ use std::{
 };
 
 use moat_shared::{
-    CallContext, ServerIdentity, ToolError, ToolFuture, Toolbox,
+    CallContext, ServerIdentity, Toolbox,
     policy::{FsPolicy, Mode},
+    runtime::{tool::Body, toolbox::Call},
 };
 use rmcp::model::{JsonObject, Tool};
 
@@ -156,7 +157,7 @@ impl FsServer {
         text
     }
 
-    fn offers(&self, entry: &tool::ToolEntry) -> bool {
+    fn offers(&self, entry: &tool::FsTool) -> bool {
         (!entry.writes || self.may_write()) && (!entry.deletes || self.policy.allow_delete)
     }
 }
@@ -175,7 +176,7 @@ impl Toolbox for FsServer {
         tool::TOOLS
             .iter()
             .filter(|entry| self.offers(entry))
-            .map(|entry| (entry.definition)())
+            .map(|entry| (entry.entry.definition)())
             .collect()
     }
 
@@ -184,25 +185,21 @@ impl Toolbox for FsServer {
         name: &str,
         arguments: JsonObject,
         context: CallContext,
-    ) -> Option<ToolFuture> {
+    ) -> Option<Call> {
         let entry = tool::TOOLS
             .iter()
-            .find(|entry| entry.name == name && self.offers(entry))?;
-        let run = entry.run;
-        Some(Box::pin(async move {
-            // cap-std is synchronous: run on the blocking pool so a slow disk
-            // never stalls the protocol.
-            let task = tokio::task::spawn_blocking(move || {
-                let scoped = self.for_call(&context);
-                run(&scoped, arguments, &context)
-            });
-            match task.await {
-                Ok(result) => result,
-                // Re-raise so the runtime's panic isolation reports it.
-                Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                Err(_) => Err(ToolError::Cancelled),
+            .find(|entry| entry.entry.name == name && self.offers(entry))?;
+        Some(match entry.entry.body {
+            // Narrowing to the client's roots may open directories: it runs
+            // on the blocking pool with the tool.
+            Body::Blocking(run) => Call::Blocking(Box::new(move || {
+                run(&self.for_call(&context), arguments, &context)
+            })),
+            Body::Async(_) => {
+                let scoped = Arc::new(self.for_call(&context));
+                entry.entry.call(scoped, arguments, context)
             }
-        }))
+        })
     }
 
     fn call_timeout(&self) -> Duration {

@@ -28,10 +28,10 @@ use std::{
 
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
-use moat_shared::{CallContext, runtime::handler::ProgressReporter};
+use moat_shared::{CallContext, runtime::toolbox::ProgressReporter};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Roots, root::Root, tool::list_directory::Kind};
+use crate::{Roots, root::Root};
 
 /// How many visited entries between two progress notifications: often
 /// enough to show a long walk is alive, rare enough to cost nothing.
@@ -123,7 +123,7 @@ pub struct Limits {
     /// Stop when cancelled.
     pub cancel: CancellationToken,
     /// Report progress here, when the client asked.
-    pub progress: Option<(tokio::runtime::Handle, ProgressReporter)>,
+    pub progress: Option<ProgressReporter>,
 }
 
 impl Limits {
@@ -135,11 +135,7 @@ impl Limits {
             .saturating_duration_since(tokio::time::Instant::now());
         let margin = DEADLINE_MARGIN.min(remaining / 4);
         let deadline = Instant::now() + remaining.saturating_sub(margin);
-        let progress = context.progress.clone().and_then(|reporter| {
-            tokio::runtime::Handle::try_current()
-                .ok()
-                .map(|handle| (handle, reporter))
-        });
+        let progress = context.progress.clone();
         Self {
             max_visited,
             deadline,
@@ -149,17 +145,60 @@ impl Limits {
     }
 
     fn report(&self, visited: usize) {
-        if let Some((handle, reporter)) = &self.progress {
-            let reporter = reporter.clone();
-            handle.spawn(async move {
-                reporter
-                    .report(
-                        visited as f64,
-                        None,
-                        Some(format!("{visited} entries visited")),
-                    )
-                    .await;
-            });
+        if let Some(reporter) = &self.progress {
+            reporter.report(
+                visited as f64,
+                None,
+                Some(format!("{visited} entries visited")),
+            );
+        }
+    }
+}
+
+/// What a listing says an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+    /// A symbolic link (not followed).
+    Link,
+    /// A FIFO, socket or device.
+    Other,
+}
+
+impl Kind {
+    /// The marker used in text listings.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Kind::Dir => "[DIR]",
+            Kind::File => "[FILE]",
+            Kind::Link => "[LINK]",
+            Kind::Other => "[OTHER]",
+        }
+    }
+
+    /// The word used in structured output.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Dir => "directory",
+            Kind::File => "file",
+            Kind::Link => "symlink",
+            Kind::Other => "other",
+        }
+    }
+
+    /// Classify a file type without following links.
+    pub fn of(file_type: cap_std::fs::FileType) -> Self {
+        if file_type.is_symlink() {
+            Kind::Link
+        } else if file_type.is_dir() {
+            Kind::Dir
+        } else if file_type.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
         }
     }
 }
@@ -418,11 +457,8 @@ mod tests {
         (temp, server)
     }
 
-    fn arguments() -> rmcp::model::JsonObject {
-        match json!({"path": "."}) {
-            serde_json::Value::Object(map) => map,
-            _ => rmcp::model::JsonObject::new(),
-        }
+    fn arguments() -> directory_tree::Args {
+        serde_json::from_value(json!({"path": "."})).expect("valid arguments")
     }
 
     /// A walk past its deadline returns what it has and says it is partial.
@@ -430,7 +466,7 @@ mod tests {
     fn deadline_gives_a_partial_result() {
         let (_temp, server) = server();
         let context = CallContext::detached(Duration::ZERO);
-        let output = directory_tree::run(&server, arguments(), &context).expect("partial");
+        let output = directory_tree::run(&server, &arguments(), &context).expect("partial");
         let structured = output.structured.expect("structured");
         assert!(
             structured["note"]
@@ -460,7 +496,7 @@ mod tests {
         let (_temp, server) = server();
         let context = CallContext::detached(Duration::from_secs(60));
         context.cancel.cancel();
-        let result = directory_tree::run(&server, arguments(), &context);
+        let result = directory_tree::run(&server, &arguments(), &context);
         assert!(matches!(result, Err(moat_shared::ToolError::Cancelled)));
     }
 }

@@ -7,7 +7,10 @@
 //! JavaScript (or when asked).
 //!
 //! # Layout
-//! - [`server`]: the [`moat_shared::Toolbox`] and the engine it shares.
+//! - [`server`]: the [`moat_shared::Toolbox`]: builds the engine, lists and
+//!   runs the tools.
+//! - [`engine`]: what every call shares (policy, fetcher, caches, browser,
+//!   search client).
 //! - [`tool`]: one module per tool.
 //! - [`fetcher`]: plain HTTP, pinned to policy-checked addresses, manual
 //!   redirects, body cap.
@@ -35,6 +38,7 @@
 pub mod browser;
 pub mod cache;
 pub mod egress;
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod fetcher;

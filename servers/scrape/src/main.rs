@@ -101,7 +101,9 @@ fn main() -> ExitCode {
     let state = server.engine().state.clone();
     if state.shared() {
         // The listener's per-client buckets live in the fleet's Redis too.
-        moat_shared::runtime::limits::share_buckets(Arc::new(moat_scrape::state::Buckets(state)));
+        moat_shared::runtime::rate_limit::share_buckets(Arc::new(moat_scrape::state::Buckets(
+            state,
+        )));
     }
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     cli::block_on(cli::execute(command, &policy.http, Arc::new(server)))

@@ -1,20 +1,20 @@
-//! The toolbox: the three tools over one [`Engine`] (policy, fetcher,
-//! robots cache, page cache, browser, search client, and the state they
-//! share with a fleet's other replicas).
+//! The toolbox: builds the one [`Engine`] (policy, fetcher, robots cache,
+//! page cache, browser, search client, and the state they share with a
+//! fleet's other replicas) and serves the three tools over it.
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use moat_shared::{
-    CallContext, ServerIdentity, ToolError, ToolFuture, Toolbox,
+    Call, CallContext, ServerIdentity, Toolbox,
     net::Outbound,
     policy::{FleetPolicy, ScrapePolicy, UrlPolicy},
-    runtime::{parse_arguments, tool_definition},
 };
-use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{JsonObject, Tool};
 
 use crate::{
     browser::{BrowserPool, BrowserSettings, DEFAULT_CHROME, DEFAULT_EGRESS_LISTEN},
     cache::PageCache,
+    engine::Engine,
     error::ScrapeError,
     fetcher::{FetchLimits, Fetcher},
     politeness::Politeness,
@@ -51,31 +51,6 @@ pub struct ScrapeOptions {
     pub fleet: FleetPolicy,
     /// The Redis password, read by main from `[fleet] redis_password_env`.
     pub redis_password: Option<String>,
-}
-
-/// Everything a tool call needs.
-#[derive(Debug)]
-pub struct Engine {
-    /// The URL policy.
-    pub url_policy: Arc<UrlPolicy>,
-    /// The limits.
-    pub limits: ScrapePolicy,
-    /// Plain HTTP.
-    pub fetcher: Fetcher,
-    /// robots.txt rules per origin.
-    pub robots: RobotsCache,
-    /// robots.txt timeout.
-    pub robots_timeout: Duration,
-    /// Continuation cache.
-    pub cache: PageCache,
-    /// The browser.
-    pub browser: BrowserPool,
-    /// Deadline of one browser call.
-    pub browser_timeout: Duration,
-    /// Search provider.
-    pub search: Search,
-    /// Caches, pacing and permits: memory, or a fleet's Redis.
-    pub state: Arc<Store>,
 }
 
 /// moat-scrape's toolbox.
@@ -233,72 +208,20 @@ impl Toolbox for ScrapeServer {
     }
 
     fn tools(&self) -> Vec<Tool> {
-        let read_only = |tool: Tool, title: &str| {
-            let mut annotations = ToolAnnotations::new()
-                .read_only(true)
-                .destructive(false)
-                .idempotent(true)
-                .open_world(true);
-            annotations.title = Some(title.to_string());
-            tool.annotate(annotations)
-        };
-        let mut scrape = tool_definition::<tool::scrape::ScrapeArgs>(
-            "scrape",
-            "Read a web page",
-            "Fetch a web page and return its main content as plain text (scripts, styles, navigation and boilerplate removed), with title, final URL, HTTP status, content type and renderer. Long pages are cut at a clean boundary; call again with the start_index given at the end to continue (served from cache, no refetch). format=markdown keeps headings, lists and links; include_links=true adds the outgoing links; author, date, site and description are in structuredContent.metadata. render=auto uses plain HTTP and escalates to a headless browser only when the page needs JavaScript. PDFs become text page by page; images and other binary files are refused.",
-        );
-        scrape.output_schema = Some(rmcp::handler::server::common::schema_for_type::<
-            tool::scrape::ScrapeOutput,
-        >());
-        let mut search = tool_definition::<tool::search::SearchArgs>(
-            "search",
-            "Search the web",
-            "Search the web through the operator's provider (SearXNG or Brave) and return [{title, url, snippet}]. Says so plainly when no provider is configured.",
-        );
-        search.output_schema = Some(rmcp::handler::server::common::schema_for_type::<
-            tool::search::SearchOutput,
-        >());
-        let screenshot = tool_definition::<tool::screenshot::ScreenshotArgs>(
-            "screenshot",
-            "Screenshot a web page",
-            "Render a page in a headless browser and return a PNG image of the viewport (or the full page), within a size cap.",
-        );
-        vec![
-            read_only(scrape, "Read a web page"),
-            read_only(search, "Search the web"),
-            read_only(screenshot, "Screenshot a web page"),
-        ]
+        tool::TOOLS
+            .iter()
+            .map(|entry| (entry.definition)())
+            .collect()
     }
 
     fn call(
         self: Arc<Self>,
         name: &str,
         arguments: JsonObject,
-        _context: CallContext,
-    ) -> Option<ToolFuture> {
-        let engine = self.engine.clone();
-        let future: ToolFuture = match name {
-            "scrape" => Box::pin(async move {
-                let args = parse_arguments(arguments)?;
-                tool::scrape::run(&engine, args)
-                    .await
-                    .map_err(ToolError::from)
-            }),
-            "search" => Box::pin(async move {
-                let args = parse_arguments(arguments)?;
-                tool::search::run(&engine, args)
-                    .await
-                    .map_err(ToolError::from)
-            }),
-            "screenshot" => Box::pin(async move {
-                let args = parse_arguments(arguments)?;
-                tool::screenshot::run(&engine, args)
-                    .await
-                    .map_err(ToolError::from)
-            }),
-            _ => return None,
-        };
-        Some(future)
+        context: CallContext,
+    ) -> Option<Call> {
+        let entry = tool::TOOLS.iter().find(|entry| entry.name == name)?;
+        Some(entry.call(self.engine.clone(), arguments, context))
     }
 
     fn call_timeout(&self) -> Duration {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::{
     policy::{PolicyError, entry_offset, key_offset},
-    runtime::toolbox_limits::DEFAULT_MAX_BODY_BYTES,
+    runtime::bounds::DEFAULT_MAX_BODY_BYTES,
 };
 
 /// Default sustained request rate per client: far above what one agent
@@ -58,7 +58,26 @@ pub struct HttpPolicy {
     /// Time a client has to send its request headers, in milliseconds.
     pub header_read_timeout_ms: u64,
     /// OAuth 2.1 resource-server mode: validate JWT access tokens.
-    pub oauth: Option<crate::runtime::oauth::OAuthPolicy>,
+    pub oauth: Option<OAuthPolicy>,
+}
+
+/// `[http.oauth]`: how tokens are validated.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthPolicy {
+    /// The JWKS: a file path or an `https://` URL (fetched at start-up).
+    pub jwks: String,
+    /// The expected `iss`.
+    pub issuer: String,
+    /// This server's identifier, expected in `aud` (usually its URL).
+    pub audience: String,
+    /// Scopes every request must carry.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// Authorization servers clients should get tokens from (defaults to
+    /// the issuer).
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
 }
 
 impl Default for HttpPolicy {
@@ -68,7 +87,7 @@ impl Default for HttpPolicy {
             allowed_origins: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             stateless: false,
-            shutdown_grace_ms: crate::runtime::toolbox_limits::SHUTDOWN_GRACE.as_millis() as u64,
+            shutdown_grace_ms: crate::runtime::bounds::SHUTDOWN_GRACE.as_millis() as u64,
             token_file: None,
             rate_per_second: None,
             rate_burst: None,

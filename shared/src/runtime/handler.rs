@@ -19,8 +19,8 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        ListToolsResult, PaginatedRequestParams, ProgressNotificationParam, ProgressToken,
-        ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+        ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+        ServerCapabilities, ServerConfig, Tool,
     },
     service::{NotificationContext, Peer, RequestContext},
 };
@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     error::ToolError,
     runtime::{
-        telemetry_data::{Audit, CallRecord, Metrics},
-        toolbox::{CallContext, Toolbox},
+        accounting::{Audit, CallRecord, Metrics},
+        toolbox::{Call, CallContext, ProgressReporter, Toolbox},
     },
 };
 
@@ -139,36 +139,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Sends `notifications/progress` for one call. Progress values only grow,
-/// as MCP 2025-11-25 basic/utilities/progress requires.
-#[derive(Clone)]
-pub struct ProgressReporter {
-    peer: Peer<RoleServer>,
-    token: ProgressToken,
-    last: Arc<std::sync::Mutex<f64>>,
-}
-
-impl ProgressReporter {
-    /// Report `progress` (of `total`, when known). Values that do not exceed
-    /// the last one sent are dropped; send failures are ignored (progress is
-    /// advisory).
-    pub async fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
-        {
-            let Ok(mut last) = self.last.lock() else {
-                return;
-            };
-            if progress <= *last {
-                return;
-            }
-            *last = progress;
-        }
-        let mut param = ProgressNotificationParam::new(self.token.clone(), progress);
-        param.total = total;
-        param.message = message;
-        let _ = self.peer.notify_progress(param).await;
-    }
-}
-
 /// Per-session state: what this client told us about itself. Counted in
 /// the `moat_sessions` gauge for as long as it lives.
 #[derive(Debug)]
@@ -230,7 +200,7 @@ impl Handler {
         // MCP 2025-11-25 basic/lifecycle: requests the server sends SHOULD
         // time out. A client that never answers leaves the roots unchanged.
         let answer = tokio::time::timeout(
-            crate::runtime::toolbox_limits::ROOTS_LIST_TIMEOUT,
+            crate::runtime::bounds::ROOTS_LIST_TIMEOUT,
             peer.list_roots(),
         )
         .await;
@@ -320,11 +290,7 @@ impl Handler {
         let progress = context
             .meta
             .get_progress_token()
-            .map(|token| ProgressReporter {
-                peer: context.peer.clone(),
-                token,
-                last: Arc::new(std::sync::Mutex::new(f64::NEG_INFINITY)),
-            });
+            .map(|token| ProgressReporter::new(context.peer.clone(), token));
         let client_roots = self
             .session
             .client_roots
@@ -334,10 +300,11 @@ impl Handler {
         let call_context = CallContext {
             cancel: cancel.clone(),
             deadline: tokio::time::Instant::now() + timeout,
+            timeout,
             progress,
             client_roots,
         };
-        let Some(future) = self.toolbox.clone().call(&name, arguments, call_context) else {
+        let Some(call) = self.toolbox.clone().call(&name, arguments, call_context) else {
             // MCP 2025-11-25 server/tools, "Error Handling": unknown tools are
             // protocol errors (-32602 in the spec's example).
             return Err(McpError::invalid_params(
@@ -351,9 +318,14 @@ impl Handler {
                 self.state.max_inflight_per_session
             ))));
         };
-        // Spawned so that a panic stays inside the task (JoinError::is_panic)
-        // instead of unwinding through the transport.
-        let task = tokio::spawn(future);
+        // The one place a call runs. Spawned (a blocking body on the
+        // blocking pool, so a slow disk never stalls the protocol) so that a
+        // panic stays inside the task (JoinError::is_panic) instead of
+        // unwinding through the transport.
+        let task = match call {
+            Call::Blocking(run) => tokio::task::spawn_blocking(run),
+            Call::Async(future) => tokio::spawn(future),
+        };
         let _abort = AbortOnDrop(task.abort_handle());
         let outcome = tokio::select! {
             joined = task => match joined {

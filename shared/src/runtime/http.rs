@@ -48,13 +48,13 @@ use crate::{
     policy::HttpPolicy,
     runtime::{
         auth::Tokens,
+        bounds::{DEFAULT_MAX_BODY_BYTES, SHUTDOWN_GRACE},
         handler::{Handler, RuntimeState},
         http_post::{self, PostCheck},
         legacy_sse::{self, LegacySessions},
-        limits::{ClientKey, RateLimiter},
         oauth::{self, OAuth, Refusal},
+        rate_limit::{ClientKey, RateLimiter},
         toolbox::Toolbox,
-        toolbox_limits::{DEFAULT_MAX_BODY_BYTES, SHUTDOWN_GRACE},
     },
 };
 
@@ -152,8 +152,10 @@ impl Default for HttpOptions {
     }
 }
 
-/// The resolved allow-lists, shared with the guard middleware.
-struct Guard {
+/// What every request on the listener is checked against (the resolved
+/// allow-lists, tokens, rate limiter), and what `/health` and `/metrics`
+/// report (the runtime state, the name).
+struct ListenerState {
     /// `None`: any Host (an authenticated server on a public address with
     /// no host list: the token, not the name, keeps browsers out).
     hosts: Option<Vec<String>>,
@@ -168,9 +170,9 @@ struct Guard {
     extra_metrics: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
-impl std::fmt::Debug for Guard {
+impl std::fmt::Debug for ListenerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard")
+        f.debug_struct("ListenerState")
             .field("name", &self.name)
             .finish_non_exhaustive()
     }
@@ -201,6 +203,16 @@ pub async fn serve_http(
     options: HttpOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    let (fronted, factory) = fronted(toolbox, &state);
+    serve_handler(factory, fronted, state, options, shutdown).await
+}
+
+/// What the listener says about a toolbox, and the handler factory for its
+/// sessions.
+fn fronted(
+    toolbox: Arc<dyn Toolbox>,
+    state: &Arc<RuntimeState>,
+) -> (Fronted, impl Fn() -> Handler + Send + Sync + 'static) {
     let identity = toolbox.identity();
     let fronted = Fronted {
         name: identity.name,
@@ -210,11 +222,10 @@ pub async fn serve_http(
             Arc::new(move || toolbox.metrics())
         },
     };
-    let factory = {
-        let state = state.clone();
-        move || Handler::new(toolbox.clone(), state.clone())
-    };
-    serve_handler(factory, fronted, state, options, shutdown).await
+    let state = state.clone();
+    (fronted, move || {
+        Handler::new(toolbox.clone(), state.clone())
+    })
 }
 
 /// Like [`serve_http`], for any rmcp handler: the same listener, guards,
@@ -235,17 +246,7 @@ where
     H: rmcp::ServerHandler + Send + 'static,
     F: Fn() -> H + Send + Sync + 'static,
 {
-    let factory = Arc::new(factory);
-    let fronted_name = fronted.name;
-    let authenticated = !options.tokens.is_empty() || options.oauth.is_some();
-    if !options.bind.ip().is_loopback() && !authenticated && !options.insecure_no_auth {
-        return Err(Error::Config(format!(
-            "refusing to serve {} without authentication: give --token-file (or {}) or, if another \
-             layer authenticates, --insecure-no-auth",
-            options.bind,
-            crate::runtime::auth::TOKENS_ENV
-        )));
-    }
+    check_authenticated(options.bind, &options)?;
     #[expect(
         clippy::disallowed_methods,
         reason = "the HTTP transport listens on the operator's --http address, once at start-up"
@@ -256,10 +257,62 @@ where
             addr: options.bind.to_string(),
             source,
         })?;
+    serve_handler_on(listener, factory, fronted, state, options, shutdown).await
+}
+
+/// Refuse a public address without authentication.
+fn check_authenticated(address: SocketAddr, options: &HttpOptions) -> Result<(), Error> {
+    let authenticated = !options.tokens.is_empty() || options.oauth.is_some();
+    if !address.ip().is_loopback() && !authenticated && !options.insecure_no_auth {
+        return Err(Error::Config(format!(
+            "refusing to serve {address} without authentication: give --token-file (or {}) or, if \
+             another layer authenticates, --insecure-no-auth",
+            crate::runtime::auth::TOKENS_ENV
+        )));
+    }
+    Ok(())
+}
+
+/// [`serve_http`] on a listener the caller bound (`options.bind` is not
+/// used): a test or an embedding program binds port 0 itself and knows
+/// the port without reading stderr.
+///
+/// # Errors
+/// [`Error::Config`] for a public address without authentication.
+pub async fn serve_http_on(
+    listener: tokio::net::TcpListener,
+    toolbox: Arc<dyn Toolbox>,
+    state: Arc<RuntimeState>,
+    options: HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (fronted, factory) = fronted(toolbox, &state);
+    serve_handler_on(listener, factory, fronted, state, options, shutdown).await
+}
+
+/// [`serve_handler`] on a listener the caller bound.
+///
+/// # Errors
+/// [`Error::Config`] for a public address without authentication.
+pub async fn serve_handler_on<H, F>(
+    listener: tokio::net::TcpListener,
+    factory: F,
+    fronted: Fronted,
+    state: Arc<RuntimeState>,
+    options: HttpOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error>
+where
+    H: rmcp::ServerHandler + Send + 'static,
+    F: Fn() -> H + Send + Sync + 'static,
+{
+    let factory = Arc::new(factory);
+    let fronted_name = fronted.name;
     let local = listener.local_addr()?;
+    check_authenticated(local, &options)?;
     let check_hosts =
         local.ip().is_loopback() || options.tokens.is_empty() || !options.allowed_hosts.is_empty();
-    let guard = Arc::new(Guard {
+    let guard = Arc::new(ListenerState {
         hosts: check_hosts.then(|| allowed_hosts(local, &options.allowed_hosts)),
         tokens: options.tokens.clone(),
         oauth: options.oauth.clone(),
@@ -408,7 +461,7 @@ where
 }
 
 /// `GET /health`: always open, cheap, and says who answers.
-async fn health(State(guard): State<Arc<GuardState>>) -> impl IntoResponse {
+async fn health(State(guard): State<Arc<ListenerState>>) -> impl IntoResponse {
     let status = if guard.state.is_shutting_down() {
         "stopping"
     } else {
@@ -422,10 +475,8 @@ async fn health(State(guard): State<Arc<GuardState>>) -> impl IntoResponse {
     }))
 }
 
-type GuardState = Guard;
-
 /// `GET /metrics`: Prometheus text format.
-async fn metrics(State(guard): State<Arc<GuardState>>) -> impl IntoResponse {
+async fn metrics(State(guard): State<Arc<ListenerState>>) -> impl IntoResponse {
     let text = guard
         .state
         .metrics
@@ -445,7 +496,11 @@ async fn metrics(State(guard): State<Arc<GuardState>>) -> impl IntoResponse {
 /// open reaches the handler, which answers a new tool call with a clear
 /// `isError` line (an HTTP 503 would leave an rmcp client's request
 /// unanswered).
-async fn guard_request(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+async fn guard_request(
+    State(guard): State<Arc<ListenerState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Err(message) = check_headers(&guard, request.headers()) {
         return (StatusCode::FORBIDDEN, message).into_response();
     }
@@ -521,7 +576,7 @@ fn rate_limiter(limits: &HttpLimits, local: SocketAddr) -> Option<RateLimiter> {
 /// Who a request comes from, or the refusal to send when it must
 /// authenticate and did not.
 fn identify(
-    guard: &Guard,
+    guard: &ListenerState,
     request: &Request,
     authorization: Option<&str>,
 ) -> Result<ClientKey, Box<Response>> {
@@ -609,7 +664,7 @@ fn identify(
 
 /// `GET /.well-known/oauth-protected-resource`: RFC 9728 metadata, or 404
 /// when OAuth is not configured.
-async fn resource_metadata(State(guard): State<Arc<GuardState>>) -> Response {
+async fn resource_metadata(State(guard): State<Arc<ListenerState>>) -> Response {
     match &guard.oauth {
         Some(oauth) => Json(oauth.metadata()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
@@ -626,7 +681,7 @@ fn opens_session(request: &Request) -> bool {
         || (path == "/sse" && request.method() == http::Method::GET)
 }
 
-fn check_headers(guard: &Guard, headers: &HeaderMap) -> Result<(), &'static str> {
+fn check_headers(guard: &ListenerState, headers: &HeaderMap) -> Result<(), &'static str> {
     let host = headers
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())

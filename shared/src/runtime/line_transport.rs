@@ -30,8 +30,8 @@ use tokio::{
 };
 
 use crate::runtime::{
+    bounds::MAX_STDIO_LINE_BYTES,
     jsonrpc::{self, InflightIds, Refusal},
-    toolbox_limits::MAX_STDIO_LINE_BYTES,
 };
 
 /// Messages read ahead of rmcp: one, so at most one 16 MiB line waits in

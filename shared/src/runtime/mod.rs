@@ -1,6 +1,8 @@
 //! The MCP runtime: a [`Toolbox`] served over stdio or Streamable HTTP.
 //!
 //! - [`toolbox`]: the trait a server implements, and the values it passes.
+//! - [`tool`]: one typed declaration per tool, and the table entries and
+//!   calls derived from it.
 //! - [`auth`]: static bearer tokens for HTTP.
 //! - [`handler`]: the rmcp `ServerHandler` that routes calls to a toolbox and
 //!   applies the one error mapping, deadlines and panic isolation.
@@ -13,29 +15,34 @@
 //!   of a session `DELETE`.
 //! - [`http`]: serve many clients over Streamable HTTP at `/mcp`, with
 //!   `/health` and the listener guards.
-//! - [`telemetry_data`]: the audit log and the `/metrics` counters.
+//! - [`accounting`]: what calls leave behind: the audit log and the
+//!   `/metrics` counters.
 //! - [`legacy_sse`]: the 2024-11-05 HTTP+SSE transport (`/sse`, `/messages`).
-//! - [`limits`]: per-client rate limits.
+//! - [`rate_limit`]: per-client rate limits.
+//! - [`bounds`]: the limits the runtime applies to every server (timeouts,
+//!   grace periods, message sizes), each with its reason.
 //! - [`oauth`]: OAuth 2.1 resource-server mode (JWT validation, RFC 9728).
 //! - [`inprocess`]: a client wired to a server in memory, for the CLI's
 //!   `tools` and `call` and for tests.
 
+pub mod accounting;
 pub mod auth;
+pub mod bounds;
 pub mod handler;
 pub mod http;
 pub mod http_post;
 pub mod inprocess;
 pub mod jsonrpc;
 pub mod legacy_sse;
-pub mod limits;
 pub mod line_transport;
 pub mod oauth;
+pub mod rate_limit;
 pub mod stdio;
-pub mod telemetry_data;
+pub mod tool;
 pub mod toolbox;
-pub mod toolbox_limits;
 
 pub use handler::{Handler, RuntimeState};
+pub use tool::{AsyncTool, BlockingTool, Tool, ToolEntry};
 pub use toolbox::{
-    CallContext, ServerIdentity, ToolFuture, ToolOutput, Toolbox, parse_arguments, tool_definition,
+    Call, CallContext, ServerIdentity, ToolFuture, ToolOutput, Toolbox, parse_arguments,
 };

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::{
     error::Error,
     net::{self, ClientSettings},
-    policy::UrlPolicy,
+    policy::{UrlPolicy, http::OAuthPolicy},
 };
 
 /// Longest wait for the JWKS at start-up, connect and body included: an
@@ -45,25 +45,6 @@ const CLOCK_LEEWAY_S: u64 = 30;
 
 /// Where resource metadata is served (RFC 9728 section 3).
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
-
-/// `[http.oauth]`: how tokens are validated.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OAuthPolicy {
-    /// The JWKS: a file path or an `https://` URL (fetched at start-up).
-    pub jwks: String,
-    /// The expected `iss`.
-    pub issuer: String,
-    /// This server's identifier, expected in `aud` (usually its URL).
-    pub audience: String,
-    /// Scopes every request must carry.
-    #[serde(default)]
-    pub required_scopes: Vec<String>,
-    /// Authorization servers clients should get tokens from (defaults to
-    /// the issuer).
-    #[serde(default)]
-    pub authorization_servers: Vec<String>,
-}
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

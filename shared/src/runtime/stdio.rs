@@ -27,10 +27,10 @@ use rmcp::{
 use crate::{
     error::Error,
     runtime::{
+        bounds::{SHUTDOWN_GRACE, STDIO_EXIT_GRACE},
         handler::{Handler, RuntimeState},
         line_transport::LineTransport,
         toolbox::Toolbox,
-        toolbox_limits::{SHUTDOWN_GRACE, STDIO_EXIT_GRACE},
     },
 };
 
@@ -200,7 +200,7 @@ mod tests {
     };
 
     use super::*;
-    use crate::{CallContext, ServerIdentity, ToolFuture, ToolOutput};
+    use crate::{Call, CallContext, ServerIdentity, ToolFuture, ToolOutput};
 
     /// A toolbox with one tool, `wait`, that returns once the test opens
     /// its gate: a call that stays in flight for as long as a test needs.
@@ -240,12 +240,13 @@ mod tests {
             name: &str,
             _arguments: JsonObject,
             _context: CallContext,
-        ) -> Option<ToolFuture> {
-            (name == "wait").then(|| -> ToolFuture {
-                Box::pin(async move {
+        ) -> Option<Call> {
+            (name == "wait").then(|| -> Call {
+                let future: ToolFuture = Box::pin(async move {
                     let _permit = self.gate.acquire().await;
                     Ok(ToolOutput::text("released"))
-                })
+                });
+                Call::Async(future)
             })
         }
 

@@ -6,7 +6,11 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use rmcp::model::{ContentBlock, JsonObject, Tool};
+use rmcp::{
+    RoleServer,
+    model::{ContentBlock, JsonObject, ProgressNotificationParam, ProgressToken, Tool},
+    service::Peer,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -31,6 +35,16 @@ pub struct ServerIdentity {
 /// The future a tool call returns.
 pub type ToolFuture = Pin<Box<dyn Future<Output = Result<ToolOutput, ToolError>> + Send>>;
 
+/// A call ready to run, as the toolbox hands it to the runtime, which runs
+/// every call in one place (panic isolation, deadline, cancellation).
+pub enum Call {
+    /// A blocking body (synchronous filesystem work): run on the blocking
+    /// pool.
+    Blocking(Box<dyn FnOnce() -> Result<ToolOutput, ToolError> + Send>),
+    /// An async body: spawned on the runtime.
+    Async(ToolFuture),
+}
+
 /// What a tool gets besides its arguments.
 #[derive(Clone)]
 pub struct CallContext {
@@ -39,8 +53,11 @@ pub struct CallContext {
     pub cancel: CancellationToken,
     /// When the runtime stops waiting for this call.
     pub deadline: Instant,
+    /// How long the call may run in all (`deadline` less its start), for
+    /// the timeout message.
+    pub timeout: Duration,
     /// Reports progress to the client, when it asked for progress.
-    pub progress: Option<crate::runtime::handler::ProgressReporter>,
+    pub progress: Option<ProgressReporter>,
     /// The roots the client declared through MCP Roots, as `file://` URIs,
     /// when the client supports roots; `None` when it does not.
     pub client_roots: Option<Vec<String>>,
@@ -52,16 +69,20 @@ impl CallContext {
         Self {
             cancel: CancellationToken::new(),
             deadline: Instant::now() + timeout,
+            timeout,
             progress: None,
             client_roots: None,
         }
     }
 
     /// `Err(Cancelled)` once the call was cancelled, `Err(Timeout)` once its
-    /// deadline passed; walks call this between entries.
+    /// deadline passed: the one check long work makes between steps.
     pub fn check(&self) -> Result<(), ToolError> {
         if self.cancel.is_cancelled() {
             return Err(ToolError::Cancelled);
+        }
+        if self.past_deadline() {
+            return Err(ToolError::Timeout(self.timeout));
         }
         Ok(())
     }
@@ -69,6 +90,54 @@ impl CallContext {
     /// True once the deadline has passed.
     pub fn past_deadline(&self) -> bool {
         Instant::now() >= self.deadline
+    }
+}
+
+/// Sends `notifications/progress` for one call. Progress values only grow,
+/// as MCP 2025-11-25 basic/utilities/progress requires.
+#[derive(Clone)]
+pub struct ProgressReporter {
+    peer: Peer<RoleServer>,
+    token: ProgressToken,
+    last: Arc<std::sync::Mutex<f64>>,
+    /// Where notifications are sent from, so that a tool on a blocking
+    /// thread can report without an async context of its own.
+    runtime: tokio::runtime::Handle,
+}
+
+impl ProgressReporter {
+    /// A reporter for the request that carried `token`. Must be made inside
+    /// the runtime (the handler does).
+    pub fn new(peer: Peer<RoleServer>, token: ProgressToken) -> Self {
+        Self {
+            peer,
+            token,
+            last: Arc::new(std::sync::Mutex::new(f64::NEG_INFINITY)),
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Report `progress` (of `total`, when known), from async code or a
+    /// blocking walk alike: the notification is sent in the background.
+    /// Values that do not exceed the last one sent are dropped; send
+    /// failures are ignored (progress is advisory).
+    pub fn report(&self, progress: f64, total: Option<f64>, message: Option<String>) {
+        {
+            let Ok(mut last) = self.last.lock() else {
+                return;
+            };
+            if progress <= *last {
+                return;
+            }
+            *last = progress;
+        }
+        let mut param = ProgressNotificationParam::new(self.token.clone(), progress);
+        param.total = total;
+        param.message = message;
+        let peer = self.peer.clone();
+        self.runtime.spawn(async move {
+            let _ = peer.notify_progress(param).await;
+        });
     }
 }
 
@@ -110,15 +179,17 @@ pub trait Toolbox: Send + Sync + 'static {
     /// The tools to list, in the order a client should show them.
     fn tools(&self) -> Vec<Tool>;
 
-    /// Start the tool `name`. `None` means no such tool (a protocol error).
-    /// The future must check `context.cancel` during long work; the runtime
-    /// also drops it at the deadline.
+    /// The call of tool `name`, ready for the runtime to run (on the
+    /// blocking pool or spawned, with panic isolation and the deadline).
+    /// `None` means no such tool (a protocol error). Long work calls
+    /// [`CallContext::check`] between steps; the runtime also stops
+    /// waiting at the deadline.
     fn call(
         self: Arc<Self>,
         name: &str,
         arguments: JsonObject,
         context: CallContext,
-    ) -> Option<ToolFuture>;
+    ) -> Option<Call>;
 
     /// The longest any call may run before the runtime stops it.
     fn call_timeout(&self) -> Duration;
@@ -157,20 +228,4 @@ pub fn parse_arguments<T: DeserializeOwned>(arguments: JsonObject) -> Result<T, 
             .to_string();
         ToolError::InvalidArguments(message)
     })
-}
-
-/// A tool definition whose input schema is generated from `A`, so the schema
-/// the model reads is the type the tool parses.
-pub fn tool_definition<A: schemars::JsonSchema + 'static>(
-    name: &'static str,
-    title: &'static str,
-    description: &'static str,
-) -> Tool {
-    let mut tool = Tool::new(
-        name,
-        description,
-        rmcp::handler::server::common::schema_for_type::<A>(),
-    );
-    tool.title = Some(title.to_string());
-    tool
 }

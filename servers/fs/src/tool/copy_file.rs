@@ -20,14 +20,17 @@ use std::{
 };
 
 use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::list_directory::Kind;
+use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,
@@ -53,18 +56,34 @@ overwrites: the destination must not exist. Symlinks inside a copied directory a
 counted). A very large tree may stop at the time or entry limit; the result then says the copy \
 is partial.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("copy_file", "Copy file", DESCRIPTION)
-        .with_annotations(super::writes(false, false))
-        .with_raw_output_schema(super::output_schema(json!({
-            "files": { "type": "integer" },
-            "directories": { "type": "integer" },
-            "bytes": { "type": "integer" },
-            "skipped": { "type": "integer" },
-            "complete": { "type": "boolean" },
-        })))
+/// The `copy_file` tool.
+pub struct CopyFile;
+
+impl Tool<FsServer> for CopyFile {
+    const NAME: &'static str = "copy_file";
+    const TITLE: &'static str = "Copy file";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::writes(false, false)
+    }
 }
+
+impl BlockingTool<FsServer> for CopyFile {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "files": { "type": "integer" },
+    "directories": { "type": "integer" },
+    "bytes": { "type": "integer" },
+    "skipped": { "type": "integer" },
+    "complete": { "type": "boolean" },
+})));
 
 /// A reader that fails past the deadline or on cancellation.
 struct Bounded<R> {
@@ -179,12 +198,7 @@ impl Visitor for Copy<'_> {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    arguments: JsonObject,
-    context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     let source = server.roots.resolve(&args.source)?;
     let destination = server.roots.resolve(&args.destination)?;
     destination.writable()?;

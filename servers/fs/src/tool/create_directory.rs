@@ -6,8 +6,11 @@
 //!   every component through the root's handle);
 //! - report success when the path exists as something else.
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -25,22 +28,37 @@ pub struct Args {
 const DESCRIPTION: &str = "Create a directory, with any missing parent directories. Succeeds \
 quietly if it already exists. Use it before write_file when the folder is new.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("create_directory", "Create directory", DESCRIPTION)
-        .with_annotations(super::writes(false, true))
-        .with_raw_output_schema(super::output_schema(json!({
-            "created": { "type": "boolean" },
-        })))
+/// The `create_directory` tool.
+pub struct CreateDirectory;
+
+impl Tool<FsServer> for CreateDirectory {
+    const NAME: &'static str = "create_directory";
+    const TITLE: &'static str = "Create directory";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::writes(false, true)
+    }
 }
+
+impl BlockingTool<FsServer> for CreateDirectory {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "created": { "type": "boolean" },
+})));
 
 /// Run the tool.
 pub fn run(
     server: &FsServer,
-    arguments: JsonObject,
+    args: &Args,
     _context: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
     let target = server.roots.resolve(&args.path)?;
     target.writable()?;
     let dir = &target.root.dir;

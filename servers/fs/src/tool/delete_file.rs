@@ -15,8 +15,11 @@ use std::{ffi::OsStr, io, path::Path, time::Instant};
 
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -43,15 +46,31 @@ directory that is not empty needs recursive: true. There is no undo: check the p
 get_file_info or list_directory. A very large tree may stop at the time or entry limit; call \
 again to delete the rest.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("delete_file", "Delete file", DESCRIPTION)
-        .with_annotations(super::writes(true, true))
-        .with_raw_output_schema(super::output_schema(json!({
-            "deleted": { "type": "integer" },
-            "complete": { "type": "boolean" },
-        })))
+/// The `delete_file` tool.
+pub struct DeleteFile;
+
+impl Tool<FsServer> for DeleteFile {
+    const NAME: &'static str = "delete_file";
+    const TITLE: &'static str = "Delete file";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::writes(true, true)
+    }
 }
+
+impl BlockingTool<FsServer> for DeleteFile {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "deleted": { "type": "integer" },
+    "complete": { "type": "boolean" },
+})));
 
 /// Why a recursive delete stopped early.
 enum Halt {
@@ -112,12 +131,7 @@ impl Deleter<'_> {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    arguments: JsonObject,
-    context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     if !server.policy.allow_delete {
         return Err(
             FsError::Refused("deletion is disabled by the policy (allow_delete)".into()).into(),

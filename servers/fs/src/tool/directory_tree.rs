@@ -9,13 +9,16 @@
 
 use std::path::{Path, PathBuf};
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::list_directory::Kind;
+use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,
@@ -48,18 +51,34 @@ Symlinks are shown, never followed. Big trees are cut at the budget and give a c
 /// `{"name":"","type":"directory","children":[]},`.
 const ENTRY_OVERHEAD: usize = 48;
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("directory_tree", "Directory tree", DESCRIPTION)
-        .with_annotations(super::read_only())
-        .with_raw_output_schema(super::output_schema(json!({
-            "tree": { "type": "array", "items": { "type": "object" } },
-            "entries": { "type": "integer" },
-            "truncated": { "type": "boolean" },
-            "nextCursor": { "type": ["string", "null"] },
-            "note": { "type": ["string", "null"] },
-        })))
+/// The `directory_tree` tool.
+pub struct DirectoryTree;
+
+impl Tool<FsServer> for DirectoryTree {
+    const NAME: &'static str = "directory_tree";
+    const TITLE: &'static str = "Directory tree";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
+
+impl BlockingTool<FsServer> for DirectoryTree {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "tree": { "type": "array", "items": { "type": "object" } },
+    "entries": { "type": "integer" },
+    "truncated": { "type": "boolean" },
+    "nextCursor": { "type": ["string", "null"] },
+    "note": { "type": ["string", "null"] },
+})));
 
 /// A tree node being built.
 struct Node {
@@ -128,12 +147,7 @@ impl Visitor for Collect<'_> {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    arguments: JsonObject,
-    context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     if args.max_depth == Some(0) {
         return Err(FsError::Invalid("maxDepth must be at least 1".into()).into());
     }
@@ -158,8 +172,8 @@ pub fn run(
         nodes: Vec::new(),
         count: 0,
         used: 0,
-        budget: super::budget(server, None),
-        max_entries: super::entry_budget(server, None),
+        budget: super::budget(server),
+        max_entries: super::entry_budget(server),
         last: None,
     };
     let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)

@@ -16,8 +16,11 @@
 
 use std::io::Read;
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -68,25 +71,40 @@ const CANDIDATE_LINES: usize = 3;
 /// is quadratic in line length, so huge files are only partly searched.
 const MAX_SCORED_LINES: usize = 100_000;
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("edit_file", "Edit file", DESCRIPTION)
-        .with_annotations(super::writes(true, false))
-        .with_raw_output_schema(super::output_schema(json!({
-            "diff": { "type": "string" },
-            "applied": { "type": "boolean" },
-            "replacements": { "type": "integer" },
-            "truncated": { "type": "boolean" },
-        })))
+/// The `edit_file` tool.
+pub struct EditFile;
+
+impl Tool<FsServer> for EditFile {
+    const NAME: &'static str = "edit_file";
+    const TITLE: &'static str = "Edit file";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::writes(true, false)
+    }
 }
+
+impl BlockingTool<FsServer> for EditFile {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "diff": { "type": "string" },
+    "applied": { "type": "boolean" },
+    "replacements": { "type": "integer" },
+    "truncated": { "type": "boolean" },
+})));
 
 /// Run the tool.
 pub fn run(
     server: &FsServer,
-    arguments: JsonObject,
+    args: &Args,
     _context: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
     if args.edits.is_empty() {
         return Err(FsError::Invalid(
             "edits is empty: give at least one {oldText, newText}".into(),
@@ -133,7 +151,7 @@ pub fn run(
     if !args.dry_run && modified != original {
         atomic_write(&target, modified.as_bytes())?;
     }
-    let budget = super::budget(server, None);
+    let budget = super::budget(server);
     let (shown_diff, truncated) = cut_at_line(&diff, budget);
     let mut text = format!("```diff\n{shown_diff}```\n");
     if truncated {

@@ -9,13 +9,16 @@
 use std::time::SystemTime;
 
 use cap_std::fs::{MetadataExt, PermissionsExt};
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::list_directory::Kind;
+use crate::walk::Kind;
 use crate::{FsServer, error::FsError};
 
 /// Arguments of `get_file_info`.
@@ -30,22 +33,38 @@ const DESCRIPTION: &str = "Get a file's or directory's metadata: size, created/m
 times, type (file, directory, symlink, other), permissions. Use it to check whether something \
 exists, how big it is, or when it changed, without reading it.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("get_file_info", "Get file info", DESCRIPTION)
-        .with_annotations(super::read_only())
-        .with_raw_output_schema(super::output_schema(json!({
-            "size": { "type": "integer" },
-            "type": { "type": "string" },
-            "isFile": { "type": "boolean" },
-            "isDirectory": { "type": "boolean" },
-            "isSymlink": { "type": "boolean" },
-            "created": { "type": ["string", "null"] },
-            "modified": { "type": ["string", "null"] },
-            "accessed": { "type": ["string", "null"] },
-            "permissions": { "type": "string" },
-        })))
+/// The `get_file_info` tool.
+pub struct GetFileInfo;
+
+impl Tool<FsServer> for GetFileInfo {
+    const NAME: &'static str = "get_file_info";
+    const TITLE: &'static str = "Get file info";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
+
+impl BlockingTool<FsServer> for GetFileInfo {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "size": { "type": "integer" },
+    "type": { "type": "string" },
+    "isFile": { "type": "boolean" },
+    "isDirectory": { "type": "boolean" },
+    "isSymlink": { "type": "boolean" },
+    "created": { "type": ["string", "null"] },
+    "modified": { "type": ["string", "null"] },
+    "accessed": { "type": ["string", "null"] },
+    "permissions": { "type": "string" },
+})));
 
 /// Seconds since the epoch as an RFC 3339 UTC timestamp.
 fn rfc3339(time: std::io::Result<SystemTime>) -> Option<String> {
@@ -78,10 +97,9 @@ fn rfc3339(time: std::io::Result<SystemTime>) -> Option<String> {
 /// Run the tool.
 pub fn run(
     server: &FsServer,
-    arguments: JsonObject,
+    args: &Args,
     _context: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
     let target = server.roots.resolve(&args.path)?;
     let io = |error| FsError::io(&target.shown, error);
     let own = target.root.dir.symlink_metadata(&target.rel).map_err(io)?;

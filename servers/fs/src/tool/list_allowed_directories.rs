@@ -6,9 +6,11 @@
 //! - show a directory the call could not actually use.
 
 use moat_shared::{
-    CallContext, ToolError, ToolOutput, parse_arguments, policy::Mode, runtime::tool_definition,
+    CallContext, ToolError, ToolOutput,
+    policy::Mode,
+    runtime::tool::{BlockingTool, Tool},
 };
-use rmcp::model::{JsonObject, Tool};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -24,26 +26,37 @@ const DESCRIPTION: &str = "List the directories this server may access, each mar
 or read-only. Call it first to learn where paths may point; relative paths resolve against the \
 first one.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>(
-        "list_allowed_directories",
-        "List allowed directories",
-        DESCRIPTION,
-    )
-    .with_annotations(super::read_only())
-    .with_raw_output_schema(super::output_schema(json!({
-        "directories": { "type": "array", "items": { "type": "object" } },
-    })))
+/// The `list_allowed_directories` tool.
+pub struct ListAllowedDirectories;
+
+impl Tool<FsServer> for ListAllowedDirectories {
+    const NAME: &'static str = "list_allowed_directories";
+    const TITLE: &'static str = "List allowed directories";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
+
+impl BlockingTool<FsServer> for ListAllowedDirectories {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "directories": { "type": "array", "items": { "type": "object" } },
+})));
 
 /// Run the tool.
 pub fn run(
     server: &FsServer,
-    arguments: JsonObject,
+    _args: &Args,
     _context: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let _: Args = parse_arguments(arguments)?;
     let mut text = String::from("Allowed directories:\n");
     let mut directories = Vec::new();
     for root in server.roots.all() {

@@ -5,13 +5,16 @@
 //! lstat through the directory handle), never from opening the entry: a
 //! FIFO in the directory must not block the listing.
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::{FsServer, Target, error::FsError};
+use crate::{FsServer, Target, error::FsError, walk::Kind};
 
 /// Arguments of `list_directory`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -28,64 +31,32 @@ const DESCRIPTION: &str = "List a directory's entries, one per line: [DIR], [FIL
 (symbolic link) or [OTHER]. Use it to see what a folder holds; use directory_tree or \
 search_files to look deeper. Long listings are cut and say which offset continues them.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("list_directory", "List directory", DESCRIPTION)
-        .with_annotations(super::read_only())
-        .with_raw_output_schema(super::output_schema(json!({
-            "entries": { "type": "array", "items": { "type": "object" } },
-            "total": { "type": "integer" },
-            "nextOffset": { "type": ["integer", "null"] },
-        })))
-}
+/// The `list_directory` tool.
+pub struct ListDirectory;
 
-/// What a listing says an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A directory.
-    Dir,
-    /// A regular file.
-    File,
-    /// A symbolic link (not followed).
-    Link,
-    /// A FIFO, socket or device.
-    Other,
-}
+impl Tool<FsServer> for ListDirectory {
+    const NAME: &'static str = "list_directory";
+    const TITLE: &'static str = "List directory";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
 
-impl Kind {
-    /// The marker used in text listings.
-    pub fn marker(self) -> &'static str {
-        match self {
-            Kind::Dir => "[DIR]",
-            Kind::File => "[FILE]",
-            Kind::Link => "[LINK]",
-            Kind::Other => "[OTHER]",
-        }
-    }
-
-    /// The word used in structured output.
-    pub fn word(self) -> &'static str {
-        match self {
-            Kind::Dir => "directory",
-            Kind::File => "file",
-            Kind::Link => "symlink",
-            Kind::Other => "other",
-        }
-    }
-
-    /// Classify a file type without following links.
-    pub fn of(file_type: cap_std::fs::FileType) -> Self {
-        if file_type.is_symlink() {
-            Kind::Link
-        } else if file_type.is_dir() {
-            Kind::Dir
-        } else if file_type.is_file() {
-            Kind::File
-        } else {
-            Kind::Other
-        }
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
     }
 }
+
+impl BlockingTool<FsServer> for ListDirectory {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "entries": { "type": "array", "items": { "type": "object" } },
+    "total": { "type": "integer" },
+    "nextOffset": { "type": ["integer", "null"] },
+})));
 
 /// One listed entry.
 #[derive(Debug, Clone)]
@@ -120,10 +91,9 @@ pub fn entries(server: &FsServer, target: &Target<'_>) -> Result<Vec<Entry>, FsE
 /// Run the tool.
 pub fn run(
     server: &FsServer,
-    arguments: JsonObject,
+    args: &Args,
     _context: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
     let target = server.roots.resolve(&args.path)?;
     let all = entries(server, &target)?;
     let total = all.len();

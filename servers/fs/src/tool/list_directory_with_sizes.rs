@@ -9,13 +9,17 @@
 //! - open an entry to learn its size;
 //! - exceed the byte or entry budget (it is cut with an offset).
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::list_directory::{Kind, entries};
+use super::list_directory::entries;
+use crate::walk::Kind;
 use crate::{FsServer, error::FsError};
 
 /// How to sort.
@@ -47,23 +51,35 @@ const DESCRIPTION: &str = "List a directory's entries with their sizes, plus tot
 find what takes space; sortBy \"size\" puts the largest first. Entries are marked [DIR], [FILE], \
 [LINK] or [OTHER]. Long listings are cut and say which offset continues them.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>(
-        "list_directory_with_sizes",
-        "List directory with sizes",
-        DESCRIPTION,
-    )
-    .with_annotations(super::read_only())
-    .with_raw_output_schema(super::output_schema(json!({
-        "entries": { "type": "array", "items": { "type": "object" } },
-        "total": { "type": "integer" },
-        "totalFiles": { "type": "integer" },
-        "totalDirectories": { "type": "integer" },
-        "totalBytes": { "type": "integer" },
-        "nextOffset": { "type": ["integer", "null"] },
-    })))
+/// The `list_directory_with_sizes` tool.
+pub struct ListDirectoryWithSizes;
+
+impl Tool<FsServer> for ListDirectoryWithSizes {
+    const NAME: &'static str = "list_directory_with_sizes";
+    const TITLE: &'static str = "List directory with sizes";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
+
+impl BlockingTool<FsServer> for ListDirectoryWithSizes {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "entries": { "type": "array", "items": { "type": "object" } },
+    "total": { "type": "integer" },
+    "totalFiles": { "type": "integer" },
+    "totalDirectories": { "type": "integer" },
+    "totalBytes": { "type": "integer" },
+    "nextOffset": { "type": ["integer", "null"] },
+})));
 
 /// "1.5 KB"-style sizes, as the reference server prints them.
 pub fn human(bytes: u64) -> String {
@@ -81,12 +97,7 @@ pub fn human(bytes: u64) -> String {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    arguments: JsonObject,
-    context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     let listed = entries(server, &target)?;
     let directory = target
@@ -117,8 +128,8 @@ pub fn run(
         .filter(|(entry, _)| entry.kind != Kind::Dir)
         .count();
     let total_bytes: u64 = sized.iter().map(|(_, size)| size).sum();
-    let budget = super::budget(server, None);
-    let max_entries = super::entry_budget(server, None);
+    let budget = super::budget(server);
+    let max_entries = super::entry_budget(server);
     let mut text = String::new();
     let mut shown = Vec::new();
     let mut next = None;

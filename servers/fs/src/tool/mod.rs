@@ -1,5 +1,6 @@
-//! The tools, one module each, named like the MCP tool, and the table that
-//! lists and dispatches them.
+//! The tools, one module each, named like the MCP tool (each declares its
+//! tool type once: name, arguments, output schema, annotations), and the
+//! table that lists them.
 
 pub mod copy_file;
 pub mod create_directory;
@@ -18,147 +19,88 @@ pub mod search_file_contents;
 pub mod search_files;
 pub mod write_file;
 
-use moat_shared::{CallContext, ToolError, ToolOutput};
-use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use std::sync::LazyLock;
+
+use moat_shared::{
+    ToolError,
+    runtime::tool::{BlockingTool, ToolEntry},
+};
+use rmcp::model::{JsonObject, ToolAnnotations};
 
 use crate::FsServer;
 
-/// One tool: its definition and its body.
-pub struct ToolEntry {
-    /// MCP name.
-    pub name: &'static str,
-    /// Builds the `tools/list` entry.
-    pub definition: fn() -> Tool,
-    /// Whether the tool changes files (hidden when no root is writable).
+/// Declares `Structured`, the `Output` of the tool in the calling module:
+/// its schema is the given one (the reference server's `{content, ...}`
+/// shape, which `run` builds field by field).
+macro_rules! structured_output {
+    ($schema:expr) => {
+        /// `structuredContent` of this tool.
+        pub struct Structured;
+
+        impl schemars::JsonSchema for Structured {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed("Structured")
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::Schema::from((*$schema).clone())
+            }
+        }
+    };
+}
+pub(crate) use structured_output;
+
+/// One moat-fs tool: its entry, and when it is offered.
+pub struct FsTool {
+    /// Name, definition and body.
+    pub entry: ToolEntry<FsServer>,
+    /// Whether the tool changes files (hidden when no root is writable):
+    /// every tool not annotated read-only.
     pub writes: bool,
     /// Whether the tool deletes (hidden unless the policy allows deletion).
     pub deletes: bool,
-    /// Runs the tool (on a blocking thread: cap-std is synchronous).
-    pub run: fn(&FsServer, JsonObject, &CallContext) -> Result<ToolOutput, ToolError>,
 }
 
-/// Every tool, in the order `tools/list` shows them.
-pub const TOOLS: &[ToolEntry] = &[
-    ToolEntry {
-        name: "read_text_file",
-        definition: read_text_file::definition,
-        writes: false,
-        deletes: false,
-        run: read_text_file::run,
-    },
-    ToolEntry {
-        name: "read_file",
-        definition: read_text_file::alias_definition,
-        writes: false,
-        deletes: false,
-        run: read_text_file::run,
-    },
-    ToolEntry {
-        name: "read_media_file",
-        definition: read_media_file::definition,
-        writes: false,
-        deletes: false,
-        run: read_media_file::run,
-    },
-    ToolEntry {
-        name: "read_multiple_files",
-        definition: read_multiple_files::definition,
-        writes: false,
-        deletes: false,
-        run: read_multiple_files::run,
-    },
-    ToolEntry {
-        name: "write_file",
-        definition: write_file::definition,
-        writes: true,
-        deletes: false,
-        run: write_file::run,
-    },
-    ToolEntry {
-        name: "edit_file",
-        definition: edit_file::definition,
-        writes: true,
-        deletes: false,
-        run: edit_file::run,
-    },
-    ToolEntry {
-        name: "create_directory",
-        definition: create_directory::definition,
-        writes: true,
-        deletes: false,
-        run: create_directory::run,
-    },
-    ToolEntry {
-        name: "list_directory",
-        definition: list_directory::definition,
-        writes: false,
-        deletes: false,
-        run: list_directory::run,
-    },
-    ToolEntry {
-        name: "list_directory_with_sizes",
-        definition: list_directory_with_sizes::definition,
-        writes: false,
-        deletes: false,
-        run: list_directory_with_sizes::run,
-    },
-    ToolEntry {
-        name: "directory_tree",
-        definition: directory_tree::definition,
-        writes: false,
-        deletes: false,
-        run: directory_tree::run,
-    },
-    ToolEntry {
-        name: "move_file",
-        definition: move_file::definition,
-        writes: true,
-        deletes: false,
-        run: move_file::run,
-    },
-    ToolEntry {
-        name: "copy_file",
-        definition: copy_file::definition,
-        writes: true,
-        deletes: false,
-        run: copy_file::run,
-    },
-    ToolEntry {
-        name: "delete_file",
-        definition: delete_file::definition,
-        writes: true,
-        deletes: true,
-        run: delete_file::run,
-    },
-    ToolEntry {
-        name: "search_files",
-        definition: search_files::definition,
-        writes: false,
-        deletes: false,
-        run: search_files::run,
-    },
-    ToolEntry {
-        name: "search_file_contents",
-        definition: search_file_contents::definition,
-        writes: false,
-        deletes: false,
-        run: search_file_contents::run,
-    },
-    ToolEntry {
-        name: "get_file_info",
-        definition: get_file_info::definition,
-        writes: false,
-        deletes: false,
-        run: get_file_info::run,
-    },
-    ToolEntry {
-        name: "list_allowed_directories",
-        definition: list_allowed_directories::definition,
-        writes: false,
-        deletes: false,
-        run: list_allowed_directories::run,
-    },
-];
+impl FsTool {
+    /// The table line of tool `T`.
+    fn of<T: BlockingTool<FsServer>>() -> Self {
+        Self {
+            entry: ToolEntry::blocking::<T>(),
+            writes: T::annotations().read_only_hint != Some(true),
+            deletes: false,
+        }
+    }
+
+    /// Mark the tool as one that deletes.
+    fn deleting(mut self) -> Self {
+        self.deletes = true;
+        self
+    }
+}
+
+/// Every tool, in the order `tools/list` shows them. Adding a tool: its
+/// module above, and one line here.
+pub static TOOLS: LazyLock<Vec<FsTool>> = LazyLock::new(|| {
+    vec![
+        FsTool::of::<read_text_file::ReadTextFile>(),
+        FsTool::of::<read_text_file::ReadFile>(),
+        FsTool::of::<read_media_file::ReadMediaFile>(),
+        FsTool::of::<read_multiple_files::ReadMultipleFiles>(),
+        FsTool::of::<write_file::WriteFile>(),
+        FsTool::of::<edit_file::EditFile>(),
+        FsTool::of::<create_directory::CreateDirectory>(),
+        FsTool::of::<list_directory::ListDirectory>(),
+        FsTool::of::<list_directory_with_sizes::ListDirectoryWithSizes>(),
+        FsTool::of::<directory_tree::DirectoryTree>(),
+        FsTool::of::<move_file::MoveFile>(),
+        FsTool::of::<copy_file::CopyFile>(),
+        FsTool::of::<delete_file::DeleteFile>().deleting(),
+        FsTool::of::<search_files::SearchFiles>(),
+        FsTool::of::<search_file_contents::SearchFileContents>(),
+        FsTool::of::<get_file_info::GetFileInfo>(),
+        FsTool::of::<list_allowed_directories::ListAllowedDirectories>(),
+    ]
+});
 
 /// Annotations of a tool that only reads (MCP 2025-11-25 schema
 /// `ToolAnnotations`): read-only, idempotent, closed world.
@@ -197,18 +139,14 @@ pub fn output_schema(properties: serde_json::Value) -> std::sync::Arc<JsonObject
     }
 }
 
-/// The byte budget of one result: the call's `maxBytes` when given, never
-/// above the policy's.
-pub fn budget(server: &FsServer, requested: Option<usize>) -> usize {
-    let ceiling = server.policy.max_result_bytes;
-    requested.map_or(ceiling, |asked| asked.clamp(1, ceiling))
+/// The byte budget of one result: the policy's.
+pub fn budget(server: &FsServer) -> usize {
+    server.policy.max_result_bytes
 }
 
-/// The entry budget of one result: the call's `maxEntries` when given,
-/// never above the policy's.
-pub fn entry_budget(server: &FsServer, requested: Option<usize>) -> usize {
-    let ceiling = server.policy.max_entries;
-    requested.map_or(ceiling, |asked| asked.clamp(1, ceiling))
+/// The entry budget of one result: the policy's.
+pub fn entry_budget(server: &FsServer) -> usize {
+    server.policy.max_entries
 }
 
 /// Glob patterns compiled into one matcher, with a clear error naming the

@@ -6,8 +6,11 @@
 //! one atomic step: nothing can appear at the destination in between and
 //! be overwritten.
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use rustix::fs::{RenameFlags, renameat_with};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -29,20 +32,35 @@ const DESCRIPTION: &str = "Move or rename a file or directory. Fails if the dest
 exists (nothing is ever overwritten); delete or rename the destination first if that is what you \
 want. Both paths must be in writable allowed directories.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("move_file", "Move file", DESCRIPTION)
-        .with_annotations(super::writes(true, false))
-        .with_raw_output_schema(super::output_schema(json!({})))
+/// The `move_file` tool.
+pub struct MoveFile;
+
+impl Tool<FsServer> for MoveFile {
+    const NAME: &'static str = "move_file";
+    const TITLE: &'static str = "Move file";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::writes(true, false)
+    }
 }
+
+impl BlockingTool<FsServer> for MoveFile {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({})));
 
 /// Run the tool.
 pub fn run(
     server: &FsServer,
-    arguments: JsonObject,
+    args: &Args,
     _context: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
     let source = server.roots.resolve(&args.source)?;
     let destination = server.roots.resolve(&args.destination)?;
     source.writable()?;

@@ -9,8 +9,11 @@
 use std::io::Read;
 
 use base64::Engine;
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{ContentBlock, JsonObject, ResourceContents, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::{ContentBlock, ResourceContents, ToolAnnotations};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -30,16 +33,32 @@ GIF, WebP, BMP, SVG, MP3, WAV, OGG, FLAC, M4A...). Returns the data with its MIM
 binary files come back as an embedded resource. Use read_text_file for text. Files over the \
 media size limit are refused.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("read_media_file", "Read media file", DESCRIPTION)
-        .with_annotations(super::read_only())
-        .with_raw_output_schema(super::output_schema(json!({
-            "mimeType": { "type": "string" },
-            "kind": { "type": "string", "enum": ["image", "audio", "blob"] },
-            "bytes": { "type": "integer" },
-        })))
+/// The `read_media_file` tool.
+pub struct ReadMediaFile;
+
+impl Tool<FsServer> for ReadMediaFile {
+    const NAME: &'static str = "read_media_file";
+    const TITLE: &'static str = "Read media file";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
+
+impl BlockingTool<FsServer> for ReadMediaFile {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "mimeType": { "type": "string" },
+    "kind": { "type": "string", "enum": ["image", "audio", "blob"] },
+    "bytes": { "type": "integer" },
+})));
 
 /// MIME type by file extension (lower-case), and whether it is an image or
 /// audio. Extensions, not content sniffing: the client asked for this
@@ -74,10 +93,9 @@ pub fn mime_of(path: &str) -> (&'static str, &'static str) {
 /// Run the tool.
 pub fn run(
     server: &FsServer,
-    arguments: JsonObject,
+    args: &Args,
     _context: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
     let target = server.roots.resolve(&args.path)?;
     let (file, metadata) = target.open_regular()?;
     let limit = server.policy.max_media_bytes;

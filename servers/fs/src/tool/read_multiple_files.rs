@@ -9,8 +9,11 @@
 //! - fail the whole call because one file failed;
 //! - read past the shared budget.
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -35,22 +38,33 @@ cut file says which read_text_file offset continues it.";
 /// slivers.
 const MAX_PATHS: usize = 100;
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("read_multiple_files", "Read multiple files", DESCRIPTION)
-        .with_annotations(super::read_only())
-        .with_raw_output_schema(super::output_schema(json!({
-            "files": { "type": "array", "items": { "type": "object" } },
-        })))
+/// The `read_multiple_files` tool.
+pub struct ReadMultipleFiles;
+
+impl Tool<FsServer> for ReadMultipleFiles {
+    const NAME: &'static str = "read_multiple_files";
+    const TITLE: &'static str = "Read multiple files";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
 
+impl BlockingTool<FsServer> for ReadMultipleFiles {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "files": { "type": "array", "items": { "type": "object" } },
+})));
+
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    arguments: JsonObject,
-    context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     if args.paths.is_empty() {
         return Err(FsError::Invalid("paths is empty: give at least one file".into()).into());
     }
@@ -61,7 +75,7 @@ pub fn run(
         ))
         .into());
     }
-    let budget = super::budget(server, None);
+    let budget = super::budget(server);
     let mut used = 0usize;
     let mut text = String::new();
     let mut files = Vec::new();

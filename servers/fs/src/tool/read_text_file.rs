@@ -9,8 +9,11 @@ use std::{
     io::{BufRead, BufReader, Read, Seek, SeekFrom},
 };
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,41 +45,58 @@ For big files ask for part: `head`/`tail` (first/last N lines) or `offset`+`limi
 1-based). Results beyond the byte budget are cut at a line boundary and end with the `offset` to \
 continue from. Binary bytes that are not UTF-8 are shown as U+FFFD.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("read_text_file", "Read text file", DESCRIPTION)
-        .with_annotations(super::read_only())
-        .with_raw_output_schema(schema())
+/// The `read_text_file` tool.
+pub struct ReadTextFile;
+
+impl Tool<FsServer> for ReadTextFile {
+    const NAME: &'static str = "read_text_file";
+    const TITLE: &'static str = "Read text file";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
 
-/// The deprecated alias the reference server still lists.
-pub fn alias_definition() -> Tool {
-    tool_definition::<Args>(
-        "read_file",
-        "Read file (deprecated alias)",
-        "Deprecated alias of read_text_file, kept for clients written against the reference \
-         server; prefer read_text_file.",
-    )
-    .with_annotations(super::read_only())
-    .with_raw_output_schema(schema())
+impl BlockingTool<FsServer> for ReadTextFile {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
 }
 
-fn schema() -> std::sync::Arc<JsonObject> {
-    super::output_schema(json!({
-        "startLine": { "type": ["integer", "null"] },
-        "endLine": { "type": ["integer", "null"] },
-        "truncated": { "type": "boolean" },
-        "nextOffset": { "type": ["integer", "null"] },
-    }))
+/// `read_file`: the deprecated alias the reference server still lists.
+pub struct ReadFile;
+
+impl Tool<FsServer> for ReadFile {
+    const NAME: &'static str = "read_file";
+    const TITLE: &'static str = "Read file (deprecated alias)";
+    const DESCRIPTION: &'static str = "Deprecated alias of read_text_file, kept for clients written against the reference \
+         server; prefer read_text_file.";
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
+
+impl BlockingTool<FsServer> for ReadFile {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "startLine": { "type": ["integer", "null"] },
+    "endLine": { "type": ["integer", "null"] },
+    "truncated": { "type": "boolean" },
+    "nextOffset": { "type": ["integer", "null"] },
+})));
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    arguments: JsonObject,
-    context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     if args.head.is_some() && args.tail.is_some() {
         return Err(FsError::Invalid("give head or tail, not both".into()).into());
     }
@@ -305,13 +325,9 @@ fn count_newlines(bytes: &[u8]) -> u64 {
 
 /// An error once the call is cancelled or past its deadline.
 fn stop_at_deadline(context: &CallContext) -> std::io::Result<()> {
-    if context.cancel.is_cancelled() || context.past_deadline() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "stopped at the deadline",
-        ));
-    }
-    Ok(())
+    context
+        .check()
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "stopped at the deadline"))
 }
 
 /// The last `count` lines, scanning at most `scan_cap` bytes back from the

@@ -25,14 +25,17 @@ use grep_matcher::Matcher;
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkMatch};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::list_directory::Kind;
+use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,
@@ -88,18 +91,34 @@ const PREVIEW_LEAD: usize = 40;
 /// Largest `.gitignore` read: real ones are a few KiB.
 const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("search_file_contents", "Search file contents", DESCRIPTION)
-        .with_annotations(super::read_only())
-        .with_raw_output_schema(super::output_schema(json!({
-            "matches": { "type": "array", "items": { "type": "object" } },
-            "filesSearched": { "type": "integer" },
-            "truncated": { "type": "boolean" },
-            "nextCursor": { "type": ["string", "null"] },
-            "note": { "type": ["string", "null"] },
-        })))
+/// The `search_file_contents` tool.
+pub struct SearchFileContents;
+
+impl Tool<FsServer> for SearchFileContents {
+    const NAME: &'static str = "search_file_contents";
+    const TITLE: &'static str = "Search file contents";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
+
+impl BlockingTool<FsServer> for SearchFileContents {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "matches": { "type": "array", "items": { "type": "object" } },
+    "filesSearched": { "type": "integer" },
+    "truncated": { "type": "boolean" },
+    "nextCursor": { "type": ["string", "null"] },
+    "note": { "type": ["string", "null"] },
+})));
 
 /// A continuation point: inside file `rel`, after line `line` (`None`:
 /// after the whole entry).
@@ -410,12 +429,7 @@ impl Visitor for Collect<'_> {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    arguments: JsonObject,
-    context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     if args.query.is_empty() {
         return Err(FsError::Invalid("query is empty".into()).into());
     }
@@ -461,8 +475,8 @@ pub fn run(
         resume,
         hits: Vec::new(),
         used: 0,
-        budget: super::budget(server, None),
-        max_entries: super::entry_budget(server, None),
+        budget: super::budget(server),
+        max_entries: super::entry_budget(server),
         files_searched: 0,
         stopped_at: None,
         deadline: limits.deadline,

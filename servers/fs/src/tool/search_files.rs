@@ -7,8 +7,11 @@
 
 use std::path::PathBuf;
 
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -44,17 +47,33 @@ search directory. Skip heavy folders with excludePatterns. Symlinks are listed, 
 Long results are cut and give a cursor to continue; a search that hits the time or entry limit \
 says its results are partial.";
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("search_files", "Search files", DESCRIPTION)
-        .with_annotations(super::read_only())
-        .with_raw_output_schema(super::output_schema(json!({
-            "matches": { "type": "array", "items": { "type": "string" } },
-            "truncated": { "type": "boolean" },
-            "nextCursor": { "type": ["string", "null"] },
-            "note": { "type": ["string", "null"] },
-        })))
+/// The `search_files` tool.
+pub struct SearchFiles;
+
+impl Tool<FsServer> for SearchFiles {
+    const NAME: &'static str = "search_files";
+    const TITLE: &'static str = "Search files";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only()
+    }
 }
+
+impl BlockingTool<FsServer> for SearchFiles {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(json!({
+    "matches": { "type": "array", "items": { "type": "string" } },
+    "truncated": { "type": "boolean" },
+    "nextCursor": { "type": ["string", "null"] },
+    "note": { "type": ["string", "null"] },
+})));
 
 struct Collect<'a> {
     pattern: &'a (globset::GlobSet, globset::GlobSet),
@@ -86,12 +105,7 @@ impl Visitor for Collect<'_> {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    arguments: JsonObject,
-    context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     if args.pattern.is_empty() {
         return Err(FsError::Invalid("pattern is empty".into()).into());
     }
@@ -118,8 +132,8 @@ pub fn run(
         base: &args.path,
         matches: Vec::new(),
         used: 0,
-        budget: super::budget(server, None),
-        max_entries: super::entry_budget(server, None),
+        budget: super::budget(server),
+        max_entries: super::entry_budget(server),
         last: None,
     };
     let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)

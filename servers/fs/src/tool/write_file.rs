@@ -8,8 +8,11 @@
 use std::{io::Write, path::Path};
 
 use cap_std::fs::{Dir, Permissions, PermissionsExt};
-use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
-use rmcp::model::{JsonObject, Tool};
+use moat_shared::{
+    CallContext, ToolError, ToolOutput,
+    runtime::tool::{BlockingTool, Tool},
+};
+use rmcp::model::ToolAnnotations;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -34,22 +37,37 @@ or its new content, never a mix. The parent directory must exist (create_directo
 /// others read, as `touch` would give.
 const NEW_FILE_MODE: u32 = 0o644;
 
-/// The `tools/list` entry.
-pub fn definition() -> Tool {
-    tool_definition::<Args>("write_file", "Write file", DESCRIPTION)
-        .with_annotations(super::writes(true, true))
-        .with_raw_output_schema(super::output_schema(
-            json!({ "bytes": { "type": "integer" } }),
-        ))
+/// The `write_file` tool.
+pub struct WriteFile;
+
+impl Tool<FsServer> for WriteFile {
+    const NAME: &'static str = "write_file";
+    const TITLE: &'static str = "Write file";
+    const DESCRIPTION: &'static str = DESCRIPTION;
+    type Args = Args;
+    type Output = Structured;
+
+    fn annotations() -> ToolAnnotations {
+        super::writes(true, true)
+    }
 }
+
+impl BlockingTool<FsServer> for WriteFile {
+    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
+        run(server, &args, context)
+    }
+}
+
+super::structured_output!(super::output_schema(
+    json!({ "bytes": { "type": "integer" } }),
+));
 
 /// Run the tool.
 pub fn run(
     server: &FsServer,
-    arguments: JsonObject,
+    args: &Args,
     _context: &CallContext,
 ) -> Result<ToolOutput, ToolError> {
-    let args: Args = parse_arguments(arguments)?;
     let target = server.roots.resolve(&args.path)?;
     target.writable()?;
     let limit = server.policy.max_write_bytes;

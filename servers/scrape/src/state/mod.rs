@@ -29,7 +29,7 @@ use std::{
 
 use moat_shared::{
     policy::{FleetPolicy, scrape::redis_address},
-    runtime::limits::{SharedAnswer, SharedBuckets},
+    runtime::rate_limit::{SharedAnswer, SharedBuckets},
 };
 use sha2::{Digest, Sha256};
 

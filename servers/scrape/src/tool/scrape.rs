@@ -7,18 +7,19 @@
 
 use std::{fmt::Write as _, sync::Arc};
 
-use moat_shared::{ToolOutput, policy::AllowedUrl};
+use moat_shared::{AsyncTool, CallContext, Tool, ToolError, ToolOutput, policy::AllowedUrl};
+use rmcp::model::ToolAnnotations;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     cache::CacheKey,
+    engine::Engine,
     error::ScrapeError,
     extract::{self, Extracted, Format, Kind, Link, Pass},
     fetcher::Fetched,
     metadata::{self, Metadata},
     page::{Page, PdfPages, Renderer},
     pdf,
-    server::Engine,
 };
 
 /// How to render.
@@ -118,6 +119,31 @@ pub struct ScrapeOutput {
     pub notes: Vec<String>,
     /// The content's outgoing links, with `include_links`.
     pub links: Option<Vec<Link>>,
+}
+
+/// The `scrape` tool.
+pub struct Scrape;
+
+impl Tool<Engine> for Scrape {
+    const NAME: &'static str = "scrape";
+    const TITLE: &'static str = "Read a web page";
+    const DESCRIPTION: &'static str = "Fetch a web page and return its main content as plain text (scripts, styles, navigation and boilerplate removed), with title, final URL, HTTP status, content type and renderer. Long pages are cut at a clean boundary; call again with the start_index given at the end to continue (served from cache, no refetch). format=markdown keeps headings, lists and links; include_links=true adds the outgoing links; author, date, site and description are in structuredContent.metadata. render=auto uses plain HTTP and escalates to a headless browser only when the page needs JavaScript. PDFs become text page by page; images and other binary files are refused.";
+    type Args = ScrapeArgs;
+    type Output = ScrapeOutput;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only(Self::TITLE)
+    }
+}
+
+impl AsyncTool<Engine> for Scrape {
+    async fn run(
+        engine: Arc<Engine>,
+        args: ScrapeArgs,
+        _context: CallContext,
+    ) -> Result<ToolOutput, ToolError> {
+        run(&engine, args).await.map_err(ToolError::from)
+    }
 }
 
 /// Run `scrape`.

@@ -1,11 +1,15 @@
 //! `screenshot`: a PNG of a page, through the same policy and limits.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
-use moat_shared::ToolOutput;
-use rmcp::model::ContentBlock;
+use moat_shared::{
+    AsyncTool, CallContext, Tool, ToolError, ToolOutput, runtime::tool::Unstructured,
+};
+use rmcp::model::{ContentBlock, ToolAnnotations};
 use serde::Deserialize;
 
-use crate::{error::ScrapeError, server::Engine};
+use crate::{engine::Engine, error::ScrapeError};
 
 /// Default viewport: a common laptop screen.
 const DEFAULT_VIEWPORT: (u32, u32) = (1280, 800);
@@ -31,6 +35,31 @@ pub struct ScreenshotArgs {
     /// Capture the whole scrollable page, not only the viewport.
     #[serde(default)]
     pub full_page: bool,
+}
+
+/// The `screenshot` tool.
+pub struct Screenshot;
+
+impl Tool<Engine> for Screenshot {
+    const NAME: &'static str = "screenshot";
+    const TITLE: &'static str = "Screenshot a web page";
+    const DESCRIPTION: &'static str = "Render a page in a headless browser and return a PNG image of the viewport (or the full page), within a size cap.";
+    type Args = ScreenshotArgs;
+    type Output = Unstructured;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only(Self::TITLE)
+    }
+}
+
+impl AsyncTool<Engine> for Screenshot {
+    async fn run(
+        engine: Arc<Engine>,
+        args: ScreenshotArgs,
+        _context: CallContext,
+    ) -> Result<ToolOutput, ToolError> {
+        run(&engine, args).await.map_err(ToolError::from)
+    }
 }
 
 /// Run `screenshot`.

@@ -1,14 +1,15 @@
 //! `search`: web search through the configured provider.
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, sync::Arc};
 
-use moat_shared::ToolOutput;
+use moat_shared::{AsyncTool, CallContext, Tool, ToolError, ToolOutput};
+use rmcp::model::ToolAnnotations;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    engine::Engine,
     error::ScrapeError,
     search::{Query, SafeSearch, SearchResult, TimeRange},
-    server::Engine,
 };
 
 /// Default number of results.
@@ -48,6 +49,31 @@ pub struct SearchOutput {
     pub provider: String,
     /// The results, best first.
     pub results: Vec<SearchResult>,
+}
+
+/// The `search` tool.
+pub struct SearchTool;
+
+impl Tool<Engine> for SearchTool {
+    const NAME: &'static str = "search";
+    const TITLE: &'static str = "Search the web";
+    const DESCRIPTION: &'static str = "Search the web through the operator's provider (SearXNG or Brave) and return [{title, url, snippet}]. Says so plainly when no provider is configured.";
+    type Args = SearchArgs;
+    type Output = SearchOutput;
+
+    fn annotations() -> ToolAnnotations {
+        super::read_only(Self::TITLE)
+    }
+}
+
+impl AsyncTool<Engine> for SearchTool {
+    async fn run(
+        engine: Arc<Engine>,
+        args: SearchArgs,
+        _context: CallContext,
+    ) -> Result<ToolOutput, ToolError> {
+        run(&engine, args).await.map_err(ToolError::from)
+    }
 }
 
 /// Run `search`.

@@ -1,5 +1,7 @@
-//! moat-fs's first four tools through the real binary, over stdio and
-//! Streamable HTTP, in both protocol eras.
+//! moat-fs over every transport (stdio, Streamable HTTP) and protocol era:
+//! the core tools behave the same everywhere, bad arguments, read-only
+//! roots and budget cuts answer alike (each tool's own behaviour is in
+//! `fs_full.rs`).
 
 use moat_tests::{ERAS, Session, TRANSPORTS, fixture::Tree, is_error, text};
 use serde_json::json;

@@ -1,0 +1,142 @@
+//! One typed declaration per tool: [`Tool`] names it once, with its
+//! argument and output types, its description and annotations; the
+//! `tools/list` entry and the call are derived from it, so the schema a
+//! client reads is the type the tool parses, and arguments are parsed in
+//! one place with one error shape.
+//!
+//! A server's tool table is a list of [`ToolEntry`] values, one line per
+//! tool (`ToolEntry::blocking::<WriteFile>()`).
+//!
+//! # Must never
+//! - run a call itself: it only says how ([`Call`]); the handler runs every
+//!   call in one place (panic isolation, blocking pool, deadline).
+
+use std::{any::TypeId, future::Future, sync::Arc};
+
+use rmcp::model::{JsonObject, Tool as Definition, ToolAnnotations};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+
+use crate::{
+    error::ToolError,
+    runtime::toolbox::{Call, CallContext, ToolFuture, ToolOutput, parse_arguments},
+};
+
+/// The `Output` of a tool that returns no `structuredContent` (an image,
+/// say): its definition has no `outputSchema`.
+#[derive(Debug, JsonSchema)]
+pub struct Unstructured;
+
+/// A tool, declared once. `S` is what it runs against (the server's state).
+pub trait Tool<S>: 'static {
+    /// The MCP name.
+    const NAME: &'static str;
+    /// The human title.
+    const TITLE: &'static str;
+    /// What the tool does and when to use it, for the model.
+    const DESCRIPTION: &'static str;
+    /// The arguments; their schema is the `inputSchema`.
+    type Args: DeserializeOwned + JsonSchema + Send + 'static;
+    /// The `structuredContent`; its schema is the `outputSchema`
+    /// ([`Unstructured`]: none).
+    type Output: JsonSchema + 'static;
+
+    /// The behaviour hints (MCP 2025-11-25 schema `ToolAnnotations`).
+    fn annotations() -> ToolAnnotations;
+
+    /// The `tools/list` entry, derived from the declaration.
+    fn definition() -> Definition {
+        let mut tool = Definition::new(
+            Self::NAME,
+            Self::DESCRIPTION,
+            rmcp::handler::server::common::schema_for_type::<Self::Args>(),
+        );
+        tool.title = Some(Self::TITLE.to_string());
+        tool.annotations = Some(Self::annotations());
+        if TypeId::of::<Self::Output>() != TypeId::of::<Unstructured>() {
+            let mut schema =
+                (*rmcp::handler::server::common::schema_for_type::<Self::Output>()).clone();
+            // The wrapper type's name is noise to the model (rmcp strips it
+            // from the schemas its own macros derive, too).
+            schema.remove("title");
+            tool.output_schema = Some(Arc::new(schema));
+        }
+        tool
+    }
+}
+
+/// A tool whose body blocks (synchronous filesystem work): the runtime runs
+/// it on the blocking pool.
+pub trait BlockingTool<S>: Tool<S> {
+    /// Run the tool on parsed arguments.
+    fn run(server: &S, args: Self::Args, context: &CallContext) -> Result<ToolOutput, ToolError>;
+}
+
+/// A tool whose body is async (network work): the runtime spawns it.
+pub trait AsyncTool<S: Send + Sync + 'static>: Tool<S> {
+    /// Run the tool on parsed arguments.
+    fn run(
+        server: Arc<S>,
+        args: Self::Args,
+        context: CallContext,
+    ) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+}
+
+/// A blocking tool's body, arguments still unparsed.
+pub type BlockingBody<S> = fn(&S, JsonObject, &CallContext) -> Result<ToolOutput, ToolError>;
+
+/// An async tool's body, arguments still unparsed.
+pub type AsyncBody<S> = fn(Arc<S>, JsonObject, CallContext) -> ToolFuture;
+
+/// How a tool's body runs.
+pub enum Body<S> {
+    /// On the blocking pool.
+    Blocking(BlockingBody<S>),
+    /// Spawned on the runtime.
+    Async(AsyncBody<S>),
+}
+
+/// One line of a server's tool table: a tool's name, definition and body,
+/// erased from its types.
+pub struct ToolEntry<S> {
+    /// MCP name.
+    pub name: &'static str,
+    /// Builds the `tools/list` entry.
+    pub definition: fn() -> Definition,
+    /// Runs a call.
+    pub body: Body<S>,
+}
+
+impl<S: Send + Sync + 'static> ToolEntry<S> {
+    /// The entry of a blocking tool.
+    pub fn blocking<T: BlockingTool<S>>() -> Self {
+        Self {
+            name: T::NAME,
+            definition: T::definition,
+            body: Body::Blocking(|server, arguments, context| {
+                T::run(server, parse_arguments(arguments)?, context)
+            }),
+        }
+    }
+
+    /// The entry of an async tool.
+    pub fn asynchronous<T: AsyncTool<S>>() -> Self {
+        Self {
+            name: T::NAME,
+            definition: T::definition,
+            body: Body::Async(|server, arguments, context| {
+                Box::pin(async move { T::run(server, parse_arguments(arguments)?, context).await })
+            }),
+        }
+    }
+
+    /// The call of this tool on `server`.
+    pub fn call(&self, server: Arc<S>, arguments: JsonObject, context: CallContext) -> Call {
+        match self.body {
+            Body::Blocking(run) => {
+                Call::Blocking(Box::new(move || run(&server, arguments, &context)))
+            }
+            Body::Async(run) => Call::Async(run(server, arguments, context)),
+        }
+    }
+}
