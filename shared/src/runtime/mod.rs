@@ -32,6 +32,7 @@ pub mod line_transport;
 pub mod oauth;
 pub mod stdio;
 pub mod telemetry_data;
+pub mod tool_prefix;
 pub mod toolbox;
 pub mod toolbox_limits;
 

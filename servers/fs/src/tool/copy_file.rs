@@ -19,7 +19,7 @@ use std::{
     time::Instant,
 };
 
-use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
+use cap_std::fs::{Dir, OpenOptions};
 use moat_shared::{CallContext, ToolError, ToolOutput, parse_arguments, runtime::tool_definition};
 use rmcp::model::{JsonObject, Tool};
 use schemars::JsonSchema;
@@ -31,6 +31,7 @@ use super::list_directory::Kind;
 use crate::{
     FsServer,
     error::FsError,
+    platform::file_mode,
     root::open_regular_in,
     walk::{self, End, Entry, Limits, Options, Step, Visitor},
 };
@@ -109,9 +110,7 @@ fn copy_one(
         cancel: limits.cancel.clone(),
     };
     let copied = io::copy(&mut reader, &mut destination).and_then(|bytes| {
-        destination.set_permissions(Permissions::from_mode(
-            metadata.permissions().mode() & 0o7777,
-        ))?;
+        destination.set_permissions(file_mode::preserved(&metadata))?;
         Ok(bytes)
     });
     match copied {
