@@ -104,8 +104,12 @@ if [ "$run_wine" = 1 ]; then
   # Keep one wineserver up for the whole run (each server start is then
   # cheap), and stop it afterwards.
   wineserver --persistent=60 || true
+  # Wine shows the Unix symlinks the suites plant as plain files (NTFS links
+  # are what cap-std sees on Windows), so the link attacks and the two
+  # symlink tests stay with the native runs (README, "What the tests prove").
   MOAT_FS_BIN=$exe_dir/moat-fs.exe MOAT_BIN_WRAPPER=wine \
-    cargo test --quiet -p moat-tests --test fs_tools --test fs_full --test fs_escape --test fs_windows
+    cargo test --quiet --no-fail-fast -p moat-tests --test fs_tools --test fs_full --test fs_escape --test fs_windows \
+    -- --skip symlink_swapped_between_calls_is_refused --skip symlink_inside_the_root_is_followed
   wineserver --kill || true
 fi
 

@@ -160,6 +160,15 @@ pub fn server_command(name: &str) -> Command {
     }
 }
 
+/// False when the server under test cannot see the symlinks tests make on
+/// the host: the Windows build under Wine (`MOAT_BIN_WRAPPER`), which shows
+/// a Unix symlink as the file it points to, where real Windows shows an
+/// NTFS link that cap-std refuses to follow out. Link attacks are left out
+/// of that run only; every native run has them.
+pub fn server_sees_host_symlinks() -> bool {
+    std::env::var_os("MOAT_BIN_WRAPPER").is_none_or(|wrapper| wrapper.is_empty())
+}
+
 /// A spawned server's command line.
 fn command(binary_name: &str, args: &[&str]) -> Command {
     let mut command = server_command(binary_name);

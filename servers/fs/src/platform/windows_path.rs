@@ -225,8 +225,8 @@ fn is_device_name(stem: &str) -> bool {
     )
 }
 
-/// The 8.3 alias form: up to six characters, `~`, digits, and an optional
-/// extension of up to three (`PROGRA~1`, `LONGFI~12.TXT`).
+/// The 8.3 alias form: at most eight characters in all (a head, `~`, digits), and an optional
+/// extension of up to three (`PROGRA~1`, `LONGF~12.TXT`).
 fn is_short_name(name: &str) -> bool {
     let (base, extension) = name.split_once('.').unwrap_or((name, ""));
     let Some((head, digits)) = base.split_once('~') else {
@@ -342,7 +342,7 @@ mod tests {
             ("file.txt:stream", "data streams"),
             ("file.txt::$DATA", "data streams"),
             ("C:\\PROGRA~1\\x", "short names"),
-            ("LONGFI~12.TXT", "short names"),
+            ("LONGF~12.TXT", "short names"),
             (".env.", "dot or a space"),
             ("notes.txt ", "dot or a space"),
             ("a\\b.\\c", "dot or a space"),
