@@ -86,6 +86,11 @@ cp deploy/mcpb/icon.png "$bundle/" 2>/dev/null || true
 cp "$out/moat-fs-universal" "$bundle/server/darwin/moat-fs"
 cp "$(bin x86_64-pc-windows-gnu .exe)" "$bundle/server/win32/moat-fs.exe"
 cp "$(bin x86_64-unknown-linux-musl '')" "$bundle/server/linux/moat-fs"
+if [ "$check_only" = 1 ]; then
+  # Debug builds carry ~250 MB of debug info each; the checks need none of it.
+  x86_64-w64-mingw32-strip "$bundle/server/win32/moat-fs.exe"
+  strip "$bundle/server/linux/moat-fs"
+fi
 chmod 755 "$bundle"/server/*/moat-fs*
 echo "== mcpb validate + pack" >&2
 "$mcpb" validate "$bundle/manifest.json"
