@@ -14,7 +14,11 @@ use serde_json::json;
 
 /// True when the server under test is the Windows build.
 fn windows_server() -> bool {
-    std::env::var("MOAT_FS_BIN").is_ok_and(|path| path.ends_with(".exe"))
+    std::env::var_os("MOAT_FS_BIN").is_some_and(|path| {
+        std::path::Path::new(&path)
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("exe"))
+    })
 }
 
 /// `path` as the Windows build sees it under Wine: drive `Z:` is `/`.

@@ -11,6 +11,10 @@ use cap_std::fs::OpenOptions;
 
 /// Make `options` open without blocking on a FIFO or device.
 #[cfg(unix)]
+#[expect(
+    clippy::cast_possible_wrap,
+    reason = "O_NONBLOCK is a small positive flag (0o4000 or 0x4), never past i32::MAX"
+)]
 pub fn non_blocking(options: &mut OpenOptions) {
     use cap_std::fs::OpenOptionsExt;
     options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
