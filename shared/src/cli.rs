@@ -40,6 +40,10 @@ const RUNTIME_EXIT_WAIT: Duration = Duration::from_millis(500);
 
 /// A subcommand shared by every moat binary.
 #[derive(Debug, Clone, clap::Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value parsed once at start-up; boxing ServeArgs would change every binary's match"
+)]
 pub enum Command {
     /// Serve MCP on stdio (the default) or, with --http, on Streamable HTTP.
     Serve(ServeArgs),
