@@ -40,6 +40,10 @@ const RUNTIME_EXIT_WAIT: Duration = Duration::from_millis(500);
 
 /// A subcommand shared by every moat binary.
 #[derive(Debug, Clone, clap::Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one value parsed once at start-up; boxing ServeArgs would change every binary's match"
+)]
 pub enum Command {
     /// Serve MCP on stdio (the default) or, with --http, on Streamable HTTP.
     Serve(ServeArgs),
@@ -57,6 +61,11 @@ pub enum Command {
 /// Options of `serve`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ServeArgs {
+    /// moat-fs: directories to serve, as before the subcommand (`moat-fs
+    /// serve --http 127.0.0.1:8080 ~/projects`). Servers without roots
+    /// refuse them.
+    #[arg(value_name = "ROOT")]
+    pub roots: Vec<String>,
     /// Serve Streamable HTTP at /mcp on ADDR (e.g. 127.0.0.1:8080; port 0
     /// picks a free one, printed on stderr) instead of stdio.
     #[arg(long, value_name = "ADDR")]
@@ -256,6 +265,13 @@ fn audit_sink(args: &ServeArgs) -> Result<Option<Audit>, Error> {
 }
 
 async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) -> Result<(), Error> {
+    // moat-fs takes its roots out before it gets here; anything left is an
+    // argument this server does not understand.
+    if let Some(extra) = args.roots.first() {
+        return Err(Error::Config(format!(
+            "unexpected argument {extra:?}: this server takes no directories"
+        )));
+    }
     let mut state = match audit_sink(&args)? {
         Some(audit) => RuntimeState::with_audit(audit),
         None => RuntimeState::default(),
@@ -300,19 +316,34 @@ async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) ->
     serve_http(toolbox, state, options, shutdown_signal()).await
 }
 
-/// Resolves on SIGINT or SIGTERM.
+/// Resolves on SIGINT or SIGTERM (Windows: Ctrl-C or Ctrl-Break).
 async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+        () = terminate_signal() => {}
+    }
+}
+
+/// Resolves on SIGTERM (what `kill`, systemd and Docker send).
+#[cfg(unix)]
+async fn terminate_signal() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
+}
+
+/// Resolves on Ctrl-Break (Windows has no SIGTERM; a service manager or
+/// console sends this).
+#[cfg(windows)]
+async fn terminate_signal() {
+    match tokio::signal::windows::ctrl_break() {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
     }
 }
 

@@ -17,7 +17,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::binary;
+use crate::server_command;
 
 /// How long any single answer may take before the server counts as hung.
 /// Generous: it only bounds a hang, it measures nothing.
@@ -61,7 +61,7 @@ impl RawStdio {
 
     /// [`RawStdio::spawn`] with `RUST_LOG=log`.
     pub fn spawn_logging(name: &str, args: &[&str], log: &str) -> Self {
-        let mut child = Command::new(binary(name))
+        let mut child = server_command(name)
             .args(args)
             .env("RUST_LOG", log)
             .stdin(Stdio::piped())

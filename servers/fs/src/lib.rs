@@ -22,9 +22,15 @@
 //! - [`trust`]: how far client MCP roots are trusted, by transport.
 //! - [`walk`]: the one directory walker (handles, caps, deadline, cursor).
 //! - [`error`]: [`FsError`] and its mapping to the one-line tool error.
+//! - [`text_encoding`]: non-UTF-8 text (UTF-16 with a BOM, other
+//!   encodings detected or given) for read_text_file.
+//! - [`platform`]: what differs between Linux, macOS and Windows, one
+//!   module per concern.
 
 pub mod error;
+pub mod platform;
 pub mod root;
+pub mod text_encoding;
 pub mod tool;
 pub mod trust;
 pub mod walk;

@@ -8,8 +8,10 @@ use moat_fs::{
     trust::{Serving, client_trust},
 };
 use moat_shared::{
+    Toolbox,
     cli::{self, Command, ServeArgs},
     policy::Mode,
+    runtime::tool_prefix::Prefixed,
 };
 
 /// A sandboxed MCP filesystem server. Every access goes through a directory
@@ -21,7 +23,10 @@ use moat_shared::{
     subcommand_precedence_over_arg = true,
     after_help = "EXAMPLES:
   moat-fs ~/projects ~/notes:ro            serve two roots on stdio (notes read-only)
-  moat-fs . serve --http 127.0.0.1:8080    serve the current folder over Streamable HTTP
+  moat-fs ~/projects --ro ~/notes          the same
+  moat-fs serve --http 127.0.0.1:8080 .    serve the current folder over Streamable HTTP
+  moat-fs --tool-prefix fs_ ~/projects     tools named fs_read_text_file, ... (beside Claude
+                                           Desktop's own filesystem extension)
   moat-fs . tools                          print the tools/list JSON
   moat-fs . call list_directory '{\"path\":\".\"}'
   moat-fs . call read_text_file '{\"path\":\"README.md\",\"head\":5}'
@@ -41,6 +46,16 @@ struct Cli {
     /// Serve this directory too (repeatable; same syntax as ROOT).
     #[arg(long = "root", global = true, value_name = "DIR[:ro]")]
     extra_roots: Vec<String>,
+    /// Serve these directories read-only (repeatable, or several after one
+    /// `--ro`): the form for launchers that cannot append `:ro` (an MCP
+    /// Bundle's folder picker). A bare `--ro` (an empty picker) adds none.
+    #[arg(long = "ro", global = true, value_name = "DIR", num_args = 0..)]
+    ro_roots: Vec<String>,
+    /// Put PREFIX before every tool name (`fs_` gives `fs_read_text_file`),
+    /// for clients that already have tools with these names, such as Claude
+    /// Desktop's built-in filesystem extension. Off by default.
+    #[arg(long, global = true, value_name = "PREFIX")]
+    tool_prefix: Option<String>,
     /// Make every root read-only: write tools are not even listed.
     #[arg(long, global = true)]
     read_only: bool,
@@ -102,7 +117,12 @@ fn absolute(path: &str) -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // Roots given after `serve` count as roots given before it.
+    let after_serve = match &mut cli.command {
+        Some(Command::Serve(args)) => std::mem::take(&mut args.roots),
+        _ => Vec::new(),
+    };
     moat_shared::telemetry::init();
     if let Some(Command::CheckPolicy { file }) = &cli.command {
         return cli::check_policy(file);
@@ -114,8 +134,10 @@ fn main() -> ExitCode {
     let mut roots: Vec<(String, Mode)> = cli
         .roots
         .iter()
+        .chain(&after_serve)
         .chain(&cli.extra_roots)
         .map(|spec| parse_root(spec))
+        .chain(cli.ro_roots.iter().map(|path| (path.clone(), Mode::Ro)))
         .collect();
     if roots.is_empty() {
         roots = policy
@@ -165,5 +187,10 @@ fn main() -> ExitCode {
         Err(error) => return cli::usage_error(error),
     };
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
-    cli::block_on(cli::execute(command, &policy.http, Arc::new(server)))
+    // An empty prefix (a bundle's unset field) is no prefix.
+    let toolbox: Arc<dyn Toolbox> = match cli.tool_prefix.filter(|prefix| !prefix.is_empty()) {
+        Some(prefix) => Arc::new(Prefixed::new(Arc::new(server), prefix)),
+        None => Arc::new(server),
+    };
+    cli::block_on(cli::execute(command, &policy.http, toolbox))
 }

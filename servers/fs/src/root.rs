@@ -83,14 +83,25 @@ pub struct Roots {
     deny: GlobSet,
 }
 
-/// Expand a leading `~` to `$HOME`.
+/// Expand a leading `~` to `$HOME` (on Windows also `~\`, and
+/// `%USERPROFILE%` when `HOME` is unset).
 pub fn expand_home(path: &str) -> PathBuf {
-    if (path == "~" || path.starts_with("~/"))
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return PathBuf::from(home).join(path.trim_start_matches('~').trim_start_matches('/'));
+    let separators: &[char] = if cfg!(windows) { &['/', '\\'] } else { &['/'] };
+    let Some(rest) = path.strip_prefix('~') else {
+        return PathBuf::from(path);
+    };
+    if !(rest.is_empty() || rest.starts_with(separators)) {
+        return PathBuf::from(path);
     }
-    PathBuf::from(path)
+    let home = std::env::var_os("HOME").or_else(|| {
+        cfg!(windows)
+            .then(|| std::env::var_os("USERPROFILE"))
+            .flatten()
+    });
+    match home {
+        Some(home) => PathBuf::from(home).join(rest.trim_start_matches(separators)),
+        None => PathBuf::from(path),
+    }
 }
 
 impl Roots {
@@ -198,8 +209,8 @@ impl Roots {
         self.roots.iter().find_map(|root| {
             let rest = [&root.given, &root.canonical]
                 .into_iter()
-                .find_map(|prefix| path.strip_prefix(prefix).ok())?;
-            let rel = normalise(rest)?;
+                .find_map(|prefix| below(path, prefix))?;
+            let rel = normalise(&rest)?;
             if rel == Path::new(".") {
                 return Some(root.clone());
             }
@@ -250,14 +261,17 @@ impl Roots {
             return Err(bad("the path contains a NUL byte"));
         }
         let expanded = expand_home(path);
-        let (root, rest) = if expanded.is_absolute() {
+        check_path_class(path, &expanded)?;
+        // `has_root`, not `is_absolute`: on Windows `\x` and `/tmp/x` are
+        // rooted without a drive, and name that path on a root's drive.
+        let (root, rest) = if expanded.has_root() {
             self.roots
                 .iter()
                 .find_map(|root| {
                     [&root.given, &root.canonical]
                         .into_iter()
-                        .find_map(|prefix| expanded.strip_prefix(prefix).ok())
-                        .map(|rest| (root, rest.to_path_buf()))
+                        .find_map(|prefix| below(&expanded, prefix))
+                        .map(|rest| (root, rest))
                 })
                 .ok_or_else(|| FsError::OutsideRoots(path.to_string()))?
         } else {
@@ -365,6 +379,68 @@ fn real_path(root: &Root, rel: &Path) -> Option<PathBuf> {
     }
 }
 
+/// `path` below `prefix` (whole components; `None` when not inside).
+/// Linux: exact components.
+#[cfg(all(unix, not(target_os = "macos")))]
+fn below(path: &Path, prefix: &Path) -> Option<PathBuf> {
+    path.strip_prefix(prefix).ok().map(Path::to_path_buf)
+}
+
+/// `path` below `prefix` (whole components; `None` when not inside).
+/// macOS: components compared case-insensitively, as APFS and HFS+ do by
+/// default (on a case-sensitive volume a differently cased path still
+/// resolves inside the root's handle, never outside).
+#[cfg(target_os = "macos")]
+fn below(path: &Path, prefix: &Path) -> Option<PathBuf> {
+    use crate::platform::windows_path::fold;
+    let mut rest = path.components();
+    for want in prefix.components() {
+        let have = rest.next()?;
+        if fold(&have.as_os_str().to_string_lossy()) != fold(&want.as_os_str().to_string_lossy()) {
+            return None;
+        }
+    }
+    Some(rest.as_path().to_path_buf())
+}
+
+/// `path` below `prefix` (`None` when not inside), with Windows rules:
+/// drive or share, then whole names, case-insensitively (see
+/// [`crate::platform::windows_path`]).
+#[cfg(windows)]
+fn below(path: &Path, prefix: &Path) -> Option<PathBuf> {
+    use crate::platform::windows_path::{parse, strip_root};
+    let path = parse(&path.to_string_lossy()).ok()?;
+    let prefix = parse(&prefix.to_string_lossy()).ok()?;
+    strip_root(&path, &prefix).map(|names| names.iter().collect())
+}
+
+/// Refuse a path whose class is never served on this OS (Windows: device
+/// names, streams, short names, ...; see
+/// [`crate::platform::windows_path`]). On Unix every name is a name.
+#[cfg(windows)]
+fn check_path_class(path: &str, expanded: &Path) -> Result<(), FsError> {
+    use crate::platform::windows_path::{Refusal, parse};
+    match parse(&expanded.to_string_lossy()) {
+        Ok(_) => Ok(()),
+        Err(Refusal::Refused(reason)) => Err(FsError::BadPath {
+            path: path.to_string(),
+            reason,
+        }),
+        Err(Refusal::ClimbsOut) => Err(FsError::OutsideRoots(path.to_string())),
+    }
+}
+
+/// Refuse a path whose class is never served on this OS (Windows: device
+/// names, streams, short names, ...). On Unix every name is a name.
+#[cfg(unix)]
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the same signature as the Windows check, which can refuse"
+)]
+fn check_path_class(_path: &str, _expanded: &Path) -> Result<(), FsError> {
+    Ok(())
+}
+
 /// Lexically resolve `.` and `..`; `None` when `..` climbs above the start.
 /// (cap-std would refuse such a path too; refusing early gives a clearer
 /// message.)
@@ -386,11 +462,6 @@ fn normalise(path: &Path) -> Option<PathBuf> {
     }
     Some(out)
 }
-
-/// O_NONBLOCK: opening a FIFO for reading without it blocks forever waiting
-/// for a writer; with it the open returns at once, so the type check below
-/// can refuse it.
-const OPEN_NONBLOCK: i32 = 0o4000;
 
 impl Target<'_> {
     /// Open a regular file for reading. FIFOs, sockets, devices and
@@ -414,9 +485,11 @@ pub fn open_regular_in(
     path: &Path,
     shown: &str,
 ) -> Result<(cap_std::fs::File, cap_std::fs::Metadata), FsError> {
-    use cap_std::fs::OpenOptionsExt;
     let mut options = cap_std::fs::OpenOptions::new();
-    options.read(true).custom_flags(OPEN_NONBLOCK);
+    options.read(true);
+    // Opening a FIFO for reading blocks until a writer comes; non-blocking,
+    // the open returns at once and the type check below refuses it.
+    crate::platform::special_file::non_blocking(&mut options);
     let file = dir
         .open_with(path, &options)
         .map_err(|error| FsError::io(shown, error))?;

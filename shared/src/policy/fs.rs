@@ -2,11 +2,15 @@
 
 use std::path::Path;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::policy::{PolicyError, key_offset};
+
+/// Whether this OS's usual filesystem compares names case-insensitively
+/// (NTFS; APFS and HFS+ as formatted by default).
+pub const NAMES_IGNORE_CASE: bool = cfg!(any(windows, target_os = "macos"));
 
 /// Whether a root may be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -142,14 +146,21 @@ impl FsPolicy {
         Ok(())
     }
 
-    /// The deny globs compiled into one matcher.
+    /// The deny globs compiled into one matcher. Where the filesystem
+    /// compares names case-insensitively (Windows; macOS by default),
+    /// so do the globs: `**/.env` must hide `.ENV` too, which names the
+    /// same file there.
     ///
     /// # Errors
     /// A bad glob (already refused by validation for loaded files).
     pub fn deny_set(&self) -> Result<GlobSet, globset::Error> {
         let mut builder = GlobSetBuilder::new();
         for glob in &self.deny {
-            builder.add(Glob::new(glob.get_ref())?);
+            builder.add(
+                GlobBuilder::new(glob.get_ref())
+                    .case_insensitive(NAMES_IGNORE_CASE)
+                    .build()?,
+            );
         }
         builder.build()
     }

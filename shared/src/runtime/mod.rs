@@ -39,6 +39,7 @@ pub mod oauth;
 pub mod rate_limit;
 pub mod stdio;
 pub mod tool;
+pub mod tool_prefix;
 pub mod toolbox;
 
 pub use handler::{Handler, RuntimeState};

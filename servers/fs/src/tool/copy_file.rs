@@ -19,7 +19,7 @@ use std::{
     time::Instant,
 };
 
-use cap_std::fs::{Dir, OpenOptions, Permissions, PermissionsExt};
+use cap_std::fs::{Dir, OpenOptions};
 use moat_shared::{
     CallContext, ToolError, ToolOutput,
     runtime::tool::{BlockingTool, Tool},
@@ -34,6 +34,7 @@ use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,
+    platform::file_mode,
     root::open_regular_in,
     walk::{self, End, Entry, Limits, Options, Step, Visitor},
 };
@@ -128,9 +129,7 @@ fn copy_one(
         cancel: limits.cancel.clone(),
     };
     let copied = io::copy(&mut reader, &mut destination).and_then(|bytes| {
-        destination.set_permissions(Permissions::from_mode(
-            metadata.permissions().mode() & 0o7777,
-        ))?;
+        destination.set_permissions(file_mode::preserved(&metadata))?;
         Ok(bytes)
     });
     match copied {

@@ -8,7 +8,6 @@
 
 use std::time::SystemTime;
 
-use cap_std::fs::{MetadataExt, PermissionsExt};
 use moat_shared::{
     CallContext, ToolError, ToolOutput,
     runtime::tool::{BlockingTool, Tool},
@@ -117,7 +116,7 @@ pub fn run(
         own
     };
     let kind = Kind::of(metadata.file_type());
-    let mode = metadata.permissions().mode() & 0o7777;
+    let (mode, uid, gid) = crate::platform::file_mode::describe(&metadata);
     let info = json!({
         "size": metadata.len(),
         "type": if is_symlink && kind == Kind::Link { "symlink" } else { kind.word() },
@@ -127,9 +126,9 @@ pub fn run(
         "created": rfc3339(metadata.created().map(cap_std::time::SystemTime::into_std)),
         "modified": rfc3339(metadata.modified().map(cap_std::time::SystemTime::into_std)),
         "accessed": rfc3339(metadata.accessed().map(cap_std::time::SystemTime::into_std)),
-        "permissions": format!("{mode:o}"),
-        "uid": metadata.uid(),
-        "gid": metadata.gid(),
+        "permissions": mode,
+        "uid": uid,
+        "gid": gid,
     });
     let mut text = String::new();
     for key in [

@@ -1,22 +1,20 @@
 //! `move_file`: move or rename a file or directory, never over an existing
 //! one.
 //!
-//! The rename is `renameat2(RENAME_NOREPLACE)` between the two parent
-//! directories' handles, so "does the destination exist?" and "move" are
-//! one atomic step: nothing can appear at the destination in between and
-//! be overwritten.
+//! The rename never replaces the destination, through the two parent
+//! directories' handles (`platform::no_replace_rename`: one atomic step on
+//! Linux and macOS; what Windows guarantees is said there).
 
 use moat_shared::{
     CallContext, ToolError, ToolOutput,
     runtime::tool::{BlockingTool, Tool},
 };
 use rmcp::model::ToolAnnotations;
-use rustix::fs::{RenameFlags, renameat_with};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{FsServer, error::FsError};
+use crate::{FsServer, error::FsError, platform::no_replace_rename};
 
 /// Arguments of `move_file`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -79,15 +77,13 @@ pub fn run(
         .map_err(|error| FsError::io(&destination.shown, error))?;
     // Names are single normalised components (never `.`, `..` or with a
     // slash), so this cannot leave either directory.
-    renameat_with(
+    no_replace_rename::rename(
         &source_dir,
-        source_name.as_os_str(),
+        source_name.as_ref(),
         &destination_dir,
-        destination_name.as_os_str(),
-        RenameFlags::NOREPLACE,
+        destination_name.as_ref(),
     )
-    .map_err(|errno| {
-        let error = std::io::Error::from(errno);
+    .map_err(|error| {
         if error.kind() == std::io::ErrorKind::AlreadyExists {
             FsError::Refused(format!(
                 "destination already exists: {} (move_file never overwrites)",

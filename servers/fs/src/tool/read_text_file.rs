@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{FsServer, error::FsError};
+use crate::{FsServer, error::FsError, text_encoding};
 
 /// Arguments of `read_text_file`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -38,12 +38,18 @@ pub struct Args {
     /// Prefix each line with its number.
     #[serde(default)]
     pub with_line_numbers: bool,
+    /// The file's text encoding when it is not UTF-8 (e.g. `utf-16le`,
+    /// `windows-1252`, `shift_jis`); a byte-order mark wins. Without it,
+    /// non-UTF-8 text is detected and the result says which was used.
+    pub encoding: Option<String>,
 }
 
 const DESCRIPTION: &str = "Read a text file. Use it to look at source, notes or configuration. \
 For big files ask for part: `head`/`tail` (first/last N lines) or `offset`+`limit` (a line range, \
 1-based). Results beyond the byte budget are cut at a line boundary and end with the `offset` to \
-continue from. Binary bytes that are not UTF-8 are shown as U+FFFD.";
+continue from. UTF-16 with a byte-order mark and other encodings (detected, or given as \
+`encoding`) are decoded and the result names the encoding; bytes of a binary file that are not \
+UTF-8 are shown as U+FFFD.";
 
 /// The `read_text_file` tool.
 pub struct ReadTextFile;
@@ -93,6 +99,7 @@ super::structured_output!(super::output_schema(json!({
     "endLine": { "type": ["integer", "null"] },
     "truncated": { "type": "boolean" },
     "nextOffset": { "type": ["integer", "null"] },
+    "encoding": { "type": "string" },
 })));
 
 /// Run the tool.
@@ -107,17 +114,29 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         return Err(FsError::Invalid("offset is 1-based: the first line is 1".into()).into());
     }
     let target = server.roots.resolve(&args.path)?;
-    let (file, _metadata) = target.open_regular()?;
+    let (mut file, _metadata) = target.open_regular()?;
     let budget = server.policy.max_result_bytes;
-    let page = if let Some(count) = args.tail {
-        read_tail(file, count, server.policy.max_read_bytes, budget, context)
-    } else {
-        let first = args.offset.unwrap_or(1);
-        let limit = args.head.or(args.limit);
-        read_range(file, first, limit, budget, context)
+    let max_read = server.policy.max_read_bytes;
+    let decoded = text_encoding::decode_if_needed(
+        &mut file,
+        args.encoding.as_deref(),
+        max_read,
+        &target.shown,
+    )?;
+    let first = args.offset.unwrap_or(1);
+    let limit = args.head.or(args.limit);
+    let page = match (args.tail, &decoded) {
+        (Some(count), None) => read_tail(file, count, max_read, budget, context),
+        (Some(count), Some(text)) => read_tail(text.utf8.clone(), count, max_read, budget, context),
+        (None, None) => read_range(file, first, limit, budget, context),
+        (None, Some(text)) => read_range(text.utf8.clone(), first, limit, budget, context),
     }
     .map_err(|error| FsError::io(&target.shown, error))?;
-    Ok(page.into_output(args.with_line_numbers))
+    let mut output = page.into_output(args.with_line_numbers);
+    if let Some(text) = &decoded {
+        text_encoding::label(&mut output, text);
+    }
+    Ok(output)
 }
 
 /// Some lines of a file, kept as one string: a 1 MiB read is one buffer,
@@ -187,7 +206,7 @@ fn numbered(text: &str, first: u64, count: u64) -> String {
 /// A line longer than `budget + 1` bytes counts as one line per
 /// `budget + 1`-byte piece, so such a line is never held whole.
 pub(crate) fn read_range(
-    file: cap_std::fs::File,
+    mut file: impl Read + Seek,
     first: u64,
     limit: Option<u64>,
     budget: usize,
@@ -195,7 +214,8 @@ pub(crate) fn read_range(
 ) -> std::io::Result<Page> {
     let piece = budget as u64 + 1;
     // A whole-file read knows its size: one allocation, no regrowth.
-    let size = file.metadata().map_or(0, |metadata| metadata.len());
+    let size = file.seek(SeekFrom::End(0))?;
+    file.rewind()?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut number = 0u64;
     // Lines before `first` are skipped without being kept.
@@ -333,7 +353,7 @@ fn stop_at_deadline(context: &CallContext) -> std::io::Result<()> {
 /// The last `count` lines, scanning at most `scan_cap` bytes back from the
 /// end and keeping at most `budget` bytes.
 fn read_tail(
-    mut file: cap_std::fs::File,
+    mut file: impl Read + Seek,
     count: u64,
     scan_cap: u64,
     budget: usize,

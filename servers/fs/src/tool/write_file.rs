@@ -7,7 +7,7 @@
 
 use std::{io::Write, path::Path};
 
-use cap_std::fs::{Dir, Permissions, PermissionsExt};
+use cap_std::fs::Dir;
 use moat_shared::{
     CallContext, ToolError, ToolOutput,
     runtime::tool::{BlockingTool, Tool},
@@ -17,7 +17,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{FsServer, Target, error::FsError};
+use crate::{
+    FsServer, Target,
+    error::FsError,
+    platform::{atomic_replace, file_mode, write_permission},
+};
 
 /// Arguments of `write_file`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -32,10 +36,6 @@ pub struct Args {
 const DESCRIPTION: &str = "Create a file, or replace an existing file's whole content. Use \
 edit_file instead to change part of a file. The write is atomic: the file holds either its old \
 or its new content, never a mix. The parent directory must exist (create_directory makes it).";
-
-/// Mode of a new file (before the umask-free set): owner read-write,
-/// others read, as `touch` would give.
-const NEW_FILE_MODE: u32 = 0o644;
 
 /// The `write_file` tool.
 pub struct WriteFile;
@@ -120,7 +120,7 @@ pub fn atomic_write(target: &Target<'_>, content: &[u8]) -> Result<(), FsError> 
     let (parent, name) = target.split()?;
     let io = |error| FsError::io(&target.shown, error);
     let directory: Dir = target.root.dir.open_dir(&parent).map_err(io)?;
-    let mode = match directory.symlink_metadata(Path::new(&name)) {
+    let permissions = match directory.symlink_metadata(Path::new(&name)) {
         Ok(existing) if existing.is_dir() => {
             return Err(FsError::io(
                 &target.shown,
@@ -138,25 +138,19 @@ pub fn atomic_write(target: &Target<'_>, content: &[u8]) -> Result<(), FsError> 
             // this user may not write (0444, or someone else's) must stay
             // as it is, as with an in-place write.
             // `name` is one component, checked relative to the handle.
-            rustix::fs::accessat(
-                &directory,
-                Path::new(&name),
-                rustix::fs::Access::WRITE_OK,
-                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .map_err(|errno| io(errno.into()))?;
-            existing.permissions().mode() & 0o7777
+            write_permission::check(&directory, Path::new(&name), &existing).map_err(io)?;
+            Some(file_mode::preserved(&existing))
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => NEW_FILE_MODE,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => file_mode::for_new_file(),
         Err(error) => return Err(io(error)),
     };
     // Dropping the TempFile on any error below removes it.
     let mut temp = cap_tempfile::TempFile::new(&directory).map_err(io)?;
     temp.as_file_mut().write_all(content).map_err(io)?;
-    temp.as_file()
-        .set_permissions(Permissions::from_mode(mode))
-        .map_err(io)?;
+    if let Some(permissions) = permissions {
+        temp.as_file().set_permissions(permissions).map_err(io)?;
+    }
     temp.as_file().sync_all().map_err(io)?;
-    temp.replace(&name).map_err(io)?;
+    atomic_replace::replace(temp, &name).map_err(io)?;
     Ok(())
 }
