@@ -24,6 +24,7 @@ use reqwest::{
     header::{self, HeaderMap},
 };
 
+pub use crate::policy::HostMatch;
 use crate::policy::{AllowedUrl, UrlDenied, UrlPolicy};
 
 /// How a pinned client behaves on the wire.
@@ -323,59 +324,6 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// A declared host: exact name or address, and a port when one was given.
-/// Subdomains never match: `wiki.corp` is not `a.wiki.corp`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostMatch {
-    host: url::Host<String>,
-    port: Option<u16>,
-}
-
-impl HostMatch {
-    /// Parse `name`, `name:port`, `1.2.3.4[:port]` or `[v6][:port]`.
-    ///
-    /// # Errors
-    /// A one-line reason.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = || format!("{text:?} is not a host or host:port");
-        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
-            let (inside, after) = rest.split_once(']').ok_or_else(bad)?;
-            let port = match after {
-                "" => None,
-                after => Some(after.strip_prefix(':').ok_or_else(bad)?),
-            };
-            (format!("[{inside}]"), port)
-        } else {
-            match text.split_once(':') {
-                Some((host, port)) => (host.to_string(), Some(port)),
-                None => (text.to_string(), None),
-            }
-        };
-        let port = port
-            .map(|port| port.parse::<u16>().map_err(|_| bad()))
-            .transpose()?;
-        if host.is_empty() || host.contains(['/', '@', '*', ' ']) {
-            return Err(bad());
-        }
-        let host = url::Host::parse(&host).map_err(|_| bad())?;
-        Ok(Self { host, port })
-    }
-
-    /// True when `url` names exactly this host (and port, when declared).
-    pub fn matches(&self, url: &url::Url) -> bool {
-        url.host().is_some_and(|host| host.to_owned() == self.host)
-            && self
-                .port
-                .is_none_or(|port| url.port_or_known_default() == Some(port))
-    }
-
-    /// A Chromium `Fetch` URL pattern that catches every request to this
-    /// host (and some others, which [`HostMatch::matches`] then rejects).
-    pub fn url_pattern(&self) -> String {
-        format!("*://{}*", self.host)
-    }
-}
-
 /// Headers for one declared host, values marked sensitive.
 #[derive(Debug, Clone)]
 struct HostHeaders {
@@ -414,14 +362,7 @@ impl Upstream {
     /// # Errors
     /// A one-line reason that never repeats a credential.
     pub fn parse(text: &str, credentials: Option<Secret>) -> Result<Self, String> {
-        let url =
-            url::Url::parse(text).map_err(|_| "is not a URL like http://proxy:3128".to_string())?;
-        if url.scheme() != "http" {
-            return Err(format!(
-                "scheme {:?} is not supported: the upstream proxy is reached over plain http:// (CONNECT carries the TLS)",
-                url.scheme()
-            ));
-        }
+        let url = crate::policy::upstream_proxy_url(text)?;
         let host = url
             .host_str()
             .ok_or_else(|| "has no host".to_string())?
@@ -429,9 +370,6 @@ impl Upstream {
             .trim_end_matches(']')
             .to_string();
         let port = url.port_or_known_default().unwrap_or(80);
-        if url.path() != "/" || url.query().is_some() {
-            return Err("must be only http://HOST:PORT".into());
-        }
         let credentials = match credentials {
             Some(credentials) => Some(credentials),
             None if !url.username().is_empty() => {

@@ -454,6 +454,9 @@ impl Search {
             .policy
             .check(url.as_str())
             .map_err(|denied| ScrapeError::Search(format!("{name} is refused: {denied}")))?;
+        // A retry that cannot finish before the search timeout is not tried:
+        // the caller gets the provider's 429, not a vaguer timeout.
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let exchange = async {
             let mut retries = 0;
             let response = loop {
@@ -471,7 +474,10 @@ impl Search {
                     break response;
                 }
                 let wait = too_many_requests(name, response).await?;
-                if retries == MAX_RETRIES_AFTER_429 || wait > MAX_RETRY_AFTER {
+                if retries == MAX_RETRIES_AFTER_429
+                    || wait > MAX_RETRY_AFTER
+                    || tokio::time::Instant::now() + wait >= deadline
+                {
                     return Err(ScrapeError::Throttled(format!(
                         "{name} is refusing requests from this server for now (HTTP 429, {} attempts); retry in {} s",
                         retries + 1,

@@ -24,7 +24,8 @@ use toml::de::{DeTable, DeValue};
 pub use fs::{FsPolicy, Mode, RootEntry};
 pub use http::HttpPolicy;
 pub use scrape::{
-    FleetPolicy, HostSecrets, PolitenessPolicy, ScrapePolicy, SearchPolicy, SecretSource,
+    FleetPolicy, HostMatch, HostSecrets, PolitenessPolicy, ScrapePolicy, SearchPolicy,
+    SecretSource, upstream_proxy_url,
 };
 pub use url::{AllowedUrl, UrlDenied, UrlPolicy};
 

@@ -481,7 +481,7 @@ impl ScrapePolicy {
     /// is a bare host or `host:port`.
     fn validate_network(&self, file: &Path, source: &str) -> Result<(), PolicyError> {
         if let Some(proxy) = &self.upstream_proxy
-            && let Err(message) = crate::net::Upstream::parse(proxy, None)
+            && let Err(message) = upstream_proxy_url(proxy)
         {
             return Err(PolicyError::at(
                 file,
@@ -491,7 +491,7 @@ impl ScrapePolicy {
             ));
         }
         for entry in &self.hosts {
-            if let Err(message) = crate::net::HostMatch::parse(&entry.host) {
+            if let Err(message) = HostMatch::parse(&entry.host) {
                 return Err(PolicyError::at(
                     file,
                     source,
@@ -514,6 +514,82 @@ impl ScrapePolicy {
         }
         Ok(())
     }
+}
+
+/// A declared host: exact name or address, and a port when one was given.
+/// Subdomains never match: `wiki.corp` is not `a.wiki.corp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMatch {
+    host: url::Host<String>,
+    port: Option<u16>,
+}
+
+impl HostMatch {
+    /// Parse `name`, `name:port`, `1.2.3.4[:port]` or `[v6][:port]`.
+    ///
+    /// # Errors
+    /// A one-line reason.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a host or host:port");
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (inside, after) = rest.split_once(']').ok_or_else(bad)?;
+            let port = match after {
+                "" => None,
+                after => Some(after.strip_prefix(':').ok_or_else(bad)?),
+            };
+            (format!("[{inside}]"), port)
+        } else {
+            match text.split_once(':') {
+                Some((host, port)) => (host.to_string(), Some(port)),
+                None => (text.to_string(), None),
+            }
+        };
+        let port = port
+            .map(|port| port.parse::<u16>().map_err(|_| bad()))
+            .transpose()?;
+        if host.is_empty() || host.contains(['/', '@', '*', ' ']) {
+            return Err(bad());
+        }
+        let host = url::Host::parse(&host).map_err(|_| bad())?;
+        Ok(Self { host, port })
+    }
+
+    /// True when `url` names exactly this host (and port, when declared).
+    pub fn matches(&self, url: &url::Url) -> bool {
+        url.host().is_some_and(|host| host.to_owned() == self.host)
+            && self
+                .port
+                .is_none_or(|port| url.port_or_known_default() == Some(port))
+    }
+
+    /// A Chromium `Fetch` URL pattern that catches every request to this
+    /// host (and some others, which [`HostMatch::matches`] then rejects).
+    pub fn url_pattern(&self) -> String {
+        format!("*://{}*", self.host)
+    }
+}
+
+/// The upstream proxy's URL, checked for its shape: `http://HOST:PORT`
+/// (credentials, when present, are the network layer's business).
+///
+/// # Errors
+/// A one-line reason that never repeats a credential.
+pub fn upstream_proxy_url(text: &str) -> Result<url::Url, String> {
+    let url =
+        url::Url::parse(text).map_err(|_| "is not a URL like http://proxy:3128".to_string())?;
+    if url.scheme() != "http" {
+        return Err(format!(
+            "scheme {:?} is not supported: the upstream proxy is reached over plain http:// (CONNECT carries the TLS)",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err("has no host".into());
+    }
+    if url.path() != "/" || url.query().is_some() {
+        return Err("must be only http://HOST:PORT".into());
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
