@@ -479,8 +479,9 @@ impl Search {
                     || tokio::time::Instant::now() + wait >= deadline
                 {
                     return Err(ScrapeError::Throttled(format!(
-                        "{name} is refusing requests from this server for now (HTTP 429, {} attempts); retry in {} s",
+                        "{name} is refusing requests from this server for now (HTTP 429, {} attempt{}); retry in {} s",
                         retries + 1,
+                        if retries == 0 { "" } else { "s" },
                         wait.as_secs().max(1)
                     )));
                 }
