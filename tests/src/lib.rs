@@ -321,6 +321,19 @@ impl HttpServer {
             .unwrap_or_default()
     }
 
+    /// `GET /metrics`: the Prometheus text.
+    ///
+    /// # Panics
+    /// When the server does not answer.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// POST a raw body to `/mcp` with the Accept header MCP requires and
     /// extra `headers`.
     pub async fn post_mcp(&self, headers: &[(&str, &str)], body: String) -> reqwest::Response {
@@ -489,6 +502,15 @@ pub fn is_error(result: &CallToolResult) -> bool {
 /// Keeps `ServiceExt` in scope for callers that build clients by hand.
 pub fn _service_ext_in_scope<T: ServiceExt<RoleClient>>(_: &T) {}
 pub mod fake_sites;
+
+/// The value of the unlabelled metric `name` in a `/metrics` text.
+#[must_use]
+pub fn metric<T: std::str::FromStr>(metrics: &str, name: &str) -> Option<T> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use moat_tests::{Era, HttpServer, binary, call, fixture::Tree, text};
+use moat_tests::{Era, HttpServer, binary, call, fixture::Tree, metric, text};
 use serde_json::{Value, json};
 
 fn start(tree: &Tree) -> HttpServer {
@@ -27,17 +27,9 @@ async fn post(server: &HttpServer, headers: &[(&str, &str)], body: String) -> re
 async fn wait_until_in_flight<T>(server: &HttpServer, calls: &[tokio::task::JoinHandle<T>]) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let metrics = reqwest::get(format!("{}/metrics", server.base))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics text");
-        let inflight: usize = metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("moat_inflight_calls "))
-            .and_then(|value| value.trim().parse().ok())
-            .expect("moat_inflight_calls in /metrics");
+        let metrics = server.metrics().await;
+        let inflight: usize =
+            metric(&metrics, "moat_inflight_calls").expect("moat_inflight_calls in /metrics");
         let finished = calls.iter().filter(|call| call.is_finished()).count();
         if inflight + finished >= calls.len() {
             return;
@@ -404,12 +396,7 @@ async fn calls_are_audited_and_counted() {
         !lines.iter().any(|line| line.contains("outside/secret")),
         "raw arguments were logged"
     );
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(r#"moat_tool_calls_total{tool="read_text_file",outcome="ok"} 1"#),
         "{metrics}"

@@ -597,12 +597,7 @@ async fn idle_browser_is_closed_and_the_next_call_relaunches() {
         "Chromium was still running long after the idle time"
     );
     scrape().await;
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("moat_browser_launches_total 2"),
         "{metrics}\n{}",

@@ -618,12 +618,7 @@ async fn chromium_killed_mid_call_recovers() {
     let relaunched = chromium_children(server.child.id());
     assert!(!relaunched.is_empty() && relaunched.iter().all(|pid| !victims.contains(pid)));
     // /metrics tells the operator: one relaunch, no tab left open.
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("moat_browser_relaunches_total 1"),
         "{metrics}"

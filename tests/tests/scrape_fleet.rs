@@ -18,6 +18,7 @@ use std::{
 use moat_tests::{
     HttpServer,
     fake_sites::{FakeServer, Hit, Reply, article_html},
+    metric,
 };
 use serde_json::{Value, json};
 
@@ -341,17 +342,8 @@ async fn the_fleet_keeps_answering_when_redis_dies() {
         assert!(!is_error(&after), "replica {replica}: {after}");
     }
     for (replica, server) in fleet.replicas.iter().enumerate() {
-        let metrics = reqwest::get(format!("{}/metrics", server.base))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("metrics text");
-        let fallbacks: u64 = metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("moat_scrape_fleet_fallbacks_total "))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0);
+        let metrics = server.metrics().await;
+        let fallbacks: u64 = metric(&metrics, "moat_scrape_fleet_fallbacks_total").unwrap_or(0);
         eprintln!("replica {replica} after Redis died: {fallbacks} fallbacks");
         assert!(fallbacks > 0, "replica {replica}: {metrics}");
         assert!(
