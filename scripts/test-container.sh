@@ -195,6 +195,10 @@ for pid in $(descendants "$run_pid"); do
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = moat-scrape ] && server_pid=$pid
 done
 [ -n "$server_pid" ] || fail "no moat-scrape process under buildah run ($run_pid)"
+# An init reaps the orphans of a crashed Chromium (see Dockerfile.scrape).
+parent_pid="$(ps -o ppid= -p "$server_pid" | tr -d ' ')"
+[ "$(cat "/proc/$parent_pid/comm" 2>/dev/null)" = tini ] ||
+  fail "moat-scrape's parent is not tini: $(cat "/proc/$parent_pid/cmdline" 2>/dev/null | tr '\0' ' ')"
 # The container's root as the kernel sees it, to find any process of the
 # container still running at the end.
 rootfs="$(readlink "/proc/$server_pid/root")"
@@ -304,8 +308,8 @@ log "exit status: $rc"
   fail "the server exited $rc after SIGTERM"
 }
 # A process still running: it exists and is not a zombie. (Chromium's
-# renderers, orphaned when Chromium exits, are reparented to the host's init
-# here, which has no PID namespace; they are dead, waiting to be reaped.)
+# renderers, orphaned when Chromium exits, are reparented to tini, the
+# subreaper, which reaps them; a zombie is dead, only waiting for that.)
 running() {
   local state
   state="$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)"

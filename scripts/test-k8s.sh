@@ -62,10 +62,15 @@ done
 
 # --- 2. the remote-browser pod's pieces, on loopback -----------------------
 command -v chromium >/dev/null 2>&1 || fail "chromium is missing (scripts/test.sh installs it)"
-if ! command -v nginx >/dev/null 2>&1; then
-  log "installing nginx-light"
+# nginx is the DevTools gate; tini is the containers' init, which the
+# manifests name in front of Chromium and moat-scrape.
+need=()
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+[ -x /usr/bin/tini ] || need+=(tini)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
   apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 bin="${MOAT_SCRAPE_BIN:-$ROOT/target/debug/moat-scrape}"
 [ -x "$bin" ] || cargo build --quiet -p moat-scrape --bin moat-scrape
@@ -97,7 +102,10 @@ for doc in yaml.safe_load_all(open(rendered)):
         init = doc["spec"]["template"]["spec"]["initContainers"][0]
         open(f"{work}/init.sh", "w").write(init["command"][2])
         scrape = doc["spec"]["template"]["spec"]["containers"][0]
-        open(f"{work}/scrape.args", "w").write("\n".join(scrape["command"][1:]) + "\n")
+        # The flags after the binary's name (an init may come first).
+        command = scrape["command"]
+        flags = command[command.index("moat-scrape") + 1:]
+        open(f"{work}/scrape.args", "w").write("\n".join(flags) + "\n")
 EOF
 mkdir -p "$work/etc" "$work/run" "$work/nginx" "$work/site"
 
