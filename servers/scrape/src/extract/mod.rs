@@ -122,10 +122,25 @@ fn looks_binary(head: &[u8]) -> bool {
     control * 10 > sample.len()
 }
 
-/// Decode a body: BOM, then the Content-Type charset, then (for HTML) a
-/// `<meta charset>` in the first 1024 bytes, then UTF-8 if valid, else
+/// Decode a body: BOM; then UTF-8 when the body is valid UTF-8 and not
+/// plain ASCII, whatever is declared; then the Content-Type charset, then
+/// (for HTML) a `<meta charset>` in the first 1024 bytes, else
 /// windows-1252 (what browsers assume).
+///
+/// Valid UTF-8 beats a declared legacy charset because the declaration is
+/// the part that goes stale: pages converted to UTF-8 by a CMS, a proxy or
+/// an archive keep their old `<meta charset=gb2312>` (or a server default
+/// of ISO-8859-1), and decoding their bytes by it turns every word into
+/// mojibake. The reverse mistake needs legacy text whose every non-ASCII
+/// byte happens to form valid UTF-8 sequences, which real GBK, Shift_JIS,
+/// windows-125x or KOI8 text does not do beyond a few bytes.
 pub fn decode(body: &[u8], content_type: Option<&str>, kind: Kind) -> String {
+    if Encoding::for_bom(body).is_none()
+        && !body.is_ascii()
+        && let Ok(text) = std::str::from_utf8(body)
+    {
+        return text.to_string();
+    }
     let encoding = Encoding::for_bom(body)
         .map(|(encoding, _)| encoding)
         .or_else(|| {
@@ -667,6 +682,28 @@ mod tests {
             "こんにちは"
         );
         assert_eq!(decode("é".as_bytes(), None, Kind::Text), "é");
+    }
+
+    /// A page re-encoded as UTF-8 that still declares its old charset (in
+    /// `<meta>` or the header) reads as UTF-8, not as mojibake; the same
+    /// declaration over real legacy bytes still decodes by it.
+    #[test]
+    fn valid_utf8_beats_a_stale_charset_declaration() {
+        let page = "<html><head><meta charset=\"gb2312\"></head><body><p>谷歌在2014年收购的人工智能公司</p></body></html>";
+        assert!(
+            decode(page.as_bytes(), Some("text/html"), Kind::Html).contains("谷歌在2014年收购")
+        );
+        assert!(
+            decode(
+                page.as_bytes(),
+                Some("text/html; charset=ISO-8859-1"),
+                Kind::Html
+            )
+            .contains("人工智能公司")
+        );
+        let gbk =
+            b"<html><head><meta charset=\"gb2312\"></head><body>\xb9\xc8\xb8\xe8</body></html>";
+        assert!(decode(gbk, Some("text/html"), Kind::Html).contains("谷歌"));
     }
 
     /// PDFs and binaries are refused; text types pass.
