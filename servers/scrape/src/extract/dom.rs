@@ -264,7 +264,7 @@ impl Dom {
                             }
                             let index = nodes.len();
                             let mut entry = leaf(Data::Element(name), parent);
-                            entry.boiler_hint = boiler_hint(element);
+                            entry.boiler_hint = boiler_hint(node, element);
                             if labels {
                                 entry.label = Some(
                                     format!(
@@ -403,7 +403,11 @@ fn is_hidden(element: &scraper::node::Element) -> bool {
 }
 
 /// Whether tag, role, class or id mark the element as page furniture.
-fn boiler_hint(element: &scraper::node::Element) -> bool {
+/// An id that is the anchor of the element's own heading says nothing
+/// about its role: documentation generators (Sphinx, MkDocs, wikis) derive
+/// section ids from the heading's words, so a section titled "Sharing with
+/// a single developer" gets `id="sharing-with-a-single-developer"`.
+fn boiler_hint(node: ego_tree::NodeRef<'_, HtmlNode>, element: &scraper::node::Element) -> bool {
     let tag = element.name().to_ascii_lowercase();
     if BOILER_TAGS.contains(&tag.as_str()) {
         return true;
@@ -414,23 +418,80 @@ fn boiler_hint(element: &scraper::node::Element) -> bool {
     }) {
         return true;
     }
-    let values = [element.attr("class"), element.attr("id")];
-    values
-        .into_iter()
-        .flatten()
-        .flat_map(str::split_ascii_whitespace)
-        .any(|token| {
-            let mut words = token
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .filter(|word| !word.is_empty())
-                .map(str::to_ascii_lowercase)
-                .peekable();
-            let first = words.next().unwrap_or_default();
-            if words.peek().is_some() && TAXONOMY_WORDS.contains(&first.as_str()) {
-                return false;
-            }
-            boiler_word(&first) || words.any(|word| boiler_word(&word))
-        })
+    let boiler_token = |token: &str| {
+        let mut words = token
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(str::to_ascii_lowercase)
+            .peekable();
+        let first = words.next().unwrap_or_default();
+        if words.peek().is_some() && TAXONOMY_WORDS.contains(&first.as_str()) {
+            return false;
+        }
+        boiler_word(&first) || words.any(|word| boiler_word(&word))
+    };
+    let boiler_attr = |name: &str| {
+        element
+            .attr(name)
+            .is_some_and(|value| value.split_ascii_whitespace().any(boiler_token))
+    };
+    boiler_attr("class")
+        || (boiler_attr("id")
+            && !element
+                .attr("id")
+                .is_some_and(|id| is_heading_anchor(node, element, id)))
+}
+
+/// Elements looked at when searching a section for its heading: the
+/// heading opens the section, so it is among the first few.
+const HEADING_SEARCH_NODES: usize = 32;
+
+/// Whether `id` spells the words of the element's heading (the element
+/// itself when it is one, else the first heading near the start of its
+/// subtree).
+fn is_heading_anchor(
+    node: ego_tree::NodeRef<'_, HtmlNode>,
+    element: &scraper::node::Element,
+    id: &str,
+) -> bool {
+    let id_words = slug_words(id);
+    if id_words.is_empty() {
+        return false;
+    }
+    let heading = if is_heading_tag(element.name()) {
+        Some(node)
+    } else {
+        node.descendants()
+            .take(HEADING_SEARCH_NODES)
+            .find(|descendant| {
+                descendant
+                    .value()
+                    .as_element()
+                    .is_some_and(|element| is_heading_tag(element.name()))
+            })
+    };
+    heading.is_some_and(|heading| {
+        let text: String = heading
+            .descendants()
+            .filter_map(|descendant| descendant.value().as_text().map(|text| &**text))
+            .collect();
+        slug_words(&text) == id_words
+    })
+}
+
+fn is_heading_tag(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+    )
+}
+
+/// Lower-case words of letters and digits, as slugs keep them.
+fn slug_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 fn boiler_word(word: &str) -> bool {

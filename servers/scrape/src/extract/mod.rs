@@ -684,6 +684,41 @@ mod tests {
         assert_eq!(decode("é".as_bytes(), None, Kind::Text), "é");
     }
 
+    /// A documentation page whose sections carry ids made from their
+    /// headings ("Sharing with ..." -> `id="sharing-with-..."`) keeps those
+    /// sections; an id naming a share bar still marks furniture.
+    #[test]
+    fn section_ids_made_from_headings_are_not_furniture_hints() {
+        let prose = "Each step below is run on the test server before anything is pushed, so that the public repository only ever sees reviewed changes.";
+        let section = |id: &str, title: &str, marker: &str| {
+            format!(
+                "<div class=\"section\" id=\"{id}\"><h2>{title}</h2><p>{marker} {prose}</p><p>{prose}</p></div>"
+            )
+        };
+        let page = format!(
+            "<html><body><div class=\"body\"><h1>Evolve: shared mutable history</h1><p>{prose}</p>{}{}{}\
+             <div id=\"share-bar\"><p>Share this page on your favourite network today, it really helps us a lot, thank you kindly.</p></div>\
+             </div></body></html>",
+            section(
+                "sharing-with-a-single-developer",
+                "Sharing with a single developer",
+                "SECTION-ONE"
+            ),
+            section("related-work", "Related work", "SECTION-TWO"),
+            section("conclusion", "Conclusion", "SECTION-THREE"),
+        );
+        let text = html_to_text(&page, None, None, Format::Text)
+            .expect("extracts")
+            .text;
+        for marker in ["SECTION-ONE", "SECTION-TWO", "SECTION-THREE"] {
+            assert!(text.contains(marker), "{marker} missing from: {text}");
+        }
+        assert!(
+            !text.contains("Share this page"),
+            "the share bar was kept: {text}"
+        );
+    }
+
     /// A page re-encoded as UTF-8 that still declares its old charset (in
     /// `<meta>` or the header) reads as UTF-8, not as mojibake; the same
     /// declaration over real legacy bytes still decodes by it.
