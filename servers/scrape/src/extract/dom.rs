@@ -134,6 +134,12 @@ const BOILER_WORDS: &[&str] = &[
 /// category on the element holding the post), not a box of tags.
 const TAXONOMY_WORDS: &[&str] = &["tag", "category"];
 
+/// First words of the class tokens that name the post's author
+/// (`author-sarah`) when the same class list names its taxonomy: the
+/// element holds the post. Alone, `author-bio` or `author-box` is the bio
+/// box after the article, which stays furniture.
+const POST_AUTHOR_WORDS: &[&str] = &["author"];
+
 /// Words of [`BOILER_WORDS`] this long or longer also match as prefixes.
 const PREFIX_MIN_LEN: usize = 5;
 
@@ -418,17 +424,32 @@ fn boiler_hint(node: ego_tree::NodeRef<'_, HtmlNode>, element: &scraper::node::E
     }) {
         return true;
     }
-    let boiler_token = |token: &str| {
+    // A token's first word when more words follow it (`tag-berlin` ->
+    // `tag`), the words that name a post's terms.
+    let term_word = |token: &str| {
         let mut words = token
             .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|word| !word.is_empty())
-            .map(str::to_ascii_lowercase)
-            .peekable();
-        let first = words.next().unwrap_or_default();
-        if words.peek().is_some() && TAXONOMY_WORDS.contains(&first.as_str()) {
+            .filter(|word| !word.is_empty());
+        let first = words.next()?.to_ascii_lowercase();
+        words.next().is_some().then_some(first)
+    };
+    let post_terms = element.attr("class").is_some_and(|class| {
+        class
+            .split_ascii_whitespace()
+            .filter_map(term_word)
+            .any(|word| TAXONOMY_WORDS.contains(&word.as_str()))
+    });
+    let boiler_token = |token: &str| {
+        if term_word(token).is_some_and(|word| {
+            TAXONOMY_WORDS.contains(&word.as_str())
+                || (post_terms && POST_AUTHOR_WORDS.contains(&word.as_str()))
+        }) {
             return false;
         }
-        boiler_word(&first) || words.any(|word| boiler_word(&word))
+        token
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .any(|word| boiler_word(&word.to_ascii_lowercase()))
     };
     let boiler_attr = |name: &str| {
         element

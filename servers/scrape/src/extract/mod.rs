@@ -719,6 +719,32 @@ mod tests {
         );
     }
 
+    /// A blog post whose class list names its terms and its author
+    /// (`category-news tag-jobs author-sarah`) is the article; an
+    /// `author-bio` box on its own is still furniture.
+    #[test]
+    fn a_posts_author_class_beside_its_terms_is_not_a_furniture_hint() {
+        let prose = "The survey asked eleven thousand developers where they work, what they earn and which tools they would pick again tomorrow.";
+        let page = format!(
+            "<html><body><div class=\"top\"><h1 class=\"title\">Jobs blog</h1></div><main>\
+             <article class=\"entry author-sarah post type-post category-news tag-jobs\"><h2>What developers want</h2>\
+             <p>POST-BODY {prose}</p><p>{prose}</p><p>{prose}</p></article>\
+             <div class=\"author-bio\"><p>Sarah writes about hiring and careers for the blog, and lives in a small town by the sea with two cats.</p></div>\
+             <section class=\"comments\">{comment}{comment}{comment}{comment}</section>\
+             </main></body></html>",
+            comment =
+                format!("<article class=\"comment-body\"><p>Great read. {prose}</p></article>"),
+        );
+        let text = html_to_text(&page, None, None, Format::Text)
+            .expect("extracts")
+            .text;
+        assert!(text.contains("POST-BODY"), "the post was lost: {text}");
+        assert!(
+            !text.contains("two cats"),
+            "the author bio was kept: {text}"
+        );
+    }
+
     /// A page re-encoded as UTF-8 that still declares its old charset (in
     /// `<meta>` or the header) reads as UTF-8, not as mojibake; the same
     /// declaration over real legacy bytes still decodes by it.
