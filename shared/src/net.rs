@@ -210,8 +210,9 @@ pub async fn operator_stream(
 
 /// GET an operator's endpoint through pinned clients, with `headers`,
 /// following at most `max_redirects` redirects that stay on the same host
-/// and port (each one re-checked and re-resolved). The caller bounds the
-/// whole exchange with its own timeout.
+/// and port (each one re-checked and re-resolved), sent through `via`
+/// when given (see [`pinned_client_via`]). The caller bounds the whole
+/// exchange with its own timeout.
 ///
 /// # Errors
 /// A refusal, a failed request, a redirect to another host or too many
@@ -222,10 +223,11 @@ pub async fn get_same_origin(
     headers: &HeaderMap,
     settings: &ClientSettings,
     max_redirects: usize,
+    via: Option<&LocalProxy>,
 ) -> Result<reqwest::Response, NetError> {
     let mut redirects = 0;
     loop {
-        let client = pinned_client(policy, &url, settings).await?;
+        let client = pinned_client_via(policy, &url, settings, via).await?;
         let response = client
             .get(url.as_str())
             .headers(headers.clone())

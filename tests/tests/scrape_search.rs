@@ -249,3 +249,53 @@ async fn provider_redirect_to_another_host_is_not_followed() {
     assert_eq!(results, 2, "{}", text(&moved));
     assert_eq!(provider.hits_on("/search?q=here"), 1);
 }
+
+/// Regression: the search provider ignored `[scrape] upstream_proxy` and
+/// went straight out, which fails where the proxy is the only way out.
+/// With the proxy set, the provider is reached through it (asked for the
+/// checked address with the configured credential), and results arrive;
+/// with the provider's host in `no_proxy`, the proxy sees nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_provider_is_reached_through_the_upstream_proxy() {
+    let provider = FakeServer::start(searxng_router()).await;
+    for (no_proxy, through_proxy) in [("", true), ("\"127.0.0.1\"", false)] {
+        let proxy = moat_tests::fake_sites::FakeProxy::start().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            format!(
+                "[scrape]\nupstream_proxy = \"{}\"\nupstream_proxy_auth_env = \"MOAT_TEST_PROXY_AUTH\"\nno_proxy = [{no_proxy}]\n\n\
+                 [scrape.search]\nprovider = \"searxng\"\nsearxng_url = \"{}\"\ntimeout_ms = 5000\n",
+                proxy.url(),
+                provider.base()
+            ),
+        )
+        .expect("write policy");
+        let client = stdio_client_with_env(
+            "moat-scrape",
+            &["--policy", &policy.display().to_string()],
+            &[("MOAT_TEST_PROXY_AUTH", "corp:proxy-pass")],
+            Era::Handshake,
+        )
+        .await
+        .expect("server starts");
+        let result = search(&client, "moats").await;
+        assert!(!is_error(&result), "{}", text(&result));
+        let hits = proxy.hits();
+        let site = provider.authority();
+        if through_proxy {
+            assert!(
+                hits.iter().any(|hit| hit.target.contains(&site)
+                    && hit.authorization.as_deref() == Some("Basic Y29ycDpwcm94eS1wYXNz")),
+                "the provider was not reached through the proxy: {hits:?}"
+            );
+        } else {
+            assert!(
+                hits.is_empty(),
+                "no_proxy host went through the proxy: {hits:?}"
+            );
+        }
+        let _ = client.cancel().await;
+    }
+}

@@ -27,7 +27,7 @@ use std::{
 
 use base64::Engine as _;
 use moat_shared::{
-    net::{Outbound, Upstream},
+    net::{LocalProxy, Outbound, Secret, Upstream},
     policy::{AllowedUrl, UrlPolicy},
 };
 use tokio::{
@@ -80,6 +80,52 @@ impl std::fmt::Debug for EgressProxy {
 impl Drop for EgressProxy {
     fn drop(&mut self) {
         self.stop.cancel();
+    }
+}
+
+/// The loopback egress proxy that moat-scrape's own HTTP requests (page
+/// fetches, search providers) go through when an upstream proxy is set,
+/// started by the first request that needs it and shared by its clones.
+#[derive(Debug, Clone, Default)]
+pub struct LazyEgress(Arc<tokio::sync::OnceCell<(EgressProxy, LocalProxy)>>);
+
+impl LazyEgress {
+    /// The proxy to send a request through, or `None` (straight out) when
+    /// `outbound` has no upstream proxy. The proxy checks every hop with
+    /// `policy` and leaves through the upstream (or directly, for hosts in
+    /// `no_proxy`).
+    ///
+    /// # Errors
+    /// The bind failure, as one line.
+    pub async fn via(
+        &self,
+        policy: &Arc<UrlPolicy>,
+        outbound: &Arc<Outbound>,
+        connect_timeout: Duration,
+    ) -> Result<Option<&LocalProxy>, String> {
+        if !outbound.has_upstream() {
+            return Ok(None);
+        }
+        let (_, local) = self
+            .0
+            .get_or_try_init(|| async {
+                let proxy = EgressProxy::start(
+                    policy.clone(),
+                    outbound.clone(),
+                    connect_timeout,
+                    crate::browser::DEFAULT_EGRESS_LISTEN,
+                    true,
+                )
+                .await
+                .map_err(|error| format!("cannot start the egress proxy: {error}"))?;
+                let local = LocalProxy {
+                    address: proxy.address(),
+                    authorization: Secret::new(proxy.authorization().to_string()),
+                };
+                Ok::<_, String>((proxy, local))
+            })
+            .await?;
+        Ok(Some(local))
     }
 }
 

@@ -17,13 +17,13 @@
 use std::{sync::Arc, time::Duration};
 
 use moat_shared::{
-    net::{self, ClientSettings, LocalProxy, NetError, Outbound, Secret},
+    net::{self, ClientSettings, LocalProxy, NetError, Outbound},
     policy::{AllowedUrl, UrlPolicy},
 };
 use reqwest::{StatusCode, header};
 
 use crate::{
-    egress::{EgressProxy, REFUSAL_HEADER, REFUSAL_MARKER},
+    egress::{LazyEgress, REFUSAL_HEADER, REFUSAL_MARKER},
     error::ScrapeError,
     extract::{self, Kind},
     pdf,
@@ -75,7 +75,7 @@ pub struct Fetcher {
     outbound: Arc<Outbound>,
     /// The loopback egress proxy every hop goes through when an upstream
     /// proxy is set; started by the first fetch.
-    egress: Arc<tokio::sync::OnceCell<(EgressProxy, LocalProxy)>>,
+    egress: LazyEgress,
 }
 
 impl Fetcher {
@@ -86,7 +86,7 @@ impl Fetcher {
             limits,
             politeness: None,
             outbound: Arc::default(),
-            egress: Arc::default(),
+            egress: LazyEgress::default(),
         }
     }
 
@@ -106,31 +106,10 @@ impl Fetcher {
 
     /// The loopback egress proxy, when an upstream proxy is set.
     async fn via(&self) -> Result<Option<&LocalProxy>, ScrapeError> {
-        if !self.outbound.has_upstream() {
-            return Ok(None);
-        }
-        let (_, local) = self
-            .egress
-            .get_or_try_init(|| async {
-                let proxy = EgressProxy::start(
-                    self.policy.clone(),
-                    self.outbound.clone(),
-                    self.limits.connect_timeout,
-                    crate::browser::DEFAULT_EGRESS_LISTEN,
-                    true,
-                )
-                .await
-                .map_err(|error| {
-                    ScrapeError::Network(format!("cannot start the egress proxy: {error}"))
-                })?;
-                let local = LocalProxy {
-                    address: proxy.address(),
-                    authorization: Secret::new(proxy.authorization().to_string()),
-                };
-                Ok::<_, ScrapeError>((proxy, local))
-            })
-            .await?;
-        Ok(Some(local))
+        self.egress
+            .via(&self.policy, &self.outbound, self.limits.connect_timeout)
+            .await
+            .map_err(ScrapeError::Network)
     }
 
     /// The URL policy this fetcher applies.

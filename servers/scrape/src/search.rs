@@ -20,7 +20,7 @@
 use std::{sync::Arc, time::Duration};
 
 use moat_shared::{
-    net::{self, ClientSettings, NetError},
+    net::{self, ClientSettings, NetError, Outbound},
     policy::{
         AllowedUrl, UrlDenied, UrlPolicy,
         scrape::{DEFAULT_BRAVE_RATE_PER_SECOND, SearchPolicy},
@@ -34,6 +34,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
+    egress::LazyEgress,
     error::ScrapeError,
     state::{Kind, Store},
 };
@@ -151,8 +152,11 @@ pub struct SearchResult {
 /// A provider's endpoint, checked, with the URL policy that reaches it.
 #[derive(Debug, Clone)]
 struct Endpoint {
-    policy: UrlPolicy,
+    policy: Arc<UrlPolicy>,
     url: AllowedUrl,
+    /// The egress proxy its requests leave through when an upstream proxy
+    /// is set (checking with this endpoint's own policy).
+    egress: LazyEgress,
 }
 
 impl Endpoint {
@@ -162,8 +166,9 @@ impl Endpoint {
         let (policy, checked) =
             UrlPolicy::operator_endpoint(url).map_err(|denied| refused(url, &denied))?;
         Ok(Self {
-            policy,
+            policy: Arc::new(policy),
             url: checked,
+            egress: LazyEgress::default(),
         })
     }
 
@@ -174,8 +179,9 @@ impl Endpoint {
         let policy = UrlPolicy::default();
         let checked = policy.check(url).map_err(|denied| refused(url, &denied))?;
         Ok(Self {
-            policy,
+            policy: Arc::new(policy),
             url: checked,
+            egress: LazyEgress::default(),
         })
     }
 }
@@ -205,6 +211,9 @@ pub struct Search {
     interval: Option<Duration>,
     /// How long an answer is reused; zero: not cached.
     cache_ttl: Duration,
+    /// The operator's upstream proxy, when set: providers are reached
+    /// through it like pages are (hosts in `no_proxy` directly).
+    outbound: Arc<Outbound>,
 }
 
 impl Search {
@@ -248,6 +257,7 @@ impl Search {
             store: Arc::new(Store::memory(0)),
             interval: None,
             cache_ttl: Duration::ZERO,
+            outbound: Arc::default(),
         };
         search.limit(&defaults);
         search
@@ -259,6 +269,14 @@ impl Search {
     pub fn with_state(mut self, store: Arc<Store>, policy: &SearchPolicy) -> Self {
         self.store = store;
         self.limit(policy);
+        self
+    }
+
+    /// This client reaching its provider through the operator's upstream
+    /// proxy (`[scrape] upstream_proxy`), as page fetches do.
+    #[must_use]
+    pub fn with_outbound(mut self, outbound: Arc<Outbound>) -> Self {
+        self.outbound = outbound;
         self
     }
 
@@ -461,12 +479,22 @@ impl Search {
             let mut retries = 0;
             let response = loop {
                 self.pace(endpoint, name).await?;
+                let via = endpoint
+                    .egress
+                    .via(
+                        &endpoint.policy,
+                        &self.outbound,
+                        self.settings.connect_timeout,
+                    )
+                    .await
+                    .map_err(|error| ScrapeError::Search(format!("{name}: {error}")))?;
                 let response = net::get_same_origin(
                     &endpoint.policy,
                     url.clone(),
                     &headers,
                     &self.settings,
                     MAX_PROVIDER_REDIRECTS,
+                    via,
                 )
                 .await
                 .map_err(|error| failure(name, error))?;

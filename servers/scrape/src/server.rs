@@ -127,14 +127,15 @@ impl ScrapeServer {
             },
             url_policy.clone(),
         )
-        .with_outbound(outbound);
+        .with_outbound(outbound.clone());
         let provider = provider(&limits, options.brave_key.clone());
         let search = Search::new(
             provider,
             &limits.user_agent,
             Duration::from_millis(limits.search.timeout_ms),
         )?
-        .with_state(state.clone(), &limits.search);
+        .with_state(state.clone(), &limits.search)
+        .with_outbound(outbound.clone());
         Ok(Self {
             engine: Arc::new(Engine {
                 url_policy,

@@ -225,6 +225,7 @@ async fn fetch_jwks(url: &str, timeout: Duration) -> Result<String, Error> {
             &HeaderMap::new(),
             &settings,
             MAX_JWKS_REDIRECTS,
+            None,
         )
         .await
         .map_err(|error| error.to_string())?;
