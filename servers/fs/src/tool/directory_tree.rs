@@ -18,11 +18,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,
-    walk::{self, End, Entry, Limits, Options, Step, Visitor},
+    walk::{self, Budget, Ending, Entry, Kind, Plan, Step, Visitor},
 };
 
 /// Arguments of `directory_tree`.
@@ -122,10 +121,7 @@ fn insert(nodes: &mut Vec<Node>, rel: &Path, kind: Kind) {
 struct Collect<'a> {
     exclude: &'a (globset::GlobSet, globset::GlobSet),
     nodes: Vec<Node>,
-    count: usize,
-    used: usize,
-    budget: usize,
-    max_entries: usize,
+    budget: Budget,
     last: Option<PathBuf>,
 }
 
@@ -134,12 +130,9 @@ impl Visitor for Collect<'_> {
         if super::glob_matches(&self.exclude.0, &self.exclude.1, entry.rel, entry.name) {
             return Step::Skip;
         }
-        let cost = entry.name.len() + ENTRY_OVERHEAD;
-        if self.count >= self.max_entries || self.used + cost > self.budget {
+        if !self.budget.take(entry.name.len() + ENTRY_OVERHEAD) {
             return Step::Stop;
         }
-        self.used += cost;
-        self.count += 1;
         insert(&mut self.nodes, entry.rel, entry.kind);
         self.last = Some(entry.rel.to_path_buf());
         Step::Continue
@@ -152,63 +145,41 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         return Err(FsError::Invalid("maxDepth must be at least 1".into()).into());
     }
     let exclude = super::glob_pair(&args.exclude_patterns, "excludePatterns")?;
-    let target = server.roots.resolve(&args.path)?;
-    let start = target
-        .root
-        .dir
-        .open_dir(&target.rel)
-        .map_err(|error| FsError::io(&target.shown, error))?;
     let cursor = args.cursor.as_deref().map(PathBuf::from);
-    let options = Options {
-        root: target.root,
-        start: &target.rel,
+    let plan = Plan {
         max_depth: args.max_depth,
         resume_after: cursor.as_deref(),
         resume_inclusive: false,
     };
-    let limits = Limits::for_call(server.policy.max_visited, context);
     let mut collect = Collect {
         exclude: &exclude,
         nodes: Vec::new(),
-        count: 0,
-        used: 0,
-        budget: super::budget(server),
-        max_entries: super::entry_budget(server),
+        budget: Budget::of(server),
         last: None,
     };
-    let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)
-        .map_err(|error| FsError::io(&target.shown, error))?;
-    if report.end == End::Cancelled {
-        return Err(ToolError::Cancelled);
-    }
-    let next = report.cursor(collect.last.clone());
+    let report = walk::walk_path(server, &args.path, &plan, context, &mut collect)?;
+    let entries = collect.budget.count();
+    let ending = Ending::new(
+        &report,
+        report.cursor(collect.last),
+        format!("the tree was cut at the budget after {entries} entries"),
+        0,
+    );
     let tree: Vec<Value> = collect.nodes.iter().map(Node::to_json).collect();
     let mut text = serde_json::to_string(&tree).unwrap_or_default();
-    let mut note = report.end.explain(report.visited);
-    if report.end == End::Stopped {
-        note = Some(format!(
-            "the tree was cut at the budget after {} entries",
-            collect.count
-        ));
-    }
-    let note = walk::with_skipped(note, report.unreadable, 0);
-    if note.is_some() {
+    if ending.note.is_some() {
         text.push('\n');
-        text.push_str(&walk::continuation_note(
-            "directory_tree",
-            note.as_deref(),
-            next.as_deref(),
-        ));
+        text.push_str(&ending.line("directory_tree"));
     }
     Ok(ToolOutput::with_structured(
         text.clone(),
         json!({
             "content": text,
             "tree": tree,
-            "entries": collect.count,
-            "truncated": next.is_some(),
-            "nextCursor": next,
-            "note": note,
+            "entries": entries,
+            "truncated": ending.next.is_some(),
+            "nextCursor": ending.next,
+            "note": ending.note,
         }),
     ))
 }

@@ -35,12 +35,11 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,
     root::open_regular_in,
-    walk::{self, End, Entry, Limits, Options, Step, Visitor},
+    walk::{self, Budget, End, Ending, Entry, Kind, Plan, Report, Step, Visitor},
 };
 
 /// Arguments of `search_file_contents`.
@@ -189,9 +188,7 @@ struct Collect<'a> {
     base: &'a str,
     resume: Option<Cursor>,
     hits: Vec<Hit>,
-    used: usize,
-    budget: usize,
-    max_entries: usize,
+    budget: Budget,
     files_searched: usize,
     /// Where to continue when the budget stops the search.
     stopped_at: Option<Cursor>,
@@ -262,9 +259,7 @@ impl Collect<'_> {
             path: &shown,
             skip_through,
             hits: &mut self.hits,
-            used: &mut self.used,
-            budget: self.budget,
-            max_entries: self.max_entries,
+            budget: &mut self.budget,
             full_at: None,
         };
         let result = self.searcher.search_reader(self.matcher, reader, &mut sink);
@@ -290,9 +285,7 @@ struct HitSink<'a> {
     path: &'a str,
     skip_through: u64,
     hits: &'a mut Vec<Hit>,
-    used: &'a mut usize,
-    budget: usize,
-    max_entries: usize,
+    budget: &'a mut Budget,
     /// The last line reported when the budget filled.
     full_at: Option<u64>,
 }
@@ -320,7 +313,7 @@ impl Sink for HitSink<'_> {
             + 1;
         let preview = preview(text, column - 1);
         let cost = self.path.len() + preview.len() + 24;
-        if self.hits.len() >= self.max_entries || *self.used + cost > self.budget {
+        if !self.budget.take(cost) {
             self.full_at = Some(self.hits.last().map_or(self.skip_through, |hit| {
                 if hit.path == self.path {
                     hit.line
@@ -330,7 +323,6 @@ impl Sink for HitSink<'_> {
             }));
             return Ok(false);
         }
-        *self.used += cost;
         self.hits.push(Hit {
             path: self.path.to_string(),
             line,
@@ -447,7 +439,6 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     let exclude = super::glob_pair(&args.exclude_patterns, "excludePatterns")?;
     let resume = args.cursor.as_deref().map(Cursor::parse).transpose()?;
     let target = server.roots.resolve(&args.path)?;
-    let limits = Limits::for_call(server.policy.max_visited, context);
     let is_dir = target
         .root
         .dir
@@ -474,41 +465,23 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         base: if is_dir { &args.path } else { &single_base },
         resume,
         hits: Vec::new(),
-        used: 0,
-        budget: super::budget(server),
-        max_entries: super::entry_budget(server),
+        budget: Budget::of(server),
         files_searched: 0,
         stopped_at: None,
-        deadline: limits.deadline,
+        deadline: walk::deadline(context),
         cancel: context.cancel.clone(),
         timed_out: false,
         unreadable_files: 0,
         open_failure: None,
     };
-    let mut end = End::Complete;
-    let mut visited = 1;
-    let mut unreadable_directories = 0;
-    let mut walk_last = None;
-    if is_dir {
-        let start = target
-            .root
-            .dir
-            .open_dir(&target.rel)
-            .map_err(|error| FsError::io(&target.shown, error))?;
+    let mut report = if is_dir {
         let resume_rel = collect.resume.as_ref().map(|cursor| cursor.rel.clone());
-        let options = Options {
-            root: target.root,
-            start: &target.rel,
-            max_depth: None,
+        let plan = Plan {
             resume_after: resume_rel.as_deref(),
             resume_inclusive: true,
+            ..Plan::default()
         };
-        let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)
-            .map_err(|error| FsError::io(&target.shown, error))?;
-        end = report.end;
-        visited = report.visited;
-        walk_last = report.last;
-        unreadable_directories = report.unreadable;
+        walk::walk_target(server, &target, &plan, context, &mut collect)?
     } else {
         // One file: search it directly through its parent directory.
         let (parent, name) = target.split()?;
@@ -525,28 +498,34 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             depth: 1,
             parent: &dir,
         };
-        if !collect.search(&entry) {
-            end = End::Stopped;
-        }
+        let whole = collect.search(&entry);
         // The one file the client named could not be read: say why rather
         // than "No matches found".
         if let Some(error) = collect.open_failure.take() {
             return Err(error.into());
         }
-    }
-    if end == End::Cancelled || context.cancel.is_cancelled() {
+        Report {
+            end: if whole {
+                End::Complete
+            } else {
+                End::Stopped
+            },
+            visited: 1,
+            last: None,
+            unreadable: 0,
+        }
+    };
+    if context.cancel.is_cancelled() {
         return Err(ToolError::Cancelled);
     }
-    if collect.timed_out && end != End::Stopped {
-        end = End::Deadline;
+    if collect.timed_out && report.end != End::Stopped {
+        report.end = End::Deadline;
     }
-    let next = match end {
+    let walk_last = || report.last.clone().map(|rel| Cursor { rel, line: None });
+    let next = match report.end {
         End::Complete | End::Cancelled => None,
-        End::Stopped => collect
-            .stopped_at
-            .take()
-            .or_else(|| walk_last.clone().map(|rel| Cursor { rel, line: None })),
-        End::VisitedCap | End::Deadline => walk_last.clone().map(|rel| Cursor { rel, line: None }),
+        End::Stopped => collect.stopped_at.take().or_else(walk_last),
+        End::VisitedCap | End::Deadline => walk_last(),
     }
     .map(|cursor| cursor.render());
     let mut text = String::new();
@@ -566,28 +545,25 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     if found.is_empty() {
         text.push_str("No matches found\n");
     }
-    let mut note = end.explain(visited);
-    if end == End::Stopped {
-        note = Some(format!(
+    let ending = Ending::new(
+        &report,
+        next,
+        format!(
             "results were cut at the budget after {} matches",
             found.len()
-        ));
-    }
-    let note = walk::with_skipped(note, unreadable_directories, collect.unreadable_files);
-    text.push_str(&walk::continuation_note(
-        "search_file_contents",
-        note.as_deref(),
-        next.as_deref(),
-    ));
+        ),
+        collect.unreadable_files,
+    );
+    text.push_str(&ending.line("search_file_contents"));
     Ok(ToolOutput::with_structured(
         text.clone(),
         json!({
             "content": text,
             "matches": found,
             "filesSearched": collect.files_searched,
-            "truncated": next.is_some(),
-            "nextCursor": next,
-            "note": note,
+            "truncated": ending.next.is_some(),
+            "nextCursor": ending.next,
+            "note": ending.note,
         }),
     ))
 }

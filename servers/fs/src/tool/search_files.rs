@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::{
     FsServer,
     error::FsError,
-    walk::{self, End, Entry, Limits, Options, Step, Visitor},
+    walk::{self, Budget, Ending, Entry, Plan, Step, Visitor},
 };
 
 /// Arguments of `search_files`.
@@ -80,9 +80,7 @@ struct Collect<'a> {
     exclude: &'a (globset::GlobSet, globset::GlobSet),
     base: &'a str,
     matches: Vec<String>,
-    used: usize,
-    budget: usize,
-    max_entries: usize,
+    budget: Budget,
     last: Option<PathBuf>,
 }
 
@@ -93,10 +91,9 @@ impl Visitor for Collect<'_> {
         }
         if super::glob_matches(&self.pattern.0, &self.pattern.1, entry.rel, entry.name) {
             let shown = walk::shown(self.base, entry.rel);
-            if self.matches.len() >= self.max_entries || self.used + shown.len() + 1 > self.budget {
+            if !self.budget.take(shown.len() + 1) {
                 return Step::Stop;
             }
-            self.used += shown.len() + 1;
             self.matches.push(shown);
         }
         self.last = Some(entry.rel.to_path_buf());
@@ -111,63 +108,43 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     }
     let pattern = super::glob_pair(std::slice::from_ref(&args.pattern), "pattern")?;
     let exclude = super::glob_pair(&args.exclude_patterns, "excludePatterns")?;
-    let target = server.roots.resolve(&args.path)?;
-    let start = target
-        .root
-        .dir
-        .open_dir(&target.rel)
-        .map_err(|error| FsError::io(&target.shown, error))?;
     let cursor = args.cursor.as_deref().map(PathBuf::from);
-    let options = Options {
-        root: target.root,
-        start: &target.rel,
-        max_depth: None,
+    let plan = Plan {
         resume_after: cursor.as_deref(),
-        resume_inclusive: false,
+        ..Plan::default()
     };
-    let limits = Limits::for_call(server.policy.max_visited, context);
     let mut collect = Collect {
         pattern: &pattern,
         exclude: &exclude,
         base: &args.path,
         matches: Vec::new(),
-        used: 0,
-        budget: super::budget(server),
-        max_entries: super::entry_budget(server),
+        budget: Budget::of(server),
         last: None,
     };
-    let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)
-        .map_err(|error| FsError::io(&target.shown, error))?;
-    if report.end == End::Cancelled {
-        return Err(ToolError::Cancelled);
-    }
-    let next = report.cursor(collect.last.clone());
+    let report = walk::walk_path(server, &args.path, &plan, context, &mut collect)?;
+    let ending = Ending::new(
+        &report,
+        report.cursor(collect.last),
+        format!(
+            "results were cut at the budget after {} matches",
+            collect.matches.len()
+        ),
+        0,
+    );
     let mut text = if collect.matches.is_empty() {
         "No matches found\n".to_string()
     } else {
         collect.matches.join("\n") + "\n"
     };
-    let mut note = report.end.explain(report.visited);
-    if report.end == End::Stopped {
-        note = Some(format!(
-            "results were cut at the budget after {} matches",
-            collect.matches.len()
-        ));
-    }
-    let note = walk::with_skipped(note, report.unreadable, 0);
-    text.push_str(&walk::continuation_note(
-        "search_files",
-        note.as_deref(),
-        next.as_deref(),
-    ));
+    text.push_str(&ending.line("search_files"));
     Ok(ToolOutput::with_structured(
         text.clone(),
         json!({
             "content": text,
             "matches": collect.matches,
-            "truncated": next.is_some(),
-            "nextCursor": next,
-            "note": note,
+            "truncated": ending.next.is_some(),
+            "nextCursor": ending.next,
+            "note": ending.note,
         }),
     ))
 }
