@@ -20,11 +20,7 @@ use std::{
 };
 
 use cap_std::fs::{Dir, OpenOptions};
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -57,25 +53,11 @@ overwrites: the destination must not exist. Symlinks inside a copied directory a
 counted). A very large tree may stop at the time or entry limit; the result then says the copy \
 is partial.";
 
-/// The `copy_file` tool.
-pub struct CopyFile;
-
-impl Tool<FsServer> for CopyFile {
-    const NAME: &'static str = "copy_file";
-    const TITLE: &'static str = "Copy file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(false, false)
-    }
-}
-
-impl BlockingTool<FsServer> for CopyFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `copy_file` tool.
+    pub CopyFile: Tool<FsServer> = "copy_file", "Copy file";
+    (Args) -> Structured, super::writes(false, false), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(json!({

@@ -6,11 +6,7 @@
 //!   every component through the root's handle);
 //! - report success when the path exists as something else.
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -28,25 +24,11 @@ pub struct Args {
 const DESCRIPTION: &str = "Create a directory, with any missing parent directories. Succeeds \
 quietly if it already exists. Use it before write_file when the folder is new.";
 
-/// The `create_directory` tool.
-pub struct CreateDirectory;
-
-impl Tool<FsServer> for CreateDirectory {
-    const NAME: &'static str = "create_directory";
-    const TITLE: &'static str = "Create directory";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(false, true)
-    }
-}
-
-impl BlockingTool<FsServer> for CreateDirectory {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `create_directory` tool.
+    pub CreateDirectory: Tool<FsServer> = "create_directory", "Create directory";
+    (Args) -> Structured, super::writes(false, true), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
 super::structured_output!(super::output_schema(json!({
@@ -54,11 +36,7 @@ super::structured_output!(super::output_schema(json!({
 })));
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     target.writable()?;
     let dir = &target.root.dir;

@@ -15,11 +15,7 @@ use std::{ffi::OsStr, io, path::Path, time::Instant};
 
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -46,25 +42,11 @@ directory that is not empty needs recursive: true. There is no undo: check the p
 get_file_info or list_directory. A very large tree may stop at the time or entry limit; call \
 again to delete the rest.";
 
-/// The `delete_file` tool.
-pub struct DeleteFile;
-
-impl Tool<FsServer> for DeleteFile {
-    const NAME: &'static str = "delete_file";
-    const TITLE: &'static str = "Delete file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(true, true)
-    }
-}
-
-impl BlockingTool<FsServer> for DeleteFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `delete_file` tool.
+    pub DeleteFile: Tool<FsServer> = "delete_file", "Delete file";
+    (Args) -> Structured, super::writes(true, true), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(json!({

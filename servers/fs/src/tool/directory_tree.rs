@@ -9,11 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -50,25 +46,11 @@ Symlinks are shown, never followed. Big trees are cut at the budget and give a c
 /// `{"name":"","type":"directory","children":[]},`.
 const ENTRY_OVERHEAD: usize = 48;
 
-/// The `directory_tree` tool.
-pub struct DirectoryTree;
-
-impl Tool<FsServer> for DirectoryTree {
-    const NAME: &'static str = "directory_tree";
-    const TITLE: &'static str = "Directory tree";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for DirectoryTree {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `directory_tree` tool.
+    pub DirectoryTree: Tool<FsServer> = "directory_tree", "Directory tree";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(json!({

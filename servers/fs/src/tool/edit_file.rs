@@ -16,11 +16,7 @@
 
 use std::io::Read;
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -71,25 +67,11 @@ const CANDIDATE_LINES: usize = 3;
 /// is quadratic in line length, so huge files are only partly searched.
 const MAX_SCORED_LINES: usize = 100_000;
 
-/// The `edit_file` tool.
-pub struct EditFile;
-
-impl Tool<FsServer> for EditFile {
-    const NAME: &'static str = "edit_file";
-    const TITLE: &'static str = "Edit file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(true, false)
-    }
-}
-
-impl BlockingTool<FsServer> for EditFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `edit_file` tool.
+    pub EditFile: Tool<FsServer> = "edit_file", "Edit file";
+    (Args) -> Structured, super::writes(true, false), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
 super::structured_output!(super::output_schema(json!({
@@ -100,11 +82,7 @@ super::structured_output!(super::output_schema(json!({
 })));
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     if args.edits.is_empty() {
         return Err(FsError::Invalid(
             "edits is empty: give at least one {oldText, newText}".into(),

@@ -8,11 +8,7 @@
 
 use std::time::SystemTime;
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -32,25 +28,11 @@ const DESCRIPTION: &str = "Get a file's or directory's metadata: size, created/m
 times, type (file, directory, symlink, other), permissions. Use it to check whether something \
 exists, how big it is, or when it changed, without reading it.";
 
-/// The `get_file_info` tool.
-pub struct GetFileInfo;
-
-impl Tool<FsServer> for GetFileInfo {
-    const NAME: &'static str = "get_file_info";
-    const TITLE: &'static str = "Get file info";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for GetFileInfo {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `get_file_info` tool.
+    pub GetFileInfo: Tool<FsServer> = "get_file_info", "Get file info";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
 super::structured_output!(super::output_schema(json!({
@@ -94,11 +76,7 @@ fn rfc3339(time: std::io::Result<SystemTime>) -> Option<String> {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     let io = |error| FsError::io(&target.shown, error);
     let own = target.root.dir.symlink_metadata(&target.rel).map_err(io)?;

@@ -5,12 +5,7 @@
 //! # Must never
 //! - show a directory the call could not actually use.
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    policy::Mode,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput, policy::Mode};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -26,25 +21,11 @@ const DESCRIPTION: &str = "List the directories this server may access, each mar
 or read-only. Call it first to learn where paths may point; relative paths resolve against the \
 first one.";
 
-/// The `list_allowed_directories` tool.
-pub struct ListAllowedDirectories;
-
-impl Tool<FsServer> for ListAllowedDirectories {
-    const NAME: &'static str = "list_allowed_directories";
-    const TITLE: &'static str = "List allowed directories";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for ListAllowedDirectories {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `list_allowed_directories` tool.
+    pub ListAllowedDirectories: Tool<FsServer> = "list_allowed_directories", "List allowed directories";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
 super::structured_output!(super::output_schema(json!({
@@ -52,11 +33,7 @@ super::structured_output!(super::output_schema(json!({
 })));
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    _args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, _args: &Args) -> Result<ToolOutput, ToolError> {
     let mut text = String::from("Allowed directories:\n");
     let mut directories = Vec::new();
     for root in server.roots.all() {

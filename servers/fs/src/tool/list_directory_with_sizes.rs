@@ -9,11 +9,7 @@
 //! - open an entry to learn its size;
 //! - exceed the byte or entry budget (it is cut with an offset).
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -51,25 +47,11 @@ const DESCRIPTION: &str = "List a directory's entries with their sizes, plus tot
 find what takes space; sortBy \"size\" puts the largest first. Entries are marked [DIR], [FILE], \
 [LINK] or [OTHER]. Long listings are cut and say which offset continues them.";
 
-/// The `list_directory_with_sizes` tool.
-pub struct ListDirectoryWithSizes;
-
-impl Tool<FsServer> for ListDirectoryWithSizes {
-    const NAME: &'static str = "list_directory_with_sizes";
-    const TITLE: &'static str = "List directory with sizes";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for ListDirectoryWithSizes {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `list_directory_with_sizes` tool.
+    pub ListDirectoryWithSizes: Tool<FsServer> = "list_directory_with_sizes", "List directory with sizes";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(json!({

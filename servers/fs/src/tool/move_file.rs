@@ -5,11 +5,7 @@
 //! directories' handles (`platform::no_replace_rename`: one atomic step on
 //! Linux and macOS; what Windows guarantees is said there).
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -30,25 +26,11 @@ const DESCRIPTION: &str = "Move or rename a file or directory. Fails if the dest
 exists (nothing is ever overwritten); delete or rename the destination first if that is what you \
 want. Both paths must be in writable allowed directories.";
 
-/// The `move_file` tool.
-pub struct MoveFile;
-
-impl Tool<FsServer> for MoveFile {
-    const NAME: &'static str = "move_file";
-    const TITLE: &'static str = "Move file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(true, false)
-    }
-}
-
-impl BlockingTool<FsServer> for MoveFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `move_file` tool.
+    pub MoveFile: Tool<FsServer> = "move_file", "Move file";
+    (Args) -> Structured, super::writes(true, false), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(json!({})));

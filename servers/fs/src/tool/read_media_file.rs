@@ -9,11 +9,8 @@
 use std::io::Read;
 
 use base64::Engine;
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::{ContentBlock, ResourceContents, ToolAnnotations};
+use moat_shared::{ToolError, ToolOutput};
+use rmcp::model::{ContentBlock, ResourceContents};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -33,25 +30,11 @@ GIF, WebP, BMP, SVG, MP3, WAV, OGG, FLAC, M4A...). Returns the data with its MIM
 binary files come back as an embedded resource. Use read_text_file for text. Files over the \
 media size limit are refused.";
 
-/// The `read_media_file` tool.
-pub struct ReadMediaFile;
-
-impl Tool<FsServer> for ReadMediaFile {
-    const NAME: &'static str = "read_media_file";
-    const TITLE: &'static str = "Read media file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for ReadMediaFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `read_media_file` tool.
+    pub ReadMediaFile: Tool<FsServer> = "read_media_file", "Read media file";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
 super::structured_output!(super::output_schema(json!({
@@ -91,11 +74,7 @@ pub fn mime_of(path: &str) -> (&'static str, &'static str) {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     let (file, metadata) = target.open_regular()?;
     let limit = server.policy.max_media_bytes;

@@ -9,11 +9,7 @@
 //! - fail the whole call because one file failed;
 //! - read past the shared budget.
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -38,25 +34,11 @@ cut file says which read_text_file offset continues it.";
 /// slivers.
 const MAX_PATHS: usize = 100;
 
-/// The `read_multiple_files` tool.
-pub struct ReadMultipleFiles;
-
-impl Tool<FsServer> for ReadMultipleFiles {
-    const NAME: &'static str = "read_multiple_files";
-    const TITLE: &'static str = "Read multiple files";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for ReadMultipleFiles {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `read_multiple_files` tool.
+    pub ReadMultipleFiles: Tool<FsServer> = "read_multiple_files", "Read multiple files";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(json!({

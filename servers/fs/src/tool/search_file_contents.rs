@@ -25,11 +25,7 @@ use grep_matcher::Matcher;
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkMatch};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -90,25 +86,11 @@ const PREVIEW_LEAD: usize = 40;
 /// Largest `.gitignore` read: real ones are a few KiB.
 const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
 
-/// The `search_file_contents` tool.
-pub struct SearchFileContents;
-
-impl Tool<FsServer> for SearchFileContents {
-    const NAME: &'static str = "search_file_contents";
-    const TITLE: &'static str = "Search file contents";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for SearchFileContents {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `search_file_contents` tool.
+    pub SearchFileContents: Tool<FsServer> = "search_file_contents", "Search file contents";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(json!({
@@ -505,11 +487,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             return Err(error.into());
         }
         Report {
-            end: if whole {
-                End::Complete
-            } else {
-                End::Stopped
-            },
+            end: if whole { End::Complete } else { End::Stopped },
             visited: 1,
             last: None,
             unreadable: 0,

@@ -7,11 +7,7 @@
 
 use std::path::PathBuf;
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -47,25 +43,11 @@ search directory. Skip heavy folders with excludePatterns. Symlinks are listed, 
 Long results are cut and give a cursor to continue; a search that hits the time or entry limit \
 says its results are partial.";
 
-/// The `search_files` tool.
-pub struct SearchFiles;
-
-impl Tool<FsServer> for SearchFiles {
-    const NAME: &'static str = "search_files";
-    const TITLE: &'static str = "Search files";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for SearchFiles {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `search_files` tool.
+    pub SearchFiles: Tool<FsServer> = "search_files", "Search files";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(json!({

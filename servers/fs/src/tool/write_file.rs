@@ -8,11 +8,7 @@
 use std::{io::Write, path::Path};
 
 use cap_std::fs::Dir;
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
@@ -37,25 +33,11 @@ const DESCRIPTION: &str = "Create a file, or replace an existing file's whole co
 edit_file instead to change part of a file. The write is atomic: the file holds either its old \
 or its new content, never a mix. The parent directory must exist (create_directory makes it).";
 
-/// The `write_file` tool.
-pub struct WriteFile;
-
-impl Tool<FsServer> for WriteFile {
-    const NAME: &'static str = "write_file";
-    const TITLE: &'static str = "Write file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(true, true)
-    }
-}
-
-impl BlockingTool<FsServer> for WriteFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `write_file` tool.
+    pub WriteFile: Tool<FsServer> = "write_file", "Write file";
+    (Args) -> Structured, super::writes(true, true), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(
