@@ -34,6 +34,8 @@ use std::{
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
 use moat_shared::{CallContext, ToolError, runtime::toolbox::ProgressReporter};
+use schemars::JsonSchema;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::{FsServer, Roots, Target, error::FsError, root::Root};
@@ -534,11 +536,16 @@ pub fn walk_target(
 }
 
 /// How a walk tool's result ends: the cursor that continues it, and the
-/// note saying why it is partial and what it skipped.
+/// note saying why it is partial and what it skipped. The last fields of
+/// every walk tool's `structuredContent` (`#[serde(flatten)]`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Ending {
-    /// The cursor that continues the result; `None` when it is whole.
-    pub next: Option<String>,
-    /// Why the result is partial, and what was skipped; `None` when there
+    /// True when the result was cut: `nextCursor` continues it.
+    pub truncated: bool,
+    /// The cursor that continues the result; null when it is whole.
+    pub next_cursor: Option<String>,
+    /// Why the result is partial, and what was skipped; null when there
     /// is nothing to say.
     pub note: Option<String>,
 }
@@ -559,7 +566,8 @@ impl Ending {
             report.end.explain(report.visited)
         };
         Self {
-            next,
+            truncated: next.is_some(),
+            next_cursor: next,
             note: with_skipped(note, report.unreadable, unreadable_files),
         }
     }
@@ -567,7 +575,7 @@ impl Ending {
     /// The line that ends the text of `tool`'s result (see
     /// [`continuation_note`]).
     pub fn line(&self, tool: &str) -> String {
-        continuation_note(tool, self.note.as_deref(), self.next.as_deref())
+        continuation_note(tool, self.note.as_deref(), self.next_cursor.as_deref())
     }
 }
 

@@ -18,7 +18,7 @@ use std::{any::TypeId, future::Future, sync::Arc};
 pub use rmcp::model::ToolAnnotations;
 use rmcp::model::{JsonObject, Tool as Definition};
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     error::ToolError,
@@ -27,7 +27,7 @@ use crate::{
 
 /// The `Output` of a tool that returns no `structuredContent` (an image,
 /// say): its definition has no `outputSchema`.
-#[derive(Debug, JsonSchema)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Unstructured;
 
 /// A tool, declared once. `S` is what it runs against (the server's state).
@@ -41,8 +41,8 @@ pub trait Tool<S>: 'static {
     /// The arguments; their schema is the `inputSchema`.
     type Args: DeserializeOwned + JsonSchema + Send + 'static;
     /// The `structuredContent`; its schema is the `outputSchema`
-    /// ([`Unstructured`]: none).
-    type Output: JsonSchema + 'static;
+    /// ([`Unstructured`]: none). Build the result with [`structured`].
+    type Output: Serialize + JsonSchema + 'static;
 
     /// The behaviour hints (MCP 2025-11-25 schema `ToolAnnotations`).
     fn annotations() -> ToolAnnotations;
@@ -66,6 +66,15 @@ pub trait Tool<S>: 'static {
         }
         tool
     }
+}
+
+/// A result whose `structuredContent` is `output` (a tool's `Output`, so
+/// it matches the `outputSchema` by construction) and whose text is `text`.
+pub fn structured<O: Serialize>(text: impl Into<String>, output: &O) -> ToolOutput {
+    // A derived `Serialize` of plain fields and string keys cannot fail;
+    // were it to, the text still carries the result.
+    let value = serde_json::to_value(output).unwrap_or_default();
+    ToolOutput::with_structured(text, value)
 }
 
 /// A tool whose body blocks (synchronous filesystem work): the runtime runs

@@ -6,10 +6,9 @@
 //!   every component through the root's handle);
 //! - report success when the path exists as something else.
 
-use moat_shared::{ToolError, ToolOutput};
+use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{FsServer, error::FsError};
 
@@ -27,13 +26,18 @@ quietly if it already exists. Use it before write_file when the folder is new.";
 moat_shared::tool! {
     /// The `create_directory` tool.
     pub CreateDirectory: Tool<FsServer> = "create_directory", "Create directory";
-    (Args) -> Structured, super::writes(false, true), DESCRIPTION;
+    (Args) -> Output, super::writes(false, true), DESCRIPTION;
     blocking |server, args, _context| run(server, &args)
 }
 
-super::structured_output!(super::output_schema(json!({
-    "created": { "type": "boolean" },
-})));
+/// `structuredContent` of `create_directory`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// What happened, as in the text.
+    pub content: String,
+    /// False when the directory already existed.
+    pub created: bool,
+}
 
 /// Run the tool.
 pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
@@ -60,8 +64,12 @@ pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     } else {
         format!("Successfully created directory {}", args.path)
     };
-    Ok(ToolOutput::with_structured(
+    let created = !existed;
+    Ok(structured(
         message.clone(),
-        json!({ "content": message, "created": !existed }),
+        &Output {
+            content: message,
+            created,
+        },
     ))
 }

@@ -15,10 +15,9 @@ use std::{ffi::OsStr, io, path::Path, time::Instant};
 
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
-use moat_shared::{CallContext, ToolError, ToolOutput};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     FsServer,
@@ -45,14 +44,34 @@ again to delete the rest.";
 moat_shared::tool! {
     /// The `delete_file` tool.
     pub DeleteFile: Tool<FsServer> = "delete_file", "Delete file";
-    (Args) -> Structured, super::writes(true, true), DESCRIPTION;
+    (Args) -> Output, super::writes(true, true), DESCRIPTION;
     blocking |server, args, context| run(server, &args, context)
 }
 
-super::structured_output!(super::output_schema(json!({
-    "deleted": { "type": "integer" },
-    "complete": { "type": "boolean" },
-})));
+/// `structuredContent` of `delete_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// What happened, as in the text.
+    pub content: String,
+    /// Entries deleted.
+    pub deleted: usize,
+    /// False when a recursive delete stopped early (the rest is there).
+    pub complete: bool,
+}
+
+impl Output {
+    /// The result: `message` as text and content.
+    fn reply(message: String, deleted: usize, complete: bool) -> ToolOutput {
+        structured(
+            message.clone(),
+            &Self {
+                content: message,
+                deleted,
+                complete,
+            },
+        )
+    }
+}
 
 /// Why a recursive delete stopped early.
 enum Halt {
@@ -130,18 +149,12 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             .remove_file_or_symlink(Path::new(&name))
             .map_err(io)?;
         let message = format!("Successfully deleted {}", args.path);
-        return Ok(ToolOutput::with_structured(
-            message.clone(),
-            json!({ "content": message, "deleted": 1, "complete": true }),
-        ));
+        return Ok(Output::reply(message, 1, true));
     }
     match parent_dir.remove_dir(Path::new(&name)) {
         Ok(()) => {
             let message = format!("Successfully deleted directory {}", args.path);
-            return Ok(ToolOutput::with_structured(
-                message.clone(),
-                json!({ "content": message, "deleted": 1, "complete": true }),
-            ));
+            return Ok(Output::reply(message, 1, true));
         }
         Err(error) if error.kind() == io::ErrorKind::DirectoryNotEmpty => {
             if !args.recursive {
@@ -166,10 +179,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
                 "Successfully deleted directory {} ({} entries)",
                 args.path, deleter.deleted
             );
-            Ok(ToolOutput::with_structured(
-                message.clone(),
-                json!({ "content": message, "deleted": deleter.deleted, "complete": true }),
-            ))
+            Ok(Output::reply(message, deleter.deleted, true))
         }
         Err(Halt::Limit("the call was cancelled")) => Err(ToolError::Cancelled),
         Err(Halt::Limit(why)) => {
@@ -177,10 +187,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
                 "Deleted {} entries under {}, then stopped: {why}; the rest is still there, call delete_file again to continue",
                 deleter.deleted, args.path
             );
-            Ok(ToolOutput::with_structured(
-                message.clone(),
-                json!({ "content": message, "deleted": deleter.deleted, "complete": false }),
-            ))
+            Ok(Output::reply(message, deleter.deleted, false))
         }
         Err(Halt::Io(error)) => Err(ToolError::failed(format!(
             "deleted {} entries under {}, then failed: {}",

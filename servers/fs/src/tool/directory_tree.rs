@@ -9,10 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
-use moat_shared::{CallContext, ToolError, ToolOutput};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::{
     FsServer,
@@ -49,17 +49,24 @@ const ENTRY_OVERHEAD: usize = 48;
 moat_shared::tool! {
     /// The `directory_tree` tool.
     pub DirectoryTree: Tool<FsServer> = "directory_tree", "Directory tree";
-    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    (Args) -> Output, super::read_only(), DESCRIPTION;
     blocking |server, args, context| run(server, &args, context)
 }
 
-super::structured_output!(super::output_schema(json!({
-    "tree": { "type": "array", "items": { "type": "object" } },
-    "entries": { "type": "integer" },
-    "truncated": { "type": "boolean" },
-    "nextCursor": { "type": ["string", "null"] },
-    "note": { "type": ["string", "null"] },
-})));
+/// `structuredContent` of `directory_tree`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// The tree as JSON text, and the continuation line when cut.
+    pub content: String,
+    /// The top level's entries: `{name, type, children}` (children only
+    /// on directories).
+    pub tree: Vec<serde_json::Map<String, Value>>,
+    /// Entries in the tree.
+    pub entries: usize,
+    /// Whether it was cut, how to continue, and why.
+    #[serde(flatten)]
+    pub ending: Ending,
+}
 
 /// A tree node being built.
 struct Node {
@@ -69,10 +76,13 @@ struct Node {
 }
 
 impl Node {
-    fn to_json(&self) -> Value {
-        let mut value = json!({ "name": self.name, "type": self.kind.word() });
+    fn to_json(&self) -> serde_json::Map<String, Value> {
+        let mut value = serde_json::Map::new();
+        value.insert("name".into(), self.name.clone().into());
+        value.insert("type".into(), self.kind.word().into());
         if self.kind == Kind::Dir {
-            value["children"] = Value::Array(self.children.iter().map(Node::to_json).collect());
+            let children = self.children.iter().map(Node::to_json);
+            value.insert("children".into(), children.map(Value::Object).collect());
         }
         value
     }
@@ -147,21 +157,19 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         format!("the tree was cut at the budget after {entries} entries"),
         0,
     );
-    let tree: Vec<Value> = collect.nodes.iter().map(Node::to_json).collect();
+    let tree: Vec<_> = collect.nodes.iter().map(Node::to_json).collect();
     let mut text = serde_json::to_string(&tree).unwrap_or_default();
     if ending.note.is_some() {
         text.push('\n');
         text.push_str(&ending.line("directory_tree"));
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text.clone(),
-        json!({
-            "content": text,
-            "tree": tree,
-            "entries": entries,
-            "truncated": ending.next.is_some(),
-            "nextCursor": ending.next,
-            "note": ending.note,
-        }),
+        &Output {
+            content: text,
+            tree,
+            entries,
+            ending,
+        },
     ))
 }

@@ -16,10 +16,9 @@
 
 use std::io::Read;
 
-use moat_shared::{ToolError, ToolOutput};
+use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::write_file::{atomic_write, follow_final_symlink};
 use crate::{FsServer, error::FsError};
@@ -70,16 +69,24 @@ const MAX_SCORED_LINES: usize = 100_000;
 moat_shared::tool! {
     /// The `edit_file` tool.
     pub EditFile: Tool<FsServer> = "edit_file", "Edit file";
-    (Args) -> Structured, super::writes(true, false), DESCRIPTION;
+    (Args) -> Output, super::writes(true, false), DESCRIPTION;
     blocking |server, args, _context| run(server, &args)
 }
 
-super::structured_output!(super::output_schema(json!({
-    "diff": { "type": "string" },
-    "applied": { "type": "boolean" },
-    "replacements": { "type": "integer" },
-    "truncated": { "type": "boolean" },
-})));
+/// `structuredContent` of `edit_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// The text result: the diff in a fenced block, and notes.
+    pub content: String,
+    /// The unified diff (cut at the budget when `truncated`).
+    pub diff: String,
+    /// True when the file was written (not a dry run, and it changed).
+    pub applied: bool,
+    /// Replacements made.
+    pub replacements: usize,
+    /// True when the diff was cut at the budget.
+    pub truncated: bool,
+}
 
 /// Run the tool.
 pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
@@ -143,15 +150,15 @@ pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     } else if modified == original {
         text.push_str("(no change: the edits leave the file as it was)\n");
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text.clone(),
-        json!({
-            "content": text,
-            "diff": shown_diff,
-            "applied": !args.dry_run && modified != original,
-            "replacements": replacements,
-            "truncated": truncated,
-        }),
+        &Output {
+            content: text,
+            diff: shown_diff.to_string(),
+            applied: !args.dry_run && modified != original,
+            replacements,
+            truncated,
+        },
     ))
 }
 

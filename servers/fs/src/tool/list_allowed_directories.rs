@@ -5,10 +5,9 @@
 //! # Must never
 //! - show a directory the call could not actually use.
 
-use moat_shared::{ToolError, ToolOutput, policy::Mode};
+use moat_shared::{ToolError, ToolOutput, policy::Mode, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::FsServer;
 
@@ -24,13 +23,28 @@ first one.";
 moat_shared::tool! {
     /// The `list_allowed_directories` tool.
     pub ListAllowedDirectories: Tool<FsServer> = "list_allowed_directories", "List allowed directories";
-    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    (Args) -> Output, super::read_only(), DESCRIPTION;
     blocking |server, args, _context| run(server, &args)
 }
 
-super::structured_output!(super::output_schema(json!({
-    "directories": { "type": "array", "items": { "type": "object" } },
-})));
+/// `structuredContent` of `list_allowed_directories`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// The text result.
+    pub content: String,
+    /// Each directory and its mode.
+    pub directories: Vec<Allowed>,
+}
+
+/// One allowed directory.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Allowed {
+    /// The directory, as configured or as the client's root gave it.
+    pub path: String,
+    /// `read-write` or `read-only`.
+    pub mode: &'static str,
+}
 
 /// Run the tool.
 pub fn run(server: &FsServer, _args: &Args) -> Result<ToolOutput, ToolError> {
@@ -43,15 +57,21 @@ pub fn run(server: &FsServer, _args: &Args) -> Result<ToolOutput, ToolError> {
         };
         let path = root.given.to_string_lossy();
         text.push_str(&format!("{path} ({mode})\n"));
-        directories.push(json!({ "path": path, "mode": mode }));
+        directories.push(Allowed {
+            path: path.into_owned(),
+            mode,
+        });
     }
     if directories.is_empty() {
         text.push_str(
             "(none: no directory was configured and the client has not provided MCP roots)\n",
         );
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text.clone(),
-        json!({ "content": text, "directories": directories }),
+        &Output {
+            content: text,
+            directories,
+        },
     ))
 }

@@ -9,10 +9,9 @@
 //! - open an entry to learn its size;
 //! - exceed the byte or entry budget (it is cut with an offset).
 
-use moat_shared::{CallContext, ToolError, ToolOutput};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::list_directory::entries;
 use crate::walk::Kind;
@@ -50,18 +49,42 @@ find what takes space; sortBy \"size\" puts the largest first. Entries are marke
 moat_shared::tool! {
     /// The `list_directory_with_sizes` tool.
     pub ListDirectoryWithSizes: Tool<FsServer> = "list_directory_with_sizes", "List directory with sizes";
-    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    (Args) -> Output, super::read_only(), DESCRIPTION;
     blocking |server, args, context| run(server, &args, context)
 }
 
-super::structured_output!(super::output_schema(json!({
-    "entries": { "type": "array", "items": { "type": "object" } },
-    "total": { "type": "integer" },
-    "totalFiles": { "type": "integer" },
-    "totalDirectories": { "type": "integer" },
-    "totalBytes": { "type": "integer" },
-    "nextOffset": { "type": ["integer", "null"] },
-})));
+/// `structuredContent` of `list_directory_with_sizes`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    /// The listing's lines (without the totals).
+    pub content: String,
+    /// The entries shown.
+    pub entries: Vec<Sized>,
+    /// Entries in the directory.
+    pub total: usize,
+    /// Of which files (everything not a directory).
+    pub total_files: usize,
+    /// Of which directories.
+    pub total_directories: usize,
+    /// Bytes of all its files.
+    pub total_bytes: u64,
+    /// The `offset` that continues a cut listing; null when whole.
+    pub next_offset: Option<usize>,
+}
+
+/// One entry and its size.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Sized {
+    /// Its name.
+    pub name: String,
+    /// `file`, `directory`, `symlink` or `other`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Its size in bytes (0 for a directory).
+    pub size: u64,
+}
 
 /// "1.5 KB"-style sizes, as the reference server prints them.
 pub fn human(bytes: u64) -> String {
@@ -131,7 +154,11 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             break;
         }
         text.push_str(&line);
-        shown.push(json!({ "name": entry.name, "type": entry.kind.word(), "size": size }));
+        shown.push(Sized {
+            name: entry.name.clone(),
+            kind: entry.kind.word(),
+            size: *size,
+        });
     }
     let listing = text.clone();
     text.push_str(&format!(
@@ -145,16 +172,16 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             shown.len()
         ));
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text,
-        json!({
-            "content": listing,
-            "entries": shown,
-            "total": total,
-            "totalFiles": files,
-            "totalDirectories": total - files,
-            "totalBytes": total_bytes,
-            "nextOffset": next,
-        }),
+        &Output {
+            content: listing,
+            entries: shown,
+            total,
+            total_files: files,
+            total_directories: total - files,
+            total_bytes,
+            next_offset: next,
+        },
     ))
 }

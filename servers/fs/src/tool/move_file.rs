@@ -5,10 +5,9 @@
 //! directories' handles (`platform::no_replace_rename`: one atomic step on
 //! Linux and macOS; what Windows guarantees is said there).
 
-use moat_shared::{CallContext, ToolError, ToolOutput};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{FsServer, error::FsError, platform::no_replace_rename};
 
@@ -29,11 +28,16 @@ want. Both paths must be in writable allowed directories.";
 moat_shared::tool! {
     /// The `move_file` tool.
     pub MoveFile: Tool<FsServer> = "move_file", "Move file";
-    (Args) -> Structured, super::writes(true, false), DESCRIPTION;
+    (Args) -> Output, super::writes(true, false), DESCRIPTION;
     blocking |server, args, context| run(server, &args, context)
 }
 
-super::structured_output!(super::output_schema(json!({})));
+/// `structuredContent` of `move_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// What happened, as in the text.
+    pub content: String,
+}
 
 /// Run the tool.
 pub fn run(
@@ -78,8 +82,5 @@ pub fn run(
         }
     })?;
     let message = format!("Successfully moved {} to {}", args.source, args.destination);
-    Ok(ToolOutput::with_structured(
-        message.clone(),
-        json!({ "content": message }),
-    ))
+    Ok(structured(message.clone(), &Output { content: message }))
 }

@@ -9,11 +9,10 @@
 use std::io::Read;
 
 use base64::Engine;
-use moat_shared::{ToolError, ToolOutput};
+use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
 use rmcp::model::{ContentBlock, ResourceContents};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{FsServer, error::FsError};
 
@@ -33,15 +32,24 @@ media size limit are refused.";
 moat_shared::tool! {
     /// The `read_media_file` tool.
     pub ReadMediaFile: Tool<FsServer> = "read_media_file", "Read media file";
-    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    (Args) -> Output, super::read_only(), DESCRIPTION;
     blocking |server, args, _context| run(server, &args)
 }
 
-super::structured_output!(super::output_schema(json!({
-    "mimeType": { "type": "string" },
-    "kind": { "type": "string", "enum": ["image", "audio", "blob"] },
-    "bytes": { "type": "integer" },
-})));
+/// `structuredContent` of `read_media_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    /// The path, MIME type and size, as one line.
+    pub content: String,
+    /// The MIME type, by extension.
+    pub mime_type: &'static str,
+    /// How the content block carries it: `image`, `audio` or `blob`.
+    #[schemars(extend("enum" = ["image", "audio", "blob"]))]
+    pub kind: &'static str,
+    /// The file's size.
+    pub bytes: usize,
+}
 
 /// MIME type by file extension (lower-case), and whether it is an image or
 /// audio. Extensions, not content sniffing: the client asked for this
@@ -111,13 +119,15 @@ pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
         }),
     };
     let summary = format!("{} ({mime}, {} bytes)", args.path, bytes.len());
-    Ok(ToolOutput {
-        content: vec![block],
-        structured: Some(json!({
-            "content": summary,
-            "mimeType": mime,
-            "kind": kind,
-            "bytes": bytes.len(),
-        })),
-    })
+    let mut output = structured(
+        String::new(),
+        &Output {
+            content: summary,
+            mime_type: mime,
+            kind,
+            bytes: bytes.len(),
+        },
+    );
+    output.content = vec![block];
+    Ok(output)
 }

@@ -25,10 +25,9 @@ use grep_matcher::Matcher;
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkMatch};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use moat_shared::{CallContext, ToolError, ToolOutput};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -89,17 +88,25 @@ const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
 moat_shared::tool! {
     /// The `search_file_contents` tool.
     pub SearchFileContents: Tool<FsServer> = "search_file_contents", "Search file contents";
-    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    (Args) -> Output, super::read_only(), DESCRIPTION;
     blocking |server, args, context| run(server, &args, context)
 }
 
-super::structured_output!(super::output_schema(json!({
-    "matches": { "type": "array", "items": { "type": "object" } },
-    "filesSearched": { "type": "integer" },
-    "truncated": { "type": "boolean" },
-    "nextCursor": { "type": ["string", "null"] },
-    "note": { "type": ["string", "null"] },
-})));
+/// `structuredContent` of `search_file_contents`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    /// One `path:line:column: preview` line a match, and the continuation
+    /// line when cut.
+    pub content: String,
+    /// The matches.
+    pub matches: Vec<Hit>,
+    /// Files searched.
+    pub files_searched: usize,
+    /// Whether it was cut, how to continue, and why.
+    #[serde(flatten)]
+    pub ending: Ending,
+}
 
 /// A continuation point: inside file `rel`, after line `line` (`None`:
 /// after the whole entry).
@@ -153,11 +160,17 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 /// One match.
-struct Hit {
-    path: String,
-    line: u64,
-    column: usize,
-    preview: String,
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Hit {
+    /// The file, as the client names it.
+    pub path: String,
+    /// Its line (1-based).
+    pub line: u64,
+    /// The match's column on the line (1-based, in characters).
+    pub column: usize,
+    /// The line, cut around the match.
+    pub preview: String,
 }
 
 struct Collect<'a> {
@@ -507,20 +520,13 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     }
     .map(|cursor| cursor.render());
     let mut text = String::new();
-    let mut found = Vec::new();
     for hit in &collect.hits {
         text.push_str(&format!(
             "{}:{}:{}: {}\n",
             hit.path, hit.line, hit.column, hit.preview
         ));
-        found.push(json!({
-            "path": hit.path,
-            "line": hit.line,
-            "column": hit.column,
-            "preview": hit.preview,
-        }));
     }
-    if found.is_empty() {
+    if collect.hits.is_empty() {
         text.push_str("No matches found\n");
     }
     let ending = Ending::new(
@@ -528,20 +534,18 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         next,
         format!(
             "results were cut at the budget after {} matches",
-            found.len()
+            collect.hits.len()
         ),
         collect.unreadable_files,
     );
     text.push_str(&ending.line("search_file_contents"));
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text.clone(),
-        json!({
-            "content": text,
-            "matches": found,
-            "filesSearched": collect.files_searched,
-            "truncated": ending.next.is_some(),
-            "nextCursor": ending.next,
-            "note": ending.note,
-        }),
+        &Output {
+            content: text,
+            matches: collect.hits,
+            files_searched: collect.files_searched,
+            ending,
+        },
     ))
 }

@@ -7,10 +7,9 @@
 
 use std::path::PathBuf;
 
-use moat_shared::{CallContext, ToolError, ToolOutput};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     FsServer,
@@ -46,16 +45,21 @@ says its results are partial.";
 moat_shared::tool! {
     /// The `search_files` tool.
     pub SearchFiles: Tool<FsServer> = "search_files", "Search files";
-    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    (Args) -> Output, super::read_only(), DESCRIPTION;
     blocking |server, args, context| run(server, &args, context)
 }
 
-super::structured_output!(super::output_schema(json!({
-    "matches": { "type": "array", "items": { "type": "string" } },
-    "truncated": { "type": "boolean" },
-    "nextCursor": { "type": ["string", "null"] },
-    "note": { "type": ["string", "null"] },
-})));
+/// `structuredContent` of `search_files`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// The matching paths, one a line, and the continuation line when cut.
+    pub content: String,
+    /// The matching paths, as the client names them.
+    pub matches: Vec<String>,
+    /// Whether it was cut, how to continue, and why.
+    #[serde(flatten)]
+    pub ending: Ending,
+}
 
 struct Collect<'a> {
     pattern: &'a (globset::GlobSet, globset::GlobSet),
@@ -119,14 +123,12 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         collect.matches.join("\n") + "\n"
     };
     text.push_str(&ending.line("search_files"));
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text.clone(),
-        json!({
-            "content": text,
-            "matches": collect.matches,
-            "truncated": ending.next.is_some(),
-            "nextCursor": ending.next,
-            "note": ending.note,
-        }),
+        &Output {
+            content: text,
+            matches: collect.matches,
+            ending,
+        },
     ))
 }

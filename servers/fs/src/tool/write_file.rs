@@ -8,10 +8,9 @@
 use std::{io::Write, path::Path};
 
 use cap_std::fs::Dir;
-use moat_shared::{CallContext, ToolError, ToolOutput};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     FsServer, Target,
@@ -36,13 +35,18 @@ or its new content, never a mix. The parent directory must exist (create_directo
 moat_shared::tool! {
     /// The `write_file` tool.
     pub WriteFile: Tool<FsServer> = "write_file", "Write file";
-    (Args) -> Structured, super::writes(true, true), DESCRIPTION;
+    (Args) -> Output, super::writes(true, true), DESCRIPTION;
     blocking |server, args, context| run(server, &args, context)
 }
 
-super::structured_output!(super::output_schema(
-    json!({ "bytes": { "type": "integer" } }),
-));
+/// `structuredContent` of `write_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// What happened, as in the text.
+    pub content: String,
+    /// Bytes written.
+    pub bytes: usize,
+}
 
 /// Run the tool.
 pub fn run(
@@ -63,9 +67,13 @@ pub fn run(
     let target = follow_final_symlink(server, target)?;
     atomic_write(&target, args.content.as_bytes())?;
     let message = format!("Successfully wrote to {}", args.path);
-    Ok(ToolOutput::with_structured(
+    let bytes = args.content.len();
+    Ok(structured(
         message.clone(),
-        json!({ "content": message, "bytes": args.content.len() }),
+        &Output {
+            content: message,
+            bytes,
+        },
     ))
 }
 
