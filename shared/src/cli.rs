@@ -23,7 +23,7 @@ use crate::{
         accounting::Audit,
         auth::Tokens,
         handler::RuntimeState,
-        http::{HttpOptions, serve_http},
+        http::{HttpOptions, serve_http, serve_http_on},
         inprocess,
         oauth::OAuth,
         stdio::serve_stdio,
@@ -68,8 +68,13 @@ pub struct ServeArgs {
     pub roots: Vec<String>,
     /// Serve Streamable HTTP at /mcp on ADDR (e.g. 127.0.0.1:8080; port 0
     /// picks a free one, printed on stderr) instead of stdio.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", conflicts_with = "http_listener_stdin")]
     pub http: Option<String>,
+    /// Serve Streamable HTTP on the listening TCP socket given as stdin
+    /// (inetd, or systemd `StandardInput=socket`), instead of binding: the
+    /// caller bound it and knows its address. Unix only.
+    #[arg(long)]
+    pub http_listener_stdin: bool,
     /// Accept this Host header too (repeatable; `name` or `name:port`).
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,
@@ -278,11 +283,18 @@ async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) ->
     };
     state.max_inflight_per_session = http.max_inflight_per_session;
     let state = Arc::new(state);
-    let Some(bind) = args.http else {
-        return serve_stdio(toolbox, state, shutdown_signal()).await;
+    let listener = if args.http_listener_stdin {
+        Some(stdin_listener()?)
+    } else {
+        None
+    };
+    let bind = match (&listener, &args.http) {
+        (Some(listener), _) => listener.local_addr()?,
+        (None, Some(bind)) => parse_bind(bind)?,
+        (None, None) => return serve_stdio(toolbox, state, shutdown_signal()).await,
     };
     let mut options = HttpOptions {
-        bind: parse_bind(&bind)?,
+        bind,
         allowed_hosts: http.allowed_hosts.clone(),
         allowed_origins: http.allowed_origins.clone(),
         max_body_bytes: http.max_body_bytes,
@@ -313,7 +325,41 @@ async fn serve(args: ServeArgs, http: &HttpPolicy, toolbox: Arc<dyn Toolbox>) ->
     if let Some(bytes) = args.max_body_bytes {
         options.max_body_bytes = bytes;
     }
-    serve_http(toolbox, state, options, shutdown_signal()).await
+    match listener {
+        Some(listener) => serve_http_on(listener, toolbox, state, options, shutdown_signal()).await,
+        None => serve_http(toolbox, state, options, shutdown_signal()).await,
+    }
+}
+
+/// The listening socket the caller passed as stdin (`--http-listener-stdin`).
+///
+/// # Errors
+/// [`Error::Config`] when stdin is not a listening TCP socket.
+#[cfg(unix)]
+fn stdin_listener() -> Result<tokio::net::TcpListener, Error> {
+    use std::os::fd::AsFd;
+    let not_a_listener = |error: std::io::Error| {
+        Error::Config(format!(
+            "--http-listener-stdin: stdin is not a listening TCP socket ({error})"
+        ))
+    };
+    let fd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(not_a_listener)?;
+    let listener = std::net::TcpListener::from(fd);
+    // A file or a pipe fails here, before anything is served.
+    listener.local_addr().map_err(not_a_listener)?;
+    listener.set_nonblocking(true).map_err(not_a_listener)?;
+    tokio::net::TcpListener::from_std(listener).map_err(not_a_listener)
+}
+
+/// Windows has no listening socket on stdin.
+#[cfg(not(unix))]
+fn stdin_listener() -> Result<tokio::net::TcpListener, Error> {
+    Err(Error::Config(
+        "--http-listener-stdin is supported on Unix only".into(),
+    ))
 }
 
 /// Resolves on SIGINT or SIGTERM (Windows: Ctrl-C or Ctrl-Break).

@@ -10,12 +10,14 @@
 //!
 //! # Layout
 //! - [`runtime`]: the [`Toolbox`] trait, the typed [`Tool`] declaration a
-//!   toolbox lists, the rmcp handler that runs every call (in one place),
+//!   toolbox lists (and [`tool!`], which declares one in a few lines), the
+//!   rmcp handler that runs every call (in one place),
 //!   and the stdio and HTTP entry points.
 //! - [`policy`]: typed, validated policy files (`policies/*.toml`).
 //! - [`net`]: the network funnel, the one place an HTTP client is built
 //!   (pinned to addresses the URL policy checked).
-//! - [`cli`]: the subcommands every moat binary shares (`serve`, `tools`,
+//! - [`cli`]: the subcommands every moat binary shares (`serve` on stdio, on
+//!   an HTTP address, or on a listener the caller passes as stdin; `tools`,
 //!   `call`, `check-policy`).
 //! - [`telemetry`]: tracing to stderr, once per process.
 //!

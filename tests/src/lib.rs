@@ -222,11 +222,12 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Start `binary_name args... serve --http 127.0.0.1:0 extra...` and wait
-    /// for the address it prints.
+    /// Start `binary_name args... serve --http-listener-stdin extra...` on a
+    /// loopback listener the harness binds and hands over as stdin, so the
+    /// address is known without reading the server's output.
     ///
     /// # Errors
-    /// When the server exits or prints no address within 20 s.
+    /// When the listener cannot be bound or the server cannot be spawned.
     pub fn start(binary_name: &str, args: &[&str], serve_args: &[&str]) -> Result<Self> {
         Self::start_with_env(binary_name, args, serve_args, &[])
     }
@@ -242,51 +243,77 @@ impl HttpServer {
         serve_args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<Self> {
+        // A wrapped binary (the Windows build under Wine) cannot take a
+        // Unix socket as stdin.
+        if std::env::var_os("MOAT_BIN_WRAPPER").is_some_and(|wrapper| !wrapper.is_empty()) {
+            return Self::start_binding(binary_name, args, serve_args, env);
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind loopback")?;
+        let url = format!("http://{}/mcp", listener.local_addr()?);
+        let Some(stdin) = listener_as_stdin(listener) else {
+            return Self::start_binding(binary_name, args, serve_args, env);
+        };
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["serve", "--http-listener-stdin"]);
+        all.extend(serve_args);
+        let mut command = command(binary_name, &all);
+        command.stdin(stdin);
+        // The command, and with it the harness's copy of the listener, is
+        // dropped once spawned: the server holds the only one, so its exit
+        // refuses connections instead of leaving them queued.
+        let (child, lines) = spawn_logged(command, env)?;
+        Ok(Self::new(child, url, lines))
+    }
+
+    /// Start `binary_name args... serve --http 127.0.0.1:0 extra...`: the
+    /// server binds port 0 itself, and the address is read from the line it
+    /// prints. Only for tests of that bind and that line.
+    ///
+    /// # Errors
+    /// When the server exits or prints no address within 20 s.
+    pub fn start_binding(
+        binary_name: &str,
+        args: &[&str],
+        serve_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["serve", "--http", "127.0.0.1:0"]);
         all.extend(serve_args);
-        let mut child = command(binary_name, &all)
-            .envs(env.iter().copied())
-            .env(
-                "RUST_LOG",
-                std::env::var("MOAT_TEST_SERVER_LOG").unwrap_or_else(|_| "info,rmcp=warn".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("spawn the server")?;
-        let stderr = child.stderr.take().context("stderr")?;
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = std::sync::mpsc::channel();
-        {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(address) = line.split("listening on ").nth(1) {
-                        let _ = sender.send(address.trim().to_string());
-                    }
-                    lines
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push(line);
-                }
-            });
-        }
-        let Ok(url) = receiver.recv_timeout(Duration::from_secs(20)) else {
-            let _ = child.kill();
-            bail!(
-                "the server printed no address: {:?}",
-                lines.lock().map(|l| l.clone())
-            );
+        let mut command = command(binary_name, &all);
+        command.stdin(Stdio::null());
+        let (mut child, lines) = spawn_logged(command, env)?;
+        let start = Instant::now();
+        let url = loop {
+            let printed = lines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .find_map(|line| line.split("listening on ").nth(1).map(str::to_string));
+            if let Some(address) = printed {
+                break address.trim().to_string();
+            }
+            if start.elapsed() > Duration::from_secs(20) || matches!(child.try_wait(), Ok(Some(_)))
+            {
+                let _ = child.kill();
+                bail!(
+                    "the server printed no address: {:?}",
+                    lines.lock().map(|l| l.clone())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
         };
+        Ok(Self::new(child, url, lines))
+    }
+
+    fn new(child: Child, url: String, stderr: Arc<Mutex<Vec<String>>>) -> Self {
         let base = url.trim_end_matches("/mcp").to_string();
-        Ok(Self {
+        Self {
             child,
             url,
             base,
-            stderr: lines,
-        })
+            stderr,
+        }
     }
 
     /// Connect an MCP client in the given era.
@@ -358,6 +385,53 @@ impl HttpServer {
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         wait_exit(&mut self.child, limit)
     }
+}
+
+/// `listener` as a child's stdin (Unix); `None` elsewhere.
+#[cfg(unix)]
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the same signature as the non-Unix version"
+)]
+fn listener_as_stdin(listener: std::net::TcpListener) -> Option<Stdio> {
+    Some(Stdio::from(std::os::fd::OwnedFd::from(listener)))
+}
+
+/// `listener` as a child's stdin (Unix); `None` elsewhere.
+#[cfg(not(unix))]
+fn listener_as_stdin(_listener: std::net::TcpListener) -> Option<Stdio> {
+    None
+}
+
+/// Spawn `command` with the test log level and `env`, stdout discarded,
+/// and every stderr line collected as it comes.
+fn spawn_logged(
+    mut command: Command,
+    env: &[(&str, &str)],
+) -> Result<(Child, Arc<Mutex<Vec<String>>>)> {
+    let mut child = command
+        .envs(env.iter().copied())
+        .env(
+            "RUST_LOG",
+            std::env::var("MOAT_TEST_SERVER_LOG").unwrap_or_else(|_| "info,rmcp=warn".into()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("spawn the server")?;
+    drop(command);
+    let stderr = child.stderr.take().context("stderr")?;
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let collected = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            collected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(line);
+        }
+    });
+    Ok((child, lines))
 }
 
 /// Wait for `child` to exit, up to `limit`; its status, or `None`.

@@ -352,6 +352,42 @@ fn public_bind_without_auth_refuses_to_start() {
     assert!(stderr.contains("without authentication"), "{stderr}");
 }
 
+/// `serve --http 127.0.0.1:0` binds a free port itself and prints the
+/// address it serves (the suites hand the server a listener instead).
+#[tokio::test(flavor = "multi_thread")]
+async fn port_zero_is_bound_by_the_server_and_printed() {
+    let tree = Tree::new();
+    let server =
+        HttpServer::start_binding("moat-fs", &[&tree.root_arg()], &[], &[]).expect("server starts");
+    assert!(
+        server.log().contains("listening on http://127.0.0.1:"),
+        "{}",
+        server.log()
+    );
+    let response = reqwest::get(format!("{}/health", server.base))
+        .await
+        .expect("health");
+    assert_eq!(response.status(), 200);
+}
+
+/// `--http-listener-stdin` with a stdin that is not a listening socket
+/// refuses to start with one line saying so.
+#[test]
+fn http_listener_stdin_without_a_socket_is_refused() {
+    let tree = Tree::new();
+    let output = Command::new(binary("moat-fs"))
+        .args([&tree.root_arg(), "serve", "--http-listener-stdin"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_ne!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("stdin is not a listening TCP socket"),
+        "{stderr}"
+    );
+}
+
 /// Every call leaves one JSON audit line (digest of the arguments, never
 /// the arguments), and `/metrics` counts it.
 #[tokio::test(flavor = "multi_thread")]

@@ -18,9 +18,13 @@
 //!
 //! # Layout
 //! - [`root`]: roots and path resolution.
-//! - [`tool`]: one module per MCP tool, and the table that lists them.
+//! - [`tool`]: one module per MCP tool (its arguments, typed output,
+//!   description and `run`, declared with `moat_shared::tool!`), and the
+//!   table that lists them, one line per tool.
 //! - [`trust`]: how far client MCP roots are trusted, by transport.
-//! - [`walk`]: the one directory walker (handles, caps, deadline, cursor).
+//! - [`walk`]: the one directory walker (handles, caps, deadline, cursor),
+//!   and the skeleton the walk tools share (resolve and walk, result
+//!   budget, cursor and note).
 //! - [`error`]: [`FsError`] and its mapping to the one-line tool error.
 //! - [`text_encoding`]: non-UTF-8 text (UTF-16 with a BOM, other
 //!   encodings detected or given) for read_text_file.

@@ -15,6 +15,11 @@
 //! is a well-defined continuation point (a cursor) and a resumed walk skips
 //! whole subtrees before P without opening them.
 //!
+//! It also holds the skeleton the walk tools share, so each supplies only
+//! its visitor and its output: [`walk_path`] / [`walk_target`] (resolve,
+//! open, limits, walk, cancellation), [`Budget`] (the result's byte and
+//! entry budget) and [`Ending`] (cursor, note and continuation line).
+//!
 //! # Must never
 //! - open an entry to learn its type, or follow a symlink while descending;
 //! - hold more than one open directory per level;
@@ -28,10 +33,12 @@ use std::{
 
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
-use moat_shared::{CallContext, runtime::toolbox::ProgressReporter};
+use moat_shared::{CallContext, ToolError, runtime::toolbox::ProgressReporter};
+use schemars::JsonSchema;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Roots, root::Root};
+use crate::{FsServer, Roots, Target, error::FsError, root::Root};
 
 /// How many visited entries between two progress notifications: often
 /// enough to show a long walk is alive, rare enough to cost nothing.
@@ -130,15 +137,10 @@ impl Limits {
     /// The limits of a walk inside a call: the policy's visited cap, and the
     /// call's deadline less a margin for the reply.
     pub fn for_call(max_visited: usize, context: &CallContext) -> Self {
-        let remaining = context
-            .deadline
-            .saturating_duration_since(tokio::time::Instant::now());
-        let margin = DEADLINE_MARGIN.min(remaining / 4);
-        let deadline = Instant::now() + remaining.saturating_sub(margin);
         let progress = context.progress.clone();
         Self {
             max_visited,
-            deadline,
+            deadline: deadline(context),
             cancel: context.cancel.clone(),
             progress,
         }
@@ -153,6 +155,16 @@ impl Limits {
             );
         }
     }
+}
+
+/// When a walk inside a call stops: the call's deadline less a margin for
+/// the reply.
+pub fn deadline(context: &CallContext) -> Instant {
+    let remaining = context
+        .deadline
+        .saturating_duration_since(tokio::time::Instant::now());
+    let margin = DEADLINE_MARGIN.min(remaining / 4);
+    Instant::now() + remaining.saturating_sub(margin)
 }
 
 /// What a listing says an entry is.
@@ -422,6 +434,149 @@ pub fn walk(
         }
     }
     Ok(report)
+}
+
+/// The byte and entry budget of one walk tool's result (the policy's
+/// `max_result_bytes` and `max_entries`), filled entry by entry.
+pub struct Budget {
+    bytes: usize,
+    entries: usize,
+    used: usize,
+    count: usize,
+}
+
+impl Budget {
+    /// The policy's budget, empty.
+    pub fn of(server: &FsServer) -> Self {
+        Self {
+            bytes: server.policy.max_result_bytes,
+            entries: server.policy.max_entries,
+            used: 0,
+            count: 0,
+        }
+    }
+
+    /// Count one more entry of `cost` bytes; false, counting nothing, when
+    /// it would pass either budget.
+    pub fn take(&mut self, cost: usize) -> bool {
+        if self.count >= self.entries || self.used + cost > self.bytes {
+            return false;
+        }
+        self.used += cost;
+        self.count += 1;
+        true
+    }
+
+    /// Entries counted.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// How a walk tool walks, besides its visitor.
+#[derive(Default)]
+pub struct Plan<'a> {
+    /// Do not descend below this depth (1 = only the start's children).
+    pub max_depth: Option<usize>,
+    /// Only entries after this path (relative to the start) are visited.
+    pub resume_after: Option<&'a Path>,
+    /// Visit the `resume_after` entry itself too (to continue inside it).
+    pub resume_inclusive: bool,
+}
+
+/// The skeleton of a walk tool, up to the walk: resolve `path`, then
+/// [`walk_target`].
+///
+/// # Errors
+/// As [`walk_target`], and a path that does not resolve.
+pub fn walk_path(
+    server: &FsServer,
+    path: &str,
+    plan: &Plan<'_>,
+    context: &CallContext,
+    visitor: &mut dyn Visitor,
+) -> Result<Report, ToolError> {
+    let target = server.roots.resolve(path)?;
+    walk_target(server, &target, plan, context, visitor)
+}
+
+/// The skeleton of a walk tool, the walk itself: open the directory
+/// `target`, walk it with `visitor` within the call's limits (the policy's
+/// visited cap, the deadline, cancellation) and refuse a cancelled call.
+///
+/// # Errors
+/// The start cannot be opened or listed, or the client cancelled the call
+/// (a cancelled walk's partial result is not sent).
+pub fn walk_target(
+    server: &FsServer,
+    target: &Target<'_>,
+    plan: &Plan<'_>,
+    context: &CallContext,
+    visitor: &mut dyn Visitor,
+) -> Result<Report, ToolError> {
+    let start = target
+        .root
+        .dir
+        .open_dir(&target.rel)
+        .map_err(|error| FsError::io(&target.shown, error))?;
+    let options = Options {
+        root: target.root,
+        start: &target.rel,
+        max_depth: plan.max_depth,
+        resume_after: plan.resume_after,
+        resume_inclusive: plan.resume_inclusive,
+    };
+    let limits = Limits::for_call(server.policy.max_visited, context);
+    let report = walk(start, &server.roots, &options, &limits, visitor)
+        .map_err(|error| FsError::io(&target.shown, error))?;
+    if report.end == End::Cancelled {
+        return Err(ToolError::Cancelled);
+    }
+    Ok(report)
+}
+
+/// How a walk tool's result ends: the cursor that continues it, and the
+/// note saying why it is partial and what it skipped. The last fields of
+/// every walk tool's `structuredContent` (`#[serde(flatten)]`).
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Ending {
+    /// True when the result was cut: `nextCursor` continues it.
+    pub truncated: bool,
+    /// The cursor that continues the result; null when it is whole.
+    pub next_cursor: Option<String>,
+    /// Why the result is partial, and what was skipped; null when there
+    /// is nothing to say.
+    pub note: Option<String>,
+}
+
+impl Ending {
+    /// The ending of a walk that ended as `report` says: `next` continues
+    /// it, `cut` is the sentence for a result cut at the budget, and
+    /// `unreadable_files` the files the visitor could not read.
+    pub fn new(
+        report: &Report,
+        next: Option<String>,
+        cut: String,
+        unreadable_files: usize,
+    ) -> Self {
+        let note = if report.end == End::Stopped {
+            Some(cut)
+        } else {
+            report.end.explain(report.visited)
+        };
+        Self {
+            truncated: next.is_some(),
+            next_cursor: next,
+            note: with_skipped(note, report.unreadable, unreadable_files),
+        }
+    }
+
+    /// The line that ends the text of `tool`'s result (see
+    /// [`continuation_note`]).
+    pub fn line(&self, tool: &str) -> String {
+        continuation_note(tool, self.note.as_deref(), self.next_cursor.as_deref())
+    }
 }
 
 /// Join a client-visible base path and a path relative to it, for results.

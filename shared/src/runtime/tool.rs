@@ -4,8 +4,10 @@
 //! client reads is the type the tool parses, and arguments are parsed in
 //! one place with one error shape.
 //!
-//! A server's tool table is a list of [`ToolEntry`] values, one line per
-//! tool (`ToolEntry::blocking::<WriteFile>()`).
+//! A tool file declares its tool with [`tool!`](crate::tool) (name, title,
+//! argument and output types, annotations, description, body) and a
+//! server's tool table is a list of [`ToolEntry`] values, one line per tool
+//! (`ToolEntry::blocking::<WriteFile>()`).
 //!
 //! # Must never
 //! - run a call itself: it only says how ([`Call`]); the handler runs every
@@ -13,9 +15,10 @@
 
 use std::{any::TypeId, future::Future, sync::Arc};
 
-use rmcp::model::{JsonObject, Tool as Definition, ToolAnnotations};
+pub use rmcp::model::ToolAnnotations;
+use rmcp::model::{JsonObject, Tool as Definition};
 use schemars::JsonSchema;
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     error::ToolError,
@@ -24,7 +27,7 @@ use crate::{
 
 /// The `Output` of a tool that returns no `structuredContent` (an image,
 /// say): its definition has no `outputSchema`.
-#[derive(Debug, JsonSchema)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Unstructured;
 
 /// A tool, declared once. `S` is what it runs against (the server's state).
@@ -38,8 +41,8 @@ pub trait Tool<S>: 'static {
     /// The arguments; their schema is the `inputSchema`.
     type Args: DeserializeOwned + JsonSchema + Send + 'static;
     /// The `structuredContent`; its schema is the `outputSchema`
-    /// ([`Unstructured`]: none).
-    type Output: JsonSchema + 'static;
+    /// ([`Unstructured`]: none). Build the result with [`structured`].
+    type Output: Serialize + JsonSchema + 'static;
 
     /// The behaviour hints (MCP 2025-11-25 schema `ToolAnnotations`).
     fn annotations() -> ToolAnnotations;
@@ -63,6 +66,15 @@ pub trait Tool<S>: 'static {
         }
         tool
     }
+}
+
+/// A result whose `structuredContent` is `output` (a tool's `Output`, so
+/// it matches the `outputSchema` by construction) and whose text is `text`.
+pub fn structured<O: Serialize>(text: impl Into<String>, output: &O) -> ToolOutput {
+    // A derived `Serialize` of plain fields and string keys cannot fail;
+    // were it to, the text still carries the result.
+    let value = serde_json::to_value(output).unwrap_or_default();
+    ToolOutput::with_structured(text, value)
 }
 
 /// A tool whose body blocks (synchronous filesystem work): the runtime runs
@@ -139,4 +151,73 @@ impl<S: Send + Sync + 'static> ToolEntry<S> {
             Body::Async(run) => Call::Async(run(server, arguments, context)),
         }
     }
+}
+
+/// Declares a tool: its type, and its [`Tool`] and [`BlockingTool`] or
+/// [`AsyncTool`] impls, from one short block, so a tool file holds only its
+/// arguments, output, description and `run`.
+///
+/// ```ignore
+/// moat_shared::tool! {
+///     /// The `create_directory` tool.
+///     pub CreateDirectory: Tool<FsServer> = "create_directory", "Create directory";
+///     (Args) -> Structured, super::writes(false, true), DESCRIPTION;
+///     blocking |server, args, context| run(server, &args, context)
+/// }
+/// ```
+///
+/// The line after the name gives the argument and output types, the
+/// annotations and the description; the last line says how the body runs
+/// (`blocking`: on the blocking pool, with `server: &S`, `args: Args`,
+/// `context: &CallContext`; `async`: spawned, with `server: Arc<S>`,
+/// `args: Args`, `context: CallContext`, and may `.await`).
+#[macro_export]
+macro_rules! tool {
+    (
+        $(#[$meta:meta])*
+        $vis:vis $name:ident: Tool<$state:ty> = $mcp_name:literal, $title:literal;
+        ($args:ty) -> $output:ty, $annotations:expr, $description:expr;
+        $($body:tt)*
+    ) => {
+        $(#[$meta])*
+        $vis struct $name;
+
+        impl $crate::runtime::tool::Tool<$state> for $name {
+            const NAME: &'static str = $mcp_name;
+            const TITLE: &'static str = $title;
+            const DESCRIPTION: &'static str = $description;
+            type Args = $args;
+            type Output = $output;
+
+            fn annotations() -> $crate::runtime::tool::ToolAnnotations {
+                $annotations
+            }
+        }
+
+        $crate::tool!(@body $name, $state, $args; $($body)*);
+    };
+    (@body $name:ident, $state:ty, $args:ty;
+        blocking |$server:ident, $arguments:ident, $context:ident| $run:expr) => {
+        impl $crate::runtime::tool::BlockingTool<$state> for $name {
+            fn run(
+                $server: &$state,
+                $arguments: $args,
+                $context: &$crate::CallContext,
+            ) -> Result<$crate::ToolOutput, $crate::ToolError> {
+                $run
+            }
+        }
+    };
+    (@body $name:ident, $state:ty, $args:ty;
+        async |$server:ident, $arguments:ident, $context:ident| $run:expr) => {
+        impl $crate::runtime::tool::AsyncTool<$state> for $name {
+            async fn run(
+                $server: ::std::sync::Arc<$state>,
+                $arguments: $args,
+                $context: $crate::CallContext,
+            ) -> Result<$crate::ToolOutput, $crate::ToolError> {
+                $run
+            }
+        }
+    };
 }

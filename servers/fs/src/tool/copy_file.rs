@@ -20,14 +20,9 @@ use std::{
 };
 
 use cap_std::fs::{Dir, OpenOptions};
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::walk::Kind;
@@ -57,34 +52,29 @@ overwrites: the destination must not exist. Symlinks inside a copied directory a
 counted). A very large tree may stop at the time or entry limit; the result then says the copy \
 is partial.";
 
-/// The `copy_file` tool.
-pub struct CopyFile;
-
-impl Tool<FsServer> for CopyFile {
-    const NAME: &'static str = "copy_file";
-    const TITLE: &'static str = "Copy file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(false, false)
-    }
+moat_shared::tool! {
+    /// The `copy_file` tool.
+    pub CopyFile: Tool<FsServer> = "copy_file", "Copy file";
+    (Args) -> Output, super::writes(false, false), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for CopyFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `copy_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// What happened, as in the text.
+    pub content: String,
+    /// Files copied.
+    pub files: usize,
+    /// Directories created.
+    pub directories: usize,
+    /// Bytes copied.
+    pub bytes: u64,
+    /// Symlinks and special files skipped.
+    pub skipped: usize,
+    /// False when the copy stopped early (the destination holds part).
+    pub complete: bool,
 }
-
-super::structured_output!(super::output_schema(json!({
-    "files": { "type": "integer" },
-    "directories": { "type": "integer" },
-    "bytes": { "type": "integer" },
-    "skipped": { "type": "integer" },
-    "complete": { "type": "boolean" },
-})));
 
 /// A reader that fails past the deadline or on cancellation.
 struct Bounded<R> {
@@ -232,9 +222,16 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             "Successfully copied {} to {} ({bytes} bytes)",
             args.source, args.destination
         );
-        return Ok(ToolOutput::with_structured(
+        return Ok(structured(
             message.clone(),
-            json!({ "content": message, "files": 1, "directories": 0, "bytes": bytes, "skipped": 0, "complete": true }),
+            &Output {
+                content: message,
+                files: 1,
+                directories: 0,
+                bytes,
+                skipped: 0,
+                complete: true,
+            },
         ));
     }
     if !args.recursive {
@@ -326,15 +323,15 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             args.destination
         ));
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         message.clone(),
-        json!({
-            "content": message,
-            "files": copy.files,
-            "directories": copy.directories,
-            "bytes": copy.bytes,
-            "skipped": copy.skipped,
-            "complete": complete,
-        }),
+        &Output {
+            content: message,
+            files: copy.files,
+            directories: copy.directories,
+            bytes: copy.bytes,
+            skipped: copy.skipped,
+            complete,
+        },
     ))
 }

@@ -6,14 +6,9 @@
 //!   every component through the root's handle);
 //! - report success when the path exists as something else.
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{FsServer, error::FsError};
 
@@ -28,37 +23,24 @@ pub struct Args {
 const DESCRIPTION: &str = "Create a directory, with any missing parent directories. Succeeds \
 quietly if it already exists. Use it before write_file when the folder is new.";
 
-/// The `create_directory` tool.
-pub struct CreateDirectory;
-
-impl Tool<FsServer> for CreateDirectory {
-    const NAME: &'static str = "create_directory";
-    const TITLE: &'static str = "Create directory";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(false, true)
-    }
+moat_shared::tool! {
+    /// The `create_directory` tool.
+    pub CreateDirectory: Tool<FsServer> = "create_directory", "Create directory";
+    (Args) -> Output, super::writes(false, true), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
-impl BlockingTool<FsServer> for CreateDirectory {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `create_directory`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// What happened, as in the text.
+    pub content: String,
+    /// False when the directory already existed.
+    pub created: bool,
 }
-
-super::structured_output!(super::output_schema(json!({
-    "created": { "type": "boolean" },
-})));
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     target.writable()?;
     let dir = &target.root.dir;
@@ -82,8 +64,12 @@ pub fn run(
     } else {
         format!("Successfully created directory {}", args.path)
     };
-    Ok(ToolOutput::with_structured(
+    let created = !existed;
+    Ok(structured(
         message.clone(),
-        json!({ "content": message, "created": !existed }),
+        &Output {
+            content: message,
+            created,
+        },
     ))
 }

@@ -15,14 +15,9 @@ use std::{ffi::OsStr, io, path::Path, time::Instant};
 
 use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     FsServer,
@@ -46,31 +41,37 @@ directory that is not empty needs recursive: true. There is no undo: check the p
 get_file_info or list_directory. A very large tree may stop at the time or entry limit; call \
 again to delete the rest.";
 
-/// The `delete_file` tool.
-pub struct DeleteFile;
-
-impl Tool<FsServer> for DeleteFile {
-    const NAME: &'static str = "delete_file";
-    const TITLE: &'static str = "Delete file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(true, true)
-    }
+moat_shared::tool! {
+    /// The `delete_file` tool.
+    pub DeleteFile: Tool<FsServer> = "delete_file", "Delete file";
+    (Args) -> Output, super::writes(true, true), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for DeleteFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `delete_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// What happened, as in the text.
+    pub content: String,
+    /// Entries deleted.
+    pub deleted: usize,
+    /// False when a recursive delete stopped early (the rest is there).
+    pub complete: bool,
 }
 
-super::structured_output!(super::output_schema(json!({
-    "deleted": { "type": "integer" },
-    "complete": { "type": "boolean" },
-})));
+impl Output {
+    /// The result: `message` as text and content.
+    fn reply(message: String, deleted: usize, complete: bool) -> ToolOutput {
+        structured(
+            message.clone(),
+            &Self {
+                content: message,
+                deleted,
+                complete,
+            },
+        )
+    }
+}
 
 /// Why a recursive delete stopped early.
 enum Halt {
@@ -148,18 +149,12 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             .remove_file_or_symlink(Path::new(&name))
             .map_err(io)?;
         let message = format!("Successfully deleted {}", args.path);
-        return Ok(ToolOutput::with_structured(
-            message.clone(),
-            json!({ "content": message, "deleted": 1, "complete": true }),
-        ));
+        return Ok(Output::reply(message, 1, true));
     }
     match parent_dir.remove_dir(Path::new(&name)) {
         Ok(()) => {
             let message = format!("Successfully deleted directory {}", args.path);
-            return Ok(ToolOutput::with_structured(
-                message.clone(),
-                json!({ "content": message, "deleted": 1, "complete": true }),
-            ));
+            return Ok(Output::reply(message, 1, true));
         }
         Err(error) if error.kind() == io::ErrorKind::DirectoryNotEmpty => {
             if !args.recursive {
@@ -184,10 +179,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
                 "Successfully deleted directory {} ({} entries)",
                 args.path, deleter.deleted
             );
-            Ok(ToolOutput::with_structured(
-                message.clone(),
-                json!({ "content": message, "deleted": deleter.deleted, "complete": true }),
-            ))
+            Ok(Output::reply(message, deleter.deleted, true))
         }
         Err(Halt::Limit("the call was cancelled")) => Err(ToolError::Cancelled),
         Err(Halt::Limit(why)) => {
@@ -195,10 +187,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
                 "Deleted {} entries under {}, then stopped: {why}; the rest is still there, call delete_file again to continue",
                 deleter.deleted, args.path
             );
-            Ok(ToolOutput::with_structured(
-                message.clone(),
-                json!({ "content": message, "deleted": deleter.deleted, "complete": false }),
-            ))
+            Ok(Output::reply(message, deleter.deleted, false))
         }
         Err(Halt::Io(error)) => Err(ToolError::failed(format!(
             "deleted {} entries under {}, then failed: {}",

@@ -9,20 +9,15 @@
 
 use std::path::{Path, PathBuf};
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,
-    walk::{self, End, Entry, Limits, Options, Step, Visitor},
+    walk::{self, Budget, Ending, Entry, Kind, Plan, Step, Visitor},
 };
 
 /// Arguments of `directory_tree`.
@@ -51,34 +46,27 @@ Symlinks are shown, never followed. Big trees are cut at the budget and give a c
 /// `{"name":"","type":"directory","children":[]},`.
 const ENTRY_OVERHEAD: usize = 48;
 
-/// The `directory_tree` tool.
-pub struct DirectoryTree;
-
-impl Tool<FsServer> for DirectoryTree {
-    const NAME: &'static str = "directory_tree";
-    const TITLE: &'static str = "Directory tree";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
+moat_shared::tool! {
+    /// The `directory_tree` tool.
+    pub DirectoryTree: Tool<FsServer> = "directory_tree", "Directory tree";
+    (Args) -> Output, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for DirectoryTree {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `directory_tree`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// The tree as JSON text, and the continuation line when cut.
+    pub content: String,
+    /// The top level's entries: `{name, type, children}` (children only
+    /// on directories).
+    pub tree: Vec<serde_json::Map<String, Value>>,
+    /// Entries in the tree.
+    pub entries: usize,
+    /// Whether it was cut, how to continue, and why.
+    #[serde(flatten)]
+    pub ending: Ending,
 }
-
-super::structured_output!(super::output_schema(json!({
-    "tree": { "type": "array", "items": { "type": "object" } },
-    "entries": { "type": "integer" },
-    "truncated": { "type": "boolean" },
-    "nextCursor": { "type": ["string", "null"] },
-    "note": { "type": ["string", "null"] },
-})));
 
 /// A tree node being built.
 struct Node {
@@ -88,10 +76,13 @@ struct Node {
 }
 
 impl Node {
-    fn to_json(&self) -> Value {
-        let mut value = json!({ "name": self.name, "type": self.kind.word() });
+    fn to_json(&self) -> serde_json::Map<String, Value> {
+        let mut value = serde_json::Map::new();
+        value.insert("name".into(), self.name.clone().into());
+        value.insert("type".into(), self.kind.word().into());
         if self.kind == Kind::Dir {
-            value["children"] = Value::Array(self.children.iter().map(Node::to_json).collect());
+            let children = self.children.iter().map(Node::to_json);
+            value.insert("children".into(), children.map(Value::Object).collect());
         }
         value
     }
@@ -122,10 +113,7 @@ fn insert(nodes: &mut Vec<Node>, rel: &Path, kind: Kind) {
 struct Collect<'a> {
     exclude: &'a (globset::GlobSet, globset::GlobSet),
     nodes: Vec<Node>,
-    count: usize,
-    used: usize,
-    budget: usize,
-    max_entries: usize,
+    budget: Budget,
     last: Option<PathBuf>,
 }
 
@@ -134,12 +122,9 @@ impl Visitor for Collect<'_> {
         if super::glob_matches(&self.exclude.0, &self.exclude.1, entry.rel, entry.name) {
             return Step::Skip;
         }
-        let cost = entry.name.len() + ENTRY_OVERHEAD;
-        if self.count >= self.max_entries || self.used + cost > self.budget {
+        if !self.budget.take(entry.name.len() + ENTRY_OVERHEAD) {
             return Step::Stop;
         }
-        self.used += cost;
-        self.count += 1;
         insert(&mut self.nodes, entry.rel, entry.kind);
         self.last = Some(entry.rel.to_path_buf());
         Step::Continue
@@ -152,63 +137,39 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         return Err(FsError::Invalid("maxDepth must be at least 1".into()).into());
     }
     let exclude = super::glob_pair(&args.exclude_patterns, "excludePatterns")?;
-    let target = server.roots.resolve(&args.path)?;
-    let start = target
-        .root
-        .dir
-        .open_dir(&target.rel)
-        .map_err(|error| FsError::io(&target.shown, error))?;
     let cursor = args.cursor.as_deref().map(PathBuf::from);
-    let options = Options {
-        root: target.root,
-        start: &target.rel,
+    let plan = Plan {
         max_depth: args.max_depth,
         resume_after: cursor.as_deref(),
         resume_inclusive: false,
     };
-    let limits = Limits::for_call(server.policy.max_visited, context);
     let mut collect = Collect {
         exclude: &exclude,
         nodes: Vec::new(),
-        count: 0,
-        used: 0,
-        budget: super::budget(server),
-        max_entries: super::entry_budget(server),
+        budget: Budget::of(server),
         last: None,
     };
-    let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)
-        .map_err(|error| FsError::io(&target.shown, error))?;
-    if report.end == End::Cancelled {
-        return Err(ToolError::Cancelled);
-    }
-    let next = report.cursor(collect.last.clone());
-    let tree: Vec<Value> = collect.nodes.iter().map(Node::to_json).collect();
+    let report = walk::walk_path(server, &args.path, &plan, context, &mut collect)?;
+    let entries = collect.budget.count();
+    let ending = Ending::new(
+        &report,
+        report.cursor(collect.last),
+        format!("the tree was cut at the budget after {entries} entries"),
+        0,
+    );
+    let tree: Vec<_> = collect.nodes.iter().map(Node::to_json).collect();
     let mut text = serde_json::to_string(&tree).unwrap_or_default();
-    let mut note = report.end.explain(report.visited);
-    if report.end == End::Stopped {
-        note = Some(format!(
-            "the tree was cut at the budget after {} entries",
-            collect.count
-        ));
-    }
-    let note = walk::with_skipped(note, report.unreadable, 0);
-    if note.is_some() {
+    if ending.note.is_some() {
         text.push('\n');
-        text.push_str(&walk::continuation_note(
-            "directory_tree",
-            note.as_deref(),
-            next.as_deref(),
-        ));
+        text.push_str(&ending.line("directory_tree"));
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text.clone(),
-        json!({
-            "content": text,
-            "tree": tree,
-            "entries": collect.count,
-            "truncated": next.is_some(),
-            "nextCursor": next,
-            "note": note,
-        }),
+        &Output {
+            content: text,
+            tree,
+            entries,
+            ending,
+        },
     ))
 }

@@ -16,14 +16,9 @@
 
 use std::io::Read;
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::write_file::{atomic_write, follow_final_symlink};
 use crate::{FsServer, error::FsError};
@@ -71,40 +66,30 @@ const CANDIDATE_LINES: usize = 3;
 /// is quadratic in line length, so huge files are only partly searched.
 const MAX_SCORED_LINES: usize = 100_000;
 
-/// The `edit_file` tool.
-pub struct EditFile;
-
-impl Tool<FsServer> for EditFile {
-    const NAME: &'static str = "edit_file";
-    const TITLE: &'static str = "Edit file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(true, false)
-    }
+moat_shared::tool! {
+    /// The `edit_file` tool.
+    pub EditFile: Tool<FsServer> = "edit_file", "Edit file";
+    (Args) -> Output, super::writes(true, false), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
-impl BlockingTool<FsServer> for EditFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `edit_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// The text result: the diff in a fenced block, and notes.
+    pub content: String,
+    /// The unified diff (cut at the budget when `truncated`).
+    pub diff: String,
+    /// True when the file was written (not a dry run, and it changed).
+    pub applied: bool,
+    /// Replacements made.
+    pub replacements: usize,
+    /// True when the diff was cut at the budget.
+    pub truncated: bool,
 }
-
-super::structured_output!(super::output_schema(json!({
-    "diff": { "type": "string" },
-    "applied": { "type": "boolean" },
-    "replacements": { "type": "integer" },
-    "truncated": { "type": "boolean" },
-})));
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     if args.edits.is_empty() {
         return Err(FsError::Invalid(
             "edits is empty: give at least one {oldText, newText}".into(),
@@ -165,15 +150,15 @@ pub fn run(
     } else if modified == original {
         text.push_str("(no change: the edits leave the file as it was)\n");
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text.clone(),
-        json!({
-            "content": text,
-            "diff": shown_diff,
-            "applied": !args.dry_run && modified != original,
-            "replacements": replacements,
-            "truncated": truncated,
-        }),
+        &Output {
+            content: text,
+            diff: shown_diff.to_string(),
+            applied: !args.dry_run && modified != original,
+            replacements,
+            truncated,
+        },
     ))
 }
 

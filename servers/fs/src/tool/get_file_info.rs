@@ -8,14 +8,9 @@
 
 use std::time::SystemTime;
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::walk::Kind;
 use crate::{FsServer, error::FsError};
@@ -32,38 +27,43 @@ const DESCRIPTION: &str = "Get a file's or directory's metadata: size, created/m
 times, type (file, directory, symlink, other), permissions. Use it to check whether something \
 exists, how big it is, or when it changed, without reading it.";
 
-/// The `get_file_info` tool.
-pub struct GetFileInfo;
-
-impl Tool<FsServer> for GetFileInfo {
-    const NAME: &'static str = "get_file_info";
-    const TITLE: &'static str = "Get file info";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
+moat_shared::tool! {
+    /// The `get_file_info` tool.
+    pub GetFileInfo: Tool<FsServer> = "get_file_info", "Get file info";
+    (Args) -> Output, super::read_only(), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
-impl BlockingTool<FsServer> for GetFileInfo {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `get_file_info`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    /// The facts below as `key: value` lines.
+    pub content: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `file`, `directory`, `symlink` or `other`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// A regular file (after following a link inside the root).
+    pub is_file: bool,
+    /// A directory (likewise).
+    pub is_directory: bool,
+    /// The path itself is a symlink.
+    pub is_symlink: bool,
+    /// Creation time (RFC 3339 UTC), when the platform keeps it.
+    pub created: Option<String>,
+    /// Last modification time (RFC 3339 UTC).
+    pub modified: Option<String>,
+    /// Last access time (RFC 3339 UTC).
+    pub accessed: Option<String>,
+    /// Permission bits, octal.
+    pub permissions: String,
+    /// Owner's user id, where the platform has one.
+    pub uid: Option<u32>,
+    /// Owner's group id, where the platform has one.
+    pub gid: Option<u32>,
 }
-
-super::structured_output!(super::output_schema(json!({
-    "size": { "type": "integer" },
-    "type": { "type": "string" },
-    "isFile": { "type": "boolean" },
-    "isDirectory": { "type": "boolean" },
-    "isSymlink": { "type": "boolean" },
-    "created": { "type": ["string", "null"] },
-    "modified": { "type": ["string", "null"] },
-    "accessed": { "type": ["string", "null"] },
-    "permissions": { "type": "string" },
-})));
 
 /// Seconds since the epoch as an RFC 3339 UTC timestamp.
 fn rfc3339(time: std::io::Result<SystemTime>) -> Option<String> {
@@ -94,11 +94,7 @@ fn rfc3339(time: std::io::Result<SystemTime>) -> Option<String> {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     let io = |error| FsError::io(&target.shown, error);
     let own = target.root.dir.symlink_metadata(&target.rel).map_err(io)?;
@@ -117,19 +113,26 @@ pub fn run(
     };
     let kind = Kind::of(metadata.file_type());
     let (mode, uid, gid) = crate::platform::file_mode::describe(&metadata);
-    let info = json!({
-        "size": metadata.len(),
-        "type": if is_symlink && kind == Kind::Link { "symlink" } else { kind.word() },
-        "isFile": metadata.is_file(),
-        "isDirectory": metadata.is_dir(),
-        "isSymlink": is_symlink,
-        "created": rfc3339(metadata.created().map(cap_std::time::SystemTime::into_std)),
-        "modified": rfc3339(metadata.modified().map(cap_std::time::SystemTime::into_std)),
-        "accessed": rfc3339(metadata.accessed().map(cap_std::time::SystemTime::into_std)),
-        "permissions": mode,
-        "uid": uid,
-        "gid": gid,
-    });
+    let mut output = Output {
+        content: String::new(),
+        size: metadata.len(),
+        kind: if is_symlink && kind == Kind::Link {
+            "symlink"
+        } else {
+            kind.word()
+        },
+        is_file: metadata.is_file(),
+        is_directory: metadata.is_dir(),
+        is_symlink,
+        created: rfc3339(metadata.created().map(cap_std::time::SystemTime::into_std)),
+        modified: rfc3339(metadata.modified().map(cap_std::time::SystemTime::into_std)),
+        accessed: rfc3339(metadata.accessed().map(cap_std::time::SystemTime::into_std)),
+        permissions: mode,
+        uid,
+        gid,
+    };
+    // The text lists the same facts by their structured names.
+    let info = serde_json::to_value(&output).unwrap_or_default();
     let mut text = String::new();
     for key in [
         "size",
@@ -149,7 +152,6 @@ pub fn run(
         };
         text.push_str(&format!("{key}: {value}\n"));
     }
-    let mut structured = info;
-    structured["content"] = json!(text);
-    Ok(ToolOutput::with_structured(text, structured))
+    output.content.clone_from(&text);
+    Ok(structured(text, &output))
 }

@@ -5,15 +5,9 @@
 //! # Must never
 //! - show a directory the call could not actually use.
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    policy::Mode,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput, policy::Mode, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::FsServer;
 
@@ -26,37 +20,34 @@ const DESCRIPTION: &str = "List the directories this server may access, each mar
 or read-only. Call it first to learn where paths may point; relative paths resolve against the \
 first one.";
 
-/// The `list_allowed_directories` tool.
-pub struct ListAllowedDirectories;
-
-impl Tool<FsServer> for ListAllowedDirectories {
-    const NAME: &'static str = "list_allowed_directories";
-    const TITLE: &'static str = "List allowed directories";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
+moat_shared::tool! {
+    /// The `list_allowed_directories` tool.
+    pub ListAllowedDirectories: Tool<FsServer> = "list_allowed_directories", "List allowed directories";
+    (Args) -> Output, super::read_only(), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
-impl BlockingTool<FsServer> for ListAllowedDirectories {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `list_allowed_directories`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// The text result.
+    pub content: String,
+    /// Each directory and its mode.
+    pub directories: Vec<Allowed>,
 }
 
-super::structured_output!(super::output_schema(json!({
-    "directories": { "type": "array", "items": { "type": "object" } },
-})));
+/// One allowed directory.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Allowed {
+    /// The directory, as configured or as the client's root gave it.
+    pub path: String,
+    /// `read-write` or `read-only`.
+    pub mode: &'static str,
+}
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    _args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, _args: &Args) -> Result<ToolOutput, ToolError> {
     let mut text = String::from("Allowed directories:\n");
     let mut directories = Vec::new();
     for root in server.roots.all() {
@@ -66,15 +57,21 @@ pub fn run(
         };
         let path = root.given.to_string_lossy();
         text.push_str(&format!("{path} ({mode})\n"));
-        directories.push(json!({ "path": path, "mode": mode }));
+        directories.push(Allowed {
+            path: path.into_owned(),
+            mode,
+        });
     }
     if directories.is_empty() {
         text.push_str(
             "(none: no directory was configured and the client has not provided MCP roots)\n",
         );
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text.clone(),
-        json!({ "content": text, "directories": directories }),
+        &Output {
+            content: text,
+            directories,
+        },
     ))
 }

@@ -5,11 +5,7 @@
 //! lstat through the directory handle), never from opening the entry: a
 //! FIFO in the directory must not block the listing.
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -31,25 +27,11 @@ const DESCRIPTION: &str = "List a directory's entries, one per line: [DIR], [FIL
 (symbolic link) or [OTHER]. Use it to see what a folder holds; use directory_tree or \
 search_files to look deeper. Long listings are cut and say which offset continues them.";
 
-/// The `list_directory` tool.
-pub struct ListDirectory;
-
-impl Tool<FsServer> for ListDirectory {
-    const NAME: &'static str = "list_directory";
-    const TITLE: &'static str = "List directory";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for ListDirectory {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+moat_shared::tool! {
+    /// The `list_directory` tool.
+    pub ListDirectory: Tool<FsServer> = "list_directory", "List directory";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
 super::structured_output!(super::output_schema(json!({
@@ -89,11 +71,7 @@ pub fn entries(server: &FsServer, target: &Target<'_>) -> Result<Vec<Entry>, FsE
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     let all = entries(server, &target)?;
     let total = all.len();

@@ -9,14 +9,9 @@
 //! - open an entry to learn its size;
 //! - exceed the byte or entry budget (it is cut with an offset).
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::list_directory::entries;
 use crate::walk::Kind;
@@ -51,35 +46,45 @@ const DESCRIPTION: &str = "List a directory's entries with their sizes, plus tot
 find what takes space; sortBy \"size\" puts the largest first. Entries are marked [DIR], [FILE], \
 [LINK] or [OTHER]. Long listings are cut and say which offset continues them.";
 
-/// The `list_directory_with_sizes` tool.
-pub struct ListDirectoryWithSizes;
-
-impl Tool<FsServer> for ListDirectoryWithSizes {
-    const NAME: &'static str = "list_directory_with_sizes";
-    const TITLE: &'static str = "List directory with sizes";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
+moat_shared::tool! {
+    /// The `list_directory_with_sizes` tool.
+    pub ListDirectoryWithSizes: Tool<FsServer> = "list_directory_with_sizes", "List directory with sizes";
+    (Args) -> Output, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for ListDirectoryWithSizes {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `list_directory_with_sizes`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    /// The listing's lines (without the totals).
+    pub content: String,
+    /// The entries shown.
+    pub entries: Vec<Sized>,
+    /// Entries in the directory.
+    pub total: usize,
+    /// Of which files (everything not a directory).
+    pub total_files: usize,
+    /// Of which directories.
+    pub total_directories: usize,
+    /// Bytes of all its files.
+    pub total_bytes: u64,
+    /// The `offset` that continues a cut listing; null when whole.
+    pub next_offset: Option<usize>,
 }
 
-super::structured_output!(super::output_schema(json!({
-    "entries": { "type": "array", "items": { "type": "object" } },
-    "total": { "type": "integer" },
-    "totalFiles": { "type": "integer" },
-    "totalDirectories": { "type": "integer" },
-    "totalBytes": { "type": "integer" },
-    "nextOffset": { "type": ["integer", "null"] },
-})));
+/// One entry and its size.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Sized {
+    /// Its name.
+    pub name: String,
+    /// `file`, `directory`, `symlink` or `other`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Its size in bytes (0 for a directory).
+    pub size: u64,
+}
 
 /// "1.5 KB"-style sizes, as the reference server prints them.
 pub fn human(bytes: u64) -> String {
@@ -149,7 +154,11 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             break;
         }
         text.push_str(&line);
-        shown.push(json!({ "name": entry.name, "type": entry.kind.word(), "size": size }));
+        shown.push(Sized {
+            name: entry.name.clone(),
+            kind: entry.kind.word(),
+            size: *size,
+        });
     }
     let listing = text.clone();
     text.push_str(&format!(
@@ -163,16 +172,16 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             shown.len()
         ));
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text,
-        json!({
-            "content": listing,
-            "entries": shown,
-            "total": total,
-            "totalFiles": files,
-            "totalDirectories": total - files,
-            "totalBytes": total_bytes,
-            "nextOffset": next,
-        }),
+        &Output {
+            content: listing,
+            entries: shown,
+            total,
+            total_files: files,
+            total_directories: total - files,
+            total_bytes,
+            next_offset: next,
+        },
     ))
 }

@@ -31,11 +31,22 @@ use crate::FsServer;
 
 /// Declares `Structured`, the `Output` of the tool in the calling module:
 /// its schema is the given one (the reference server's `{content, ...}`
-/// shape, which `run` builds field by field).
+/// shape), and `run` builds the JSON field by field. Only for the tools
+/// whose result is a large text (`read_text_file`, `list_directory`):
+/// serialising a typed `Output` would copy that text once more. Every
+/// other tool returns its typed `Output` through `structured`.
 macro_rules! structured_output {
     ($schema:expr) => {
         /// `structuredContent` of this tool.
         pub struct Structured;
+
+        // Never serialised: `run` builds the JSON itself. The bound is
+        // for `Tool::Output`.
+        impl serde::Serialize for Structured {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_unit()
+            }
+        }
 
         impl schemars::JsonSchema for Structured {
             fn schema_name() -> std::borrow::Cow<'static, str> {

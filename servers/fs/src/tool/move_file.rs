@@ -5,14 +5,9 @@
 //! directories' handles (`platform::no_replace_rename`: one atomic step on
 //! Linux and macOS; what Windows guarantees is said there).
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{FsServer, error::FsError, platform::no_replace_rename};
 
@@ -30,28 +25,19 @@ const DESCRIPTION: &str = "Move or rename a file or directory. Fails if the dest
 exists (nothing is ever overwritten); delete or rename the destination first if that is what you \
 want. Both paths must be in writable allowed directories.";
 
-/// The `move_file` tool.
-pub struct MoveFile;
-
-impl Tool<FsServer> for MoveFile {
-    const NAME: &'static str = "move_file";
-    const TITLE: &'static str = "Move file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(true, false)
-    }
+moat_shared::tool! {
+    /// The `move_file` tool.
+    pub MoveFile: Tool<FsServer> = "move_file", "Move file";
+    (Args) -> Output, super::writes(true, false), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for MoveFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `move_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// What happened, as in the text.
+    pub content: String,
 }
-
-super::structured_output!(super::output_schema(json!({})));
 
 /// Run the tool.
 pub fn run(
@@ -96,8 +82,5 @@ pub fn run(
         }
     })?;
     let message = format!("Successfully moved {} to {}", args.source, args.destination);
-    Ok(ToolOutput::with_structured(
-        message.clone(),
-        json!({ "content": message }),
-    ))
+    Ok(structured(message.clone(), &Output { content: message }))
 }

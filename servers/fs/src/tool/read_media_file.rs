@@ -9,14 +9,10 @@
 use std::io::Read;
 
 use base64::Engine;
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::{ContentBlock, ResourceContents, ToolAnnotations};
+use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
+use rmcp::model::{ContentBlock, ResourceContents};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{FsServer, error::FsError};
 
@@ -33,32 +29,27 @@ GIF, WebP, BMP, SVG, MP3, WAV, OGG, FLAC, M4A...). Returns the data with its MIM
 binary files come back as an embedded resource. Use read_text_file for text. Files over the \
 media size limit are refused.";
 
-/// The `read_media_file` tool.
-pub struct ReadMediaFile;
-
-impl Tool<FsServer> for ReadMediaFile {
-    const NAME: &'static str = "read_media_file";
-    const TITLE: &'static str = "Read media file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
+moat_shared::tool! {
+    /// The `read_media_file` tool.
+    pub ReadMediaFile: Tool<FsServer> = "read_media_file", "Read media file";
+    (Args) -> Output, super::read_only(), DESCRIPTION;
+    blocking |server, args, _context| run(server, &args)
 }
 
-impl BlockingTool<FsServer> for ReadMediaFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `read_media_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    /// The path, MIME type and size, as one line.
+    pub content: String,
+    /// The MIME type, by extension.
+    pub mime_type: &'static str,
+    /// How the content block carries it: `image`, `audio` or `blob`.
+    #[schemars(extend("enum" = ["image", "audio", "blob"]))]
+    pub kind: &'static str,
+    /// The file's size.
+    pub bytes: usize,
 }
-
-super::structured_output!(super::output_schema(json!({
-    "mimeType": { "type": "string" },
-    "kind": { "type": "string", "enum": ["image", "audio", "blob"] },
-    "bytes": { "type": "integer" },
-})));
 
 /// MIME type by file extension (lower-case), and whether it is an image or
 /// audio. Extensions, not content sniffing: the client asked for this
@@ -91,11 +82,7 @@ pub fn mime_of(path: &str) -> (&'static str, &'static str) {
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     let (file, metadata) = target.open_regular()?;
     let limit = server.policy.max_media_bytes;
@@ -132,13 +119,15 @@ pub fn run(
         }),
     };
     let summary = format!("{} ({mime}, {} bytes)", args.path, bytes.len());
-    Ok(ToolOutput {
-        content: vec![block],
-        structured: Some(json!({
-            "content": summary,
-            "mimeType": mime,
-            "kind": kind,
-            "bytes": bytes.len(),
-        })),
-    })
+    let mut output = structured(
+        String::new(),
+        &Output {
+            content: summary,
+            mime_type: mime,
+            kind,
+            bytes: bytes.len(),
+        },
+    );
+    output.content = vec![block];
+    Ok(output)
 }

@@ -9,14 +9,9 @@
 //! - fail the whole call because one file failed;
 //! - read past the shared budget.
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::read_text_file::read_range;
 use crate::{FsServer, error::FsError};
@@ -38,30 +33,46 @@ cut file says which read_text_file offset continues it.";
 /// slivers.
 const MAX_PATHS: usize = 100;
 
-/// The `read_multiple_files` tool.
-pub struct ReadMultipleFiles;
-
-impl Tool<FsServer> for ReadMultipleFiles {
-    const NAME: &'static str = "read_multiple_files";
-    const TITLE: &'static str = "Read multiple files";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
+moat_shared::tool! {
+    /// The `read_multiple_files` tool.
+    pub ReadMultipleFiles: Tool<FsServer> = "read_multiple_files", "Read multiple files";
+    (Args) -> Output, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for ReadMultipleFiles {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `read_multiple_files`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// Every file's text, separated by `---` lines.
+    pub content: String,
+    /// Each file, in the order asked.
+    pub files: Vec<FileResult>,
 }
 
-super::structured_output!(super::output_schema(json!({
-    "files": { "type": "array", "items": { "type": "object" } },
-})));
+/// One file of the result: its text, or why it was not read.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+#[schemars(inline)]
+pub enum FileResult {
+    /// Read (in part when `truncated`).
+    Read {
+        /// The path as given.
+        path: String,
+        /// The text read.
+        content: String,
+        /// True when the budget cut it.
+        truncated: bool,
+        /// The `offset` for read_text_file that continues it.
+        next_offset: Option<u64>,
+    },
+    /// Not read.
+    Failed {
+        /// The path as given.
+        path: String,
+        /// Why.
+        error: String,
+    },
+}
 
 /// Run the tool.
 pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
@@ -88,7 +99,10 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         if remaining == 0 {
             let note = "not read: the byte budget is used up; read it with read_text_file";
             text.push_str(&format!("{path}: {note}\n"));
-            files.push(json!({ "path": path, "error": note }));
+            files.push(FileResult::Failed {
+                path: path.clone(),
+                error: note.to_string(),
+            });
             continue;
         }
         let result = server.roots.resolve(path).and_then(|target| {
@@ -109,22 +123,28 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
                         "[cut at the shared byte budget; call read_text_file with path={path:?} and offset={next} to continue]\n"
                     ));
                 }
-                files.push(json!({
-                    "path": path,
-                    "content": body,
-                    "truncated": page.next_offset.is_some(),
-                    "nextOffset": page.next_offset,
-                }));
+                files.push(FileResult::Read {
+                    path: path.clone(),
+                    content: body,
+                    truncated: page.next_offset.is_some(),
+                    next_offset: page.next_offset,
+                });
             }
             Err(error) => {
                 let message = ToolError::from(error).to_line();
                 text.push_str(&format!("{path}: Error - {message}\n"));
-                files.push(json!({ "path": path, "error": message }));
+                files.push(FileResult::Failed {
+                    path: path.clone(),
+                    error: message,
+                });
             }
         }
     }
-    Ok(ToolOutput::with_structured(
+    Ok(structured(
         text.clone(),
-        json!({ "content": text, "files": files }),
+        &Output {
+            content: text,
+            files,
+        },
     ))
 }

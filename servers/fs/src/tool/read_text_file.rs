@@ -9,11 +9,7 @@ use std::{
     io::{BufRead, BufReader, Read, Seek, SeekFrom},
 };
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -51,47 +47,19 @@ continue from. UTF-16 with a byte-order mark and other encodings (detected, or g
 `encoding`) are decoded and the result names the encoding; bytes of a binary file that are not \
 UTF-8 are shown as U+FFFD.";
 
-/// The `read_text_file` tool.
-pub struct ReadTextFile;
-
-impl Tool<FsServer> for ReadTextFile {
-    const NAME: &'static str = "read_text_file";
-    const TITLE: &'static str = "Read text file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
+moat_shared::tool! {
+    /// The `read_text_file` tool.
+    pub ReadTextFile: Tool<FsServer> = "read_text_file", "Read text file";
+    (Args) -> Structured, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for ReadTextFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
-}
-
-/// `read_file`: the deprecated alias the reference server still lists.
-pub struct ReadFile;
-
-impl Tool<FsServer> for ReadFile {
-    const NAME: &'static str = "read_file";
-    const TITLE: &'static str = "Read file (deprecated alias)";
-    const DESCRIPTION: &'static str = "Deprecated alias of read_text_file, kept for clients written against the reference \
+moat_shared::tool! {
+    /// `read_file`: the deprecated alias the reference server still lists.
+    pub ReadFile: Tool<FsServer> = "read_file", "Read file (deprecated alias)";
+    (Args) -> Structured, super::read_only(), "Deprecated alias of read_text_file, kept for clients written against the reference \
          server; prefer read_text_file.";
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
-}
-
-impl BlockingTool<FsServer> for ReadFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+    blocking |server, args, context| run(server, &args, context)
 }
 
 super::structured_output!(super::output_schema(json!({

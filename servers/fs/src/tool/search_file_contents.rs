@@ -25,22 +25,16 @@ use grep_matcher::Matcher;
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, Searcher, SearcherBuilder, Sink, SinkMatch};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::walk::Kind;
 use crate::{
     FsServer,
     error::FsError,
     root::open_regular_in,
-    walk::{self, End, Entry, Limits, Options, Step, Visitor},
+    walk::{self, Budget, End, Ending, Entry, Kind, Plan, Report, Step, Visitor},
 };
 
 /// Arguments of `search_file_contents`.
@@ -91,34 +85,28 @@ const PREVIEW_LEAD: usize = 40;
 /// Largest `.gitignore` read: real ones are a few KiB.
 const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
 
-/// The `search_file_contents` tool.
-pub struct SearchFileContents;
-
-impl Tool<FsServer> for SearchFileContents {
-    const NAME: &'static str = "search_file_contents";
-    const TITLE: &'static str = "Search file contents";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
+moat_shared::tool! {
+    /// The `search_file_contents` tool.
+    pub SearchFileContents: Tool<FsServer> = "search_file_contents", "Search file contents";
+    (Args) -> Output, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for SearchFileContents {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `search_file_contents`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Output {
+    /// One `path:line:column: preview` line a match, and the continuation
+    /// line when cut.
+    pub content: String,
+    /// The matches.
+    pub matches: Vec<Hit>,
+    /// Files searched.
+    pub files_searched: usize,
+    /// Whether it was cut, how to continue, and why.
+    #[serde(flatten)]
+    pub ending: Ending,
 }
-
-super::structured_output!(super::output_schema(json!({
-    "matches": { "type": "array", "items": { "type": "object" } },
-    "filesSearched": { "type": "integer" },
-    "truncated": { "type": "boolean" },
-    "nextCursor": { "type": ["string", "null"] },
-    "note": { "type": ["string", "null"] },
-})));
 
 /// A continuation point: inside file `rel`, after line `line` (`None`:
 /// after the whole entry).
@@ -172,11 +160,17 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 /// One match.
-struct Hit {
-    path: String,
-    line: u64,
-    column: usize,
-    preview: String,
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(inline)]
+pub struct Hit {
+    /// The file, as the client names it.
+    pub path: String,
+    /// Its line (1-based).
+    pub line: u64,
+    /// The match's column on the line (1-based, in characters).
+    pub column: usize,
+    /// The line, cut around the match.
+    pub preview: String,
 }
 
 struct Collect<'a> {
@@ -189,9 +183,7 @@ struct Collect<'a> {
     base: &'a str,
     resume: Option<Cursor>,
     hits: Vec<Hit>,
-    used: usize,
-    budget: usize,
-    max_entries: usize,
+    budget: Budget,
     files_searched: usize,
     /// Where to continue when the budget stops the search.
     stopped_at: Option<Cursor>,
@@ -262,9 +254,7 @@ impl Collect<'_> {
             path: &shown,
             skip_through,
             hits: &mut self.hits,
-            used: &mut self.used,
-            budget: self.budget,
-            max_entries: self.max_entries,
+            budget: &mut self.budget,
             full_at: None,
         };
         let result = self.searcher.search_reader(self.matcher, reader, &mut sink);
@@ -290,9 +280,7 @@ struct HitSink<'a> {
     path: &'a str,
     skip_through: u64,
     hits: &'a mut Vec<Hit>,
-    used: &'a mut usize,
-    budget: usize,
-    max_entries: usize,
+    budget: &'a mut Budget,
     /// The last line reported when the budget filled.
     full_at: Option<u64>,
 }
@@ -320,7 +308,7 @@ impl Sink for HitSink<'_> {
             + 1;
         let preview = preview(text, column - 1);
         let cost = self.path.len() + preview.len() + 24;
-        if self.hits.len() >= self.max_entries || *self.used + cost > self.budget {
+        if !self.budget.take(cost) {
             self.full_at = Some(self.hits.last().map_or(self.skip_through, |hit| {
                 if hit.path == self.path {
                     hit.line
@@ -330,7 +318,6 @@ impl Sink for HitSink<'_> {
             }));
             return Ok(false);
         }
-        *self.used += cost;
         self.hits.push(Hit {
             path: self.path.to_string(),
             line,
@@ -447,7 +434,6 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     let exclude = super::glob_pair(&args.exclude_patterns, "excludePatterns")?;
     let resume = args.cursor.as_deref().map(Cursor::parse).transpose()?;
     let target = server.roots.resolve(&args.path)?;
-    let limits = Limits::for_call(server.policy.max_visited, context);
     let is_dir = target
         .root
         .dir
@@ -474,41 +460,23 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         base: if is_dir { &args.path } else { &single_base },
         resume,
         hits: Vec::new(),
-        used: 0,
-        budget: super::budget(server),
-        max_entries: super::entry_budget(server),
+        budget: Budget::of(server),
         files_searched: 0,
         stopped_at: None,
-        deadline: limits.deadline,
+        deadline: walk::deadline(context),
         cancel: context.cancel.clone(),
         timed_out: false,
         unreadable_files: 0,
         open_failure: None,
     };
-    let mut end = End::Complete;
-    let mut visited = 1;
-    let mut unreadable_directories = 0;
-    let mut walk_last = None;
-    if is_dir {
-        let start = target
-            .root
-            .dir
-            .open_dir(&target.rel)
-            .map_err(|error| FsError::io(&target.shown, error))?;
+    let mut report = if is_dir {
         let resume_rel = collect.resume.as_ref().map(|cursor| cursor.rel.clone());
-        let options = Options {
-            root: target.root,
-            start: &target.rel,
-            max_depth: None,
+        let plan = Plan {
             resume_after: resume_rel.as_deref(),
             resume_inclusive: true,
+            ..Plan::default()
         };
-        let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)
-            .map_err(|error| FsError::io(&target.shown, error))?;
-        end = report.end;
-        visited = report.visited;
-        walk_last = report.last;
-        unreadable_directories = report.unreadable;
+        walk::walk_target(server, &target, &plan, context, &mut collect)?
     } else {
         // One file: search it directly through its parent directory.
         let (parent, name) = target.split()?;
@@ -525,69 +493,59 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             depth: 1,
             parent: &dir,
         };
-        if !collect.search(&entry) {
-            end = End::Stopped;
-        }
+        let whole = collect.search(&entry);
         // The one file the client named could not be read: say why rather
         // than "No matches found".
         if let Some(error) = collect.open_failure.take() {
             return Err(error.into());
         }
-    }
-    if end == End::Cancelled || context.cancel.is_cancelled() {
+        Report {
+            end: if whole { End::Complete } else { End::Stopped },
+            visited: 1,
+            last: None,
+            unreadable: 0,
+        }
+    };
+    if context.cancel.is_cancelled() {
         return Err(ToolError::Cancelled);
     }
-    if collect.timed_out && end != End::Stopped {
-        end = End::Deadline;
+    if collect.timed_out && report.end != End::Stopped {
+        report.end = End::Deadline;
     }
-    let next = match end {
+    let walk_last = || report.last.clone().map(|rel| Cursor { rel, line: None });
+    let next = match report.end {
         End::Complete | End::Cancelled => None,
-        End::Stopped => collect
-            .stopped_at
-            .take()
-            .or_else(|| walk_last.clone().map(|rel| Cursor { rel, line: None })),
-        End::VisitedCap | End::Deadline => walk_last.clone().map(|rel| Cursor { rel, line: None }),
+        End::Stopped => collect.stopped_at.take().or_else(walk_last),
+        End::VisitedCap | End::Deadline => walk_last(),
     }
     .map(|cursor| cursor.render());
     let mut text = String::new();
-    let mut found = Vec::new();
     for hit in &collect.hits {
         text.push_str(&format!(
             "{}:{}:{}: {}\n",
             hit.path, hit.line, hit.column, hit.preview
         ));
-        found.push(json!({
-            "path": hit.path,
-            "line": hit.line,
-            "column": hit.column,
-            "preview": hit.preview,
-        }));
     }
-    if found.is_empty() {
+    if collect.hits.is_empty() {
         text.push_str("No matches found\n");
     }
-    let mut note = end.explain(visited);
-    if end == End::Stopped {
-        note = Some(format!(
+    let ending = Ending::new(
+        &report,
+        next,
+        format!(
             "results were cut at the budget after {} matches",
-            found.len()
-        ));
-    }
-    let note = walk::with_skipped(note, unreadable_directories, collect.unreadable_files);
-    text.push_str(&walk::continuation_note(
-        "search_file_contents",
-        note.as_deref(),
-        next.as_deref(),
-    ));
-    Ok(ToolOutput::with_structured(
+            collect.hits.len()
+        ),
+        collect.unreadable_files,
+    );
+    text.push_str(&ending.line("search_file_contents"));
+    Ok(structured(
         text.clone(),
-        json!({
-            "content": text,
-            "matches": found,
-            "filesSearched": collect.files_searched,
-            "truncated": next.is_some(),
-            "nextCursor": next,
-            "note": note,
-        }),
+        &Output {
+            content: text,
+            matches: collect.hits,
+            files_searched: collect.files_searched,
+            ending,
+        },
     ))
 }

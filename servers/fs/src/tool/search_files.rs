@@ -7,19 +7,14 @@
 
 use std::path::PathBuf;
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     FsServer,
     error::FsError,
-    walk::{self, End, Entry, Limits, Options, Step, Visitor},
+    walk::{self, Budget, Ending, Entry, Plan, Step, Visitor},
 };
 
 /// Arguments of `search_files`.
@@ -47,42 +42,31 @@ search directory. Skip heavy folders with excludePatterns. Symlinks are listed, 
 Long results are cut and give a cursor to continue; a search that hits the time or entry limit \
 says its results are partial.";
 
-/// The `search_files` tool.
-pub struct SearchFiles;
-
-impl Tool<FsServer> for SearchFiles {
-    const NAME: &'static str = "search_files";
-    const TITLE: &'static str = "Search files";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only()
-    }
+moat_shared::tool! {
+    /// The `search_files` tool.
+    pub SearchFiles: Tool<FsServer> = "search_files", "Search files";
+    (Args) -> Output, super::read_only(), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for SearchFiles {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `search_files`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// The matching paths, one a line, and the continuation line when cut.
+    pub content: String,
+    /// The matching paths, as the client names them.
+    pub matches: Vec<String>,
+    /// Whether it was cut, how to continue, and why.
+    #[serde(flatten)]
+    pub ending: Ending,
 }
-
-super::structured_output!(super::output_schema(json!({
-    "matches": { "type": "array", "items": { "type": "string" } },
-    "truncated": { "type": "boolean" },
-    "nextCursor": { "type": ["string", "null"] },
-    "note": { "type": ["string", "null"] },
-})));
 
 struct Collect<'a> {
     pattern: &'a (globset::GlobSet, globset::GlobSet),
     exclude: &'a (globset::GlobSet, globset::GlobSet),
     base: &'a str,
     matches: Vec<String>,
-    used: usize,
-    budget: usize,
-    max_entries: usize,
+    budget: Budget,
     last: Option<PathBuf>,
 }
 
@@ -93,10 +77,9 @@ impl Visitor for Collect<'_> {
         }
         if super::glob_matches(&self.pattern.0, &self.pattern.1, entry.rel, entry.name) {
             let shown = walk::shown(self.base, entry.rel);
-            if self.matches.len() >= self.max_entries || self.used + shown.len() + 1 > self.budget {
+            if !self.budget.take(shown.len() + 1) {
                 return Step::Stop;
             }
-            self.used += shown.len() + 1;
             self.matches.push(shown);
         }
         self.last = Some(entry.rel.to_path_buf());
@@ -111,63 +94,41 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     }
     let pattern = super::glob_pair(std::slice::from_ref(&args.pattern), "pattern")?;
     let exclude = super::glob_pair(&args.exclude_patterns, "excludePatterns")?;
-    let target = server.roots.resolve(&args.path)?;
-    let start = target
-        .root
-        .dir
-        .open_dir(&target.rel)
-        .map_err(|error| FsError::io(&target.shown, error))?;
     let cursor = args.cursor.as_deref().map(PathBuf::from);
-    let options = Options {
-        root: target.root,
-        start: &target.rel,
-        max_depth: None,
+    let plan = Plan {
         resume_after: cursor.as_deref(),
-        resume_inclusive: false,
+        ..Plan::default()
     };
-    let limits = Limits::for_call(server.policy.max_visited, context);
     let mut collect = Collect {
         pattern: &pattern,
         exclude: &exclude,
         base: &args.path,
         matches: Vec::new(),
-        used: 0,
-        budget: super::budget(server),
-        max_entries: super::entry_budget(server),
+        budget: Budget::of(server),
         last: None,
     };
-    let report = walk::walk(start, &server.roots, &options, &limits, &mut collect)
-        .map_err(|error| FsError::io(&target.shown, error))?;
-    if report.end == End::Cancelled {
-        return Err(ToolError::Cancelled);
-    }
-    let next = report.cursor(collect.last.clone());
+    let report = walk::walk_path(server, &args.path, &plan, context, &mut collect)?;
+    let ending = Ending::new(
+        &report,
+        report.cursor(collect.last),
+        format!(
+            "results were cut at the budget after {} matches",
+            collect.matches.len()
+        ),
+        0,
+    );
     let mut text = if collect.matches.is_empty() {
         "No matches found\n".to_string()
     } else {
         collect.matches.join("\n") + "\n"
     };
-    let mut note = report.end.explain(report.visited);
-    if report.end == End::Stopped {
-        note = Some(format!(
-            "results were cut at the budget after {} matches",
-            collect.matches.len()
-        ));
-    }
-    let note = walk::with_skipped(note, report.unreadable, 0);
-    text.push_str(&walk::continuation_note(
-        "search_files",
-        note.as_deref(),
-        next.as_deref(),
-    ));
-    Ok(ToolOutput::with_structured(
+    text.push_str(&ending.line("search_files"));
+    Ok(structured(
         text.clone(),
-        json!({
-            "content": text,
-            "matches": collect.matches,
-            "truncated": next.is_some(),
-            "nextCursor": next,
-            "note": note,
-        }),
+        &Output {
+            content: text,
+            matches: collect.matches,
+            ending,
+        },
     ))
 }

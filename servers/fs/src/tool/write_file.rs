@@ -8,14 +8,9 @@
 use std::{io::Write, path::Path};
 
 use cap_std::fs::Dir;
-use moat_shared::{
-    CallContext, ToolError, ToolOutput,
-    runtime::tool::{BlockingTool, Tool},
-};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     FsServer, Target,
@@ -37,30 +32,21 @@ const DESCRIPTION: &str = "Create a file, or replace an existing file's whole co
 edit_file instead to change part of a file. The write is atomic: the file holds either its old \
 or its new content, never a mix. The parent directory must exist (create_directory makes it).";
 
-/// The `write_file` tool.
-pub struct WriteFile;
-
-impl Tool<FsServer> for WriteFile {
-    const NAME: &'static str = "write_file";
-    const TITLE: &'static str = "Write file";
-    const DESCRIPTION: &'static str = DESCRIPTION;
-    type Args = Args;
-    type Output = Structured;
-
-    fn annotations() -> ToolAnnotations {
-        super::writes(true, true)
-    }
+moat_shared::tool! {
+    /// The `write_file` tool.
+    pub WriteFile: Tool<FsServer> = "write_file", "Write file";
+    (Args) -> Output, super::writes(true, true), DESCRIPTION;
+    blocking |server, args, context| run(server, &args, context)
 }
 
-impl BlockingTool<FsServer> for WriteFile {
-    fn run(server: &FsServer, args: Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
-        run(server, &args, context)
-    }
+/// `structuredContent` of `write_file`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Output {
+    /// What happened, as in the text.
+    pub content: String,
+    /// Bytes written.
+    pub bytes: usize,
 }
-
-super::structured_output!(super::output_schema(
-    json!({ "bytes": { "type": "integer" } }),
-));
 
 /// Run the tool.
 pub fn run(
@@ -81,9 +67,13 @@ pub fn run(
     let target = follow_final_symlink(server, target)?;
     atomic_write(&target, args.content.as_bytes())?;
     let message = format!("Successfully wrote to {}", args.path);
-    Ok(ToolOutput::with_structured(
+    let bytes = args.content.len();
+    Ok(structured(
         message.clone(),
-        json!({ "content": message, "bytes": args.content.len() }),
+        &Output {
+            content: message,
+            bytes,
+        },
     ))
 }
 

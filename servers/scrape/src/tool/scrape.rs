@@ -7,8 +7,7 @@
 
 use std::{fmt::Write as _, sync::Arc};
 
-use moat_shared::{AsyncTool, CallContext, Tool, ToolError, ToolOutput, policy::AllowedUrl};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput, policy::AllowedUrl};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -121,29 +120,14 @@ pub struct ScrapeOutput {
     pub links: Option<Vec<Link>>,
 }
 
-/// The `scrape` tool.
-pub struct Scrape;
+/// What the tool does and when to use it, for the model.
+const DESCRIPTION: &str = "Fetch a web page and return its main content as plain text (scripts, styles, navigation and boilerplate removed), with title, final URL, HTTP status, content type and renderer. Long pages are cut at a clean boundary; call again with the start_index given at the end to continue (served from cache, no refetch). format=markdown keeps headings, lists and links; include_links=true adds the outgoing links; author, date, site and description are in structuredContent.metadata. render=auto uses plain HTTP and escalates to a headless browser only when the page needs JavaScript. PDFs become text page by page; images and other binary files are refused.";
 
-impl Tool<Engine> for Scrape {
-    const NAME: &'static str = "scrape";
-    const TITLE: &'static str = "Read a web page";
-    const DESCRIPTION: &'static str = "Fetch a web page and return its main content as plain text (scripts, styles, navigation and boilerplate removed), with title, final URL, HTTP status, content type and renderer. Long pages are cut at a clean boundary; call again with the start_index given at the end to continue (served from cache, no refetch). format=markdown keeps headings, lists and links; include_links=true adds the outgoing links; author, date, site and description are in structuredContent.metadata. render=auto uses plain HTTP and escalates to a headless browser only when the page needs JavaScript. PDFs become text page by page; images and other binary files are refused.";
-    type Args = ScrapeArgs;
-    type Output = ScrapeOutput;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only(Self::TITLE)
-    }
-}
-
-impl AsyncTool<Engine> for Scrape {
-    async fn run(
-        engine: Arc<Engine>,
-        args: ScrapeArgs,
-        _context: CallContext,
-    ) -> Result<ToolOutput, ToolError> {
-        run(&engine, args).await.map_err(ToolError::from)
-    }
+moat_shared::tool! {
+    /// The `scrape` tool.
+    pub Scrape: Tool<Engine> = "scrape", "Read a web page";
+    (ScrapeArgs) -> ScrapeOutput, super::read_only(Self::TITLE), DESCRIPTION;
+    async |engine, args, _context| run(&engine, args).await.map_err(ToolError::from)
 }
 
 /// Run `scrape`.

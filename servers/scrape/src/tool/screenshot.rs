@@ -1,12 +1,8 @@
 //! `screenshot`: a PNG of a page, through the same policy and limits.
 
-use std::sync::Arc;
-
 use base64::Engine as _;
-use moat_shared::{
-    AsyncTool, CallContext, Tool, ToolError, ToolOutput, runtime::tool::Unstructured,
-};
-use rmcp::model::{ContentBlock, ToolAnnotations};
+use moat_shared::{ToolError, ToolOutput, runtime::tool::Unstructured};
+use rmcp::model::ContentBlock;
 use serde::Deserialize;
 
 use crate::{engine::Engine, error::ScrapeError};
@@ -37,29 +33,14 @@ pub struct ScreenshotArgs {
     pub full_page: bool,
 }
 
-/// The `screenshot` tool.
-pub struct Screenshot;
+/// What the tool does and when to use it, for the model.
+const DESCRIPTION: &str = "Render a page in a headless browser and return a PNG image of the viewport (or the full page), within a size cap.";
 
-impl Tool<Engine> for Screenshot {
-    const NAME: &'static str = "screenshot";
-    const TITLE: &'static str = "Screenshot a web page";
-    const DESCRIPTION: &'static str = "Render a page in a headless browser and return a PNG image of the viewport (or the full page), within a size cap.";
-    type Args = ScreenshotArgs;
-    type Output = Unstructured;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only(Self::TITLE)
-    }
-}
-
-impl AsyncTool<Engine> for Screenshot {
-    async fn run(
-        engine: Arc<Engine>,
-        args: ScreenshotArgs,
-        _context: CallContext,
-    ) -> Result<ToolOutput, ToolError> {
-        run(&engine, args).await.map_err(ToolError::from)
-    }
+moat_shared::tool! {
+    /// The `screenshot` tool.
+    pub Screenshot: Tool<Engine> = "screenshot", "Screenshot a web page";
+    (ScreenshotArgs) -> Unstructured, super::read_only(Self::TITLE), DESCRIPTION;
+    async |engine, args, _context| run(&engine, args).await.map_err(ToolError::from)
 }
 
 /// Run `screenshot`.

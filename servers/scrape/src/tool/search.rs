@@ -1,9 +1,8 @@
 //! `search`: web search through the configured provider.
 
-use std::{fmt::Write as _, sync::Arc};
+use std::fmt::Write as _;
 
-use moat_shared::{AsyncTool, CallContext, Tool, ToolError, ToolOutput};
-use rmcp::model::ToolAnnotations;
+use moat_shared::{ToolError, ToolOutput};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -51,29 +50,14 @@ pub struct SearchOutput {
     pub results: Vec<SearchResult>,
 }
 
-/// The `search` tool.
-pub struct SearchTool;
+/// What the tool does and when to use it, for the model.
+const DESCRIPTION: &str = "Search the web through the operator's provider (SearXNG or Brave) and return [{title, url, snippet}]. Says so plainly when no provider is configured.";
 
-impl Tool<Engine> for SearchTool {
-    const NAME: &'static str = "search";
-    const TITLE: &'static str = "Search the web";
-    const DESCRIPTION: &'static str = "Search the web through the operator's provider (SearXNG or Brave) and return [{title, url, snippet}]. Says so plainly when no provider is configured.";
-    type Args = SearchArgs;
-    type Output = SearchOutput;
-
-    fn annotations() -> ToolAnnotations {
-        super::read_only(Self::TITLE)
-    }
-}
-
-impl AsyncTool<Engine> for SearchTool {
-    async fn run(
-        engine: Arc<Engine>,
-        args: SearchArgs,
-        _context: CallContext,
-    ) -> Result<ToolOutput, ToolError> {
-        run(&engine, args).await.map_err(ToolError::from)
-    }
+moat_shared::tool! {
+    /// The `search` tool.
+    pub SearchTool: Tool<Engine> = "search", "Search the web";
+    (SearchArgs) -> SearchOutput, super::read_only(Self::TITLE), DESCRIPTION;
+    async |engine, args, _context| run(&engine, args).await.map_err(ToolError::from)
 }
 
 /// Run `search`.
