@@ -89,7 +89,7 @@ if [ "$run_wine" = 1 ]; then
     python3 -c 'import json, sys
 for line in sys.stdin:
     message = json.loads(line)
-    if message.get("reason") == "compiler-artifact" and message.get("executable"):
+    if message.get("reason") == "compiler-artifact" and message["target"]["kind"] == ["test"]:
         print(message["executable"])')
   # Rust's std imports ProcessPrng from bcryptprimitives.dll, which Wine 8
   # lacks: a shim next to the .exe (Windows looks there first).

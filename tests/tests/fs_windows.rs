@@ -8,7 +8,7 @@
 use moat_tests::{
     Era, Session, Transport,
     fixture::{SECRET, Tree},
-    is_error, text,
+    is_error, on_drive_z, text,
 };
 use serde_json::json;
 
@@ -19,11 +19,6 @@ fn windows_server() -> bool {
             .extension()
             .is_some_and(|extension| extension.eq_ignore_ascii_case("exe"))
     })
-}
-
-/// `path` as the Windows build sees it under Wine: drive `Z:` is `/`.
-fn on_drive_z(path: &str) -> String {
-    format!("Z:{}", path.replace('/', "\\"))
 }
 
 async fn start(tree: &Tree, extra: &[&str]) -> Session {
