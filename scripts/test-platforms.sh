@@ -3,7 +3,11 @@
 # (scripts/test.sh runs it):
 #   1. builds moat-fs for x86_64-pc-windows-gnu, static
 #      x86_64-unknown-linux-musl, aarch64-apple-darwin and x86_64-apple-darwin
-#      (cargo profile `ci`: dev without debug info);
+#      (cargo profile `ci`: dev without debug info), all without default
+#      features: the one default, `jwks-fetch`, brings reqwest, rustls and
+#      aws-lc's C build for each target, minutes of CI's two cores, and is
+#      target-independent code the native suites test (http_oauth);
+#      scripts/release.sh builds Windows and Linux with it;
 #   2. runs the moat-fs stdio end-to-end suites (fs_transports, fs_full,
 #      fs_escape, fs_windows) against the Windows .exe under Wine, while the
 #      macOS and musl builds run;
@@ -77,7 +81,8 @@ export ZIG_GLOBAL_CACHE_DIR=$tools/zig-cache ZIG_LOCAL_CACHE_DIR=$tools/zig-cach
 
 # --- Windows: build, then the stdio suites under Wine -----------------------
 step "build moat-fs for x86_64-pc-windows-gnu"
-cargo build --quiet --profile "$profile" -p moat-fs --bin moat-fs --target x86_64-pc-windows-gnu
+build=(cargo build --quiet --profile "$profile" -p moat-fs --bin moat-fs --no-default-features)
+"${build[@]}" --target x86_64-pc-windows-gnu
 exe_dir=$root/target/x86_64-pc-windows-gnu/$profile
 wine_pid=""
 if [ "$run_wine" = 1 ]; then
@@ -109,7 +114,8 @@ for line in sys.stdin:
   # What Wine cannot show (Unix symlinks and FIFOs look like plain files to
   # the .exe) is skipped inside the tests, each with its reason printed:
   # moat_tests::server_sees_host_symlinks and README "Windows".
-  wineserver --persistent=120 || true
+  # (wineserver dumps its objects to stderr when it stops: into the log.)
+  wineserver --persistent=120 2>>"$logs/wine-suites.log" || true
   (
     export MOAT_FS_BIN=$exe_dir/moat-fs.exe MOAT_BIN_WRAPPER=wine
     cd tests # where `cargo test` runs them
@@ -124,15 +130,15 @@ for line in sys.stdin:
 fi
 
 # --- macOS and musl builds --------------------------------------------------
-step "build moat-fs for aarch64-apple-darwin and x86_64-apple-darwin (zig links)"
-# Without default features: the JWKS fetch's TLS verifier links Apple's
-# Security framework, which no cross build can link (README "Install").
-cargo build --quiet --profile "$profile" -p moat-fs --bin moat-fs --no-default-features \
-  --target aarch64-apple-darwin --target x86_64-apple-darwin
-step "build moat-fs for x86_64-unknown-linux-musl (static)"
-cargo build --quiet --profile "$profile" -p moat-fs --bin moat-fs --target x86_64-unknown-linux-musl
+step "build moat-fs for aarch64-apple-darwin, x86_64-apple-darwin (zig links) and x86_64-unknown-linux-musl"
+# One invocation: cargo keeps both cores busy across the three targets.
+# (The macOS binaries could not have the JWKS fetch anyway: its TLS
+# verifier links Apple's Security framework, which no cross build can link.)
+"${build[@]}" --target aarch64-apple-darwin --target x86_64-apple-darwin --target x86_64-unknown-linux-musl
 step "clippy for x86_64-pc-windows-gnu (moat-fs, moat-shared)"
-cargo clippy --quiet -p moat-fs -p moat-shared --target x86_64-pc-windows-gnu -- -D warnings
+# The Windows-only code is moat-fs's platform/; the network code is the
+# same on every OS and linted by the workspace clippy.
+cargo clippy --quiet -p moat-fs -p moat-shared --no-default-features --target x86_64-pc-windows-gnu -- -D warnings
 
 step "check the binaries with file"
 lipo=$(ls /usr/lib/llvm-*/bin/llvm-lipo | sort -V | tail -n 1)
@@ -164,7 +170,7 @@ if [ -n "$wine_pid" ]; then
   step "wait for the Wine suites"
   wine_status=0
   wait "$wine_pid" || wine_status=$?
-  wineserver --kill || true
+  wineserver --kill 2>/dev/null || true
   grep -E '^(test result|running|skipped under Wine)|FAILED|panicked' "$logs/wine-suites.log" >&2 || true
   if [ "$wine_status" != 0 ]; then
     echo "FAIL: the Windows suites under Wine (full log: $logs/wine-suites.log)" >&2
