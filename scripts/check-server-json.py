@@ -1,60 +1,43 @@
 #!/usr/bin/env python3
-"""Check deploy/registry/server.json (MCP Registry metadata) before a release.
+"""Validate deploy/registry/server.json (MCP Registry metadata).
 
-The checks are the rules of the registry's server.schema.json (2025-09-29) that
-this file exercises: name pattern and length, description length, a specific
-version, each package's required fields, no unknown package fields, the SHA-256
-pattern, stdio transport. With --write OUT --sha256 HEX --version V it also
-writes the release copy with the bundle's real SHA-256 and version.
-Exit 1 with one line per problem.
+It is checked against the registry's published schema, vendored as
+deploy/registry/server.schema.json (its source and date in
+deploy/registry/SCHEMA_SOURCE.md), with Python `jsonschema` (draft 7), plus
+the rules the schema states only in prose: an mcpb package needs fileSha256,
+and no version may be a range. With --version V --sha256 HEX --write OUT it
+writes the release copy with this version and the bundle's real SHA-256.
+Exit 1 with one line per problem. Needs `jsonschema` (scripts/release.sh
+runs it from the venv under target/platforms).
 """
 import argparse
 import json
+import pathlib
 import re
 import sys
 
-PACKAGE_FIELDS = {
-    "registryType", "registryBaseUrl", "identifier", "version", "fileSha256",
-    "runtimeHint", "transport", "runtimeArguments", "packageArguments",
-    "environmentVariables",
-}
+import jsonschema
+
+SCHEMA = pathlib.Path(__file__).resolve().parent.parent / "deploy/registry/server.schema.json"
+# Version ranges the schema's prose rejects ('^1.2.3', '~1.2.3', '>=1.2.3', '1.x', '1.*').
+RANGE = re.compile(r"[\^~<>*]|(^|\.)x($|\.)|^latest$")
+PLACEHOLDER_HOST = "example.invalid"
 
 
-def problems(server):
+def problems(server, schema):
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
     found = []
-    name = server.get("name", "")
-    if not re.fullmatch(r"[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+", name) or not 3 <= len(name) <= 200:
-        found.append(f"name {name!r}: must be reverse-DNS namespace/name, 3-200 characters")
-    description = server.get("description", "")
-    if not 1 <= len(description) <= 100:
-        found.append(f"description: {len(description)} characters, must be 1-100")
-    version = server.get("version", "")
-    if not version or re.search(r"[\^~><*x]|^latest$", version):
-        found.append(f"version {version!r}: must be one specific version")
-    repository = server.get("repository")
-    if repository is not None and not {"url", "source"} <= repository.keys():
-        found.append("repository: needs url and source")
+    for error in sorted(validator.iter_errors(server), key=lambda error: list(error.path)):
+        where = "/".join(str(part) for part in error.path) or "(top level)"
+        found.append(f"{where}: {error.message}")
+    versions = [("version", server.get("version", ""))]
     for index, package in enumerate(server.get("packages", [])):
-        where = f"packages[{index}]"
-        for field in ("registryType", "identifier", "version", "transport"):
-            if field not in package:
-                found.append(f"{where}: missing {field}")
-        for field in package.keys() - PACKAGE_FIELDS:
-            found.append(f"{where}: unknown field {field}")
-        if package.get("version") in ("latest", ""):
-            found.append(f"{where}: version must be specific")
-        sha = package.get("fileSha256")
-        if sha is not None and not re.fullmatch(r"[a-f0-9]{64}", sha):
-            found.append(f"{where}: fileSha256 must be 64 lower-case hex digits")
-        if package.get("registryType") == "mcpb" and sha is None:
-            found.append(f"{where}: an mcpb package needs fileSha256")
-        if package.get("transport", {}).get("type") not in ("stdio", "streamable-http", "sse"):
-            found.append(f"{where}: transport.type must be stdio, streamable-http or sse")
-        for argument in package.get("packageArguments", []):
-            if argument.get("type") == "named" and "name" not in argument:
-                found.append(f"{where}: a named argument needs a name")
-            if argument.get("type") == "positional" and not ({"valueHint", "value"} & argument.keys()):
-                found.append(f"{where}: a positional argument needs valueHint or value")
+        versions.append((f"packages/{index}/version", package.get("version", "")))
+        if package.get("registryType") == "mcpb" and "fileSha256" not in package:
+            found.append(f"packages/{index}: an mcpb package needs fileSha256")
+    for where, version in versions:
+        if RANGE.search(version):
+            found.append(f"{where}: {version!r} is a range; give one specific version")
     return found
 
 
@@ -65,27 +48,34 @@ def main():
     parser.add_argument("--sha256", help="the bundle's SHA-256, written into the mcpb package")
     parser.add_argument("--write", help="write the release copy here")
     args = parser.parse_args()
-    server = json.load(open(args.file, encoding="utf-8"))
-    if args.sha256 or args.version:
-        for package in server.get("packages", []):
-            if args.version:
-                package["version"] = args.version
-                if package.get("registryType") == "mcpb":
-                    package["identifier"] = re.sub(r"/v[^/]+/", f"/v{args.version}/", package["identifier"])
-            if args.sha256 and package.get("registryType") == "mcpb":
-                package["fileSha256"] = args.sha256
+    server = json.loads(pathlib.Path(args.file).read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    if server.get("$schema") != schema["$id"]:
+        print(f"{args.file}: $schema is {server.get('$schema')!r}, the vendored schema is {schema['$id']}",
+              file=sys.stderr)
+        return 1
+    if args.version:
+        server["version"] = args.version
+    for package in server.get("packages", []):
         if args.version:
-            server["version"] = args.version
-    found = problems(server)
+            package["version"] = args.version
+            if package.get("registryType") == "mcpb":
+                package["identifier"] = re.sub(r"/v[^/]+/", f"/v{args.version}/", package["identifier"])
+        if args.sha256 and package.get("registryType") == "mcpb":
+            package["fileSha256"] = args.sha256
+    found = problems(server, schema)
     for problem in found:
         print(f"{args.file}: {problem}", file=sys.stderr)
     if found:
         return 1
+    if PLACEHOLDER_HOST in json.dumps(server):
+        print(f"{args.file}: note: the repository and download URLs are placeholders ({PLACEHOLDER_HOST});"
+              " set them before publishing", file=sys.stderr)
     if args.write:
         with open(args.write, "w", encoding="utf-8") as out:
             json.dump(server, out, indent=2)
             out.write("\n")
-    print(f"{args.file}: valid ({len(server.get('packages', []))} packages)")
+    print(f"{args.file}: valid against {schema['$id']} ({len(server.get('packages', []))} packages)")
     return 0
 
 

@@ -8,16 +8,24 @@
 #   unpacked again to check every binary kept its run bit. Finally the
 #   release copy of deploy/registry/server.json (this version, the bundle's
 #   SHA-256) is written and checked against the MCP Registry's rules
-#   (scripts/check-server-json.py).
+#   (scripts/check-server-json.py, the registry's vendored schema).
+# The macOS binaries are linked by zig (scripts/zig-link.sh) and built
+# without default features: the JWKS fetch's TLS verifier links Apple's
+# Security framework, which no cross build can link.
 # Usage: scripts/release.sh [--check-only]
-#   --check-only: no release builds or archives; bundle the debug builds
-#   scripts/test-platforms.sh just made and run every check on them.
-# Needs what scripts/test-platforms.sh installs (it installs, this does not).
+#   --check-only: no release builds or archives; bundle the builds
+#   scripts/test-platforms.sh just made (cargo profile $PROFILE, default
+#   `ci`) and run every check on them.
+# Needs what scripts/test-platforms.sh installs (run it once first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 tools=$root/target/platforms
-export PATH="$tools/zig-venv/bin:$tools/cargo/bin:$PATH"
+python=$tools/venv/bin/python
+ZIG=$("$python" -c 'import ziglang, pathlib; print(pathlib.Path(ziglang.__file__).parent / "zig")')
+export ZIG ZIG_GLOBAL_CACHE_DIR=$tools/zig-cache ZIG_LOCAL_CACHE_DIR=$tools/zig-cache
+export CARGO_TARGET_AARCH64_APPLE_DARWIN_LINKER=$root/scripts/zig-link.sh
+export CARGO_TARGET_X86_64_APPLE_DARWIN_LINKER=$root/scripts/zig-link.sh
 check_only=0
 [ "${1:-}" = "--check-only" ] && check_only=1
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
@@ -25,18 +33,17 @@ lipo=$(ls /usr/lib/llvm-*/bin/llvm-lipo | sort -V | tail -n 1)
 targets=(x86_64-pc-windows-gnu aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-linux-musl)
 
 if [ "$check_only" = 1 ]; then
-  profile=debug
+  profile=${PROFILE:-ci}
   out=$tools/release-check
 else
   profile=release
   out=$root/target/release-artifacts
-  for target in "${targets[@]}"; do
-    echo "== release build for $target" >&2
-    case $target in
-      *-apple-darwin) cargo zigbuild --quiet --release -p moat-fs --bin moat-fs --target "$target" ;;
-      *) cargo build --quiet --release -p moat-fs --bin moat-fs --target "$target" ;;
-    esac
-  done
+  echo "== release build for x86_64-pc-windows-gnu and x86_64-unknown-linux-musl" >&2
+  cargo build --quiet --release -p moat-fs --bin moat-fs \
+    --target x86_64-pc-windows-gnu --target x86_64-unknown-linux-musl
+  echo "== release build for aarch64-apple-darwin and x86_64-apple-darwin" >&2
+  cargo build --quiet --release -p moat-fs --bin moat-fs --no-default-features \
+    --target aarch64-apple-darwin --target x86_64-apple-darwin
 fi
 rm -rf "$out"
 mkdir -p "$out"
@@ -86,11 +93,6 @@ cp deploy/mcpb/icon.png "$bundle/" 2>/dev/null || true
 cp "$out/moat-fs-universal" "$bundle/server/darwin/moat-fs"
 cp "$(bin x86_64-pc-windows-gnu .exe)" "$bundle/server/win32/moat-fs.exe"
 cp "$(bin x86_64-unknown-linux-musl '')" "$bundle/server/linux/moat-fs"
-if [ "$check_only" = 1 ]; then
-  # Debug builds carry ~250 MB of debug info each; the checks need none of it.
-  x86_64-w64-mingw32-strip "$bundle/server/win32/moat-fs.exe"
-  strip "$bundle/server/linux/moat-fs"
-fi
 chmod 755 "$bundle"/server/*/moat-fs*
 echo "== mcpb validate + pack" >&2
 "$mcpb" validate "$bundle/manifest.json"
@@ -113,6 +115,6 @@ rm -f "$out/moat-fs-universal"
 
 # --- MCP Registry metadata ---------------------------------------------------
 echo "== server.json" >&2
-python3 scripts/check-server-json.py deploy/registry/server.json --version "$version" \
+"$python" scripts/check-server-json.py deploy/registry/server.json --version "$version" \
   --sha256 "$(sha256sum "$out/moat-fs.mcpb" | cut -d' ' -f1)" --write "$out/server.json"
 ls -l "$out" >&2

@@ -1,27 +1,45 @@
 #!/usr/bin/env bash
-# moat-fs on every platform Claude Desktop runs on, from this Linux machine:
-#   1. builds moat-fs for x86_64-pc-windows-gnu, aarch64-apple-darwin,
-#      x86_64-apple-darwin and static x86_64-unknown-linux-musl (debug);
+# moat-fs on every platform Claude Desktop runs on, from this Linux machine
+# (scripts/test.sh runs it):
+#   1. builds moat-fs for x86_64-pc-windows-gnu, static
+#      x86_64-unknown-linux-musl, aarch64-apple-darwin and x86_64-apple-darwin
+#      (cargo profile `ci`: dev without debug info), all without default
+#      features: the one default, `jwks-fetch`, brings reqwest, rustls and
+#      aws-lc's C build for each target, minutes of CI's two cores, and is
+#      target-independent code the native suites test (http_oauth);
+#      scripts/release.sh builds Windows and Linux with it;
 #   2. runs the moat-fs stdio end-to-end suites (fs_transports, fs_full,
-#      fs_escape, fs_windows) against the Windows .exe under Wine;
-#   3. checks both macOS binaries and their universal lipo with `file`, and
+#      fs_escape, fs_windows) against the Windows .exe under Wine, while the
+#      macOS and musl builds run;
+#   3. clippy for the Windows target (moat-fs, moat-shared);
+#   4. checks both macOS binaries and their universal lipo with `file`, and
 #      that the musl binary is static;
-#   4. validates and packs the MCP Bundle with the official mcpb CLI and
-#      validates deploy/registry/server.json against the registry schema
-#      (scripts/release.sh --check-only, debug binaries).
+#   5. validates and packs the MCP Bundle with the official mcpb CLI and
+#      validates deploy/registry/server.json against the registry's schema
+#      (scripts/release.sh --check-only, on these builds).
 # Installs what is missing: apt (wine, mingw-w64, llvm, musl-tools), rustup
-# targets, zig (PyPI `ziglang`, in a venv under target/), cargo-zigbuild
-# and the mcpb CLI (both under target/). Everything is cached under target/.
+# targets, zig (PyPI `ziglang`) and jsonschema in a venv under
+# target/platforms, and the mcpb CLI (npm, under target/platforms).
 # Usage: scripts/test-platforms.sh [--no-wine]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 tools=$root/target/platforms
-mkdir -p "$tools"
+logs=$root/target/test-logs
+mkdir -p "$tools" "$logs"
 run_wine=1
 [ "${1:-}" = "--no-wine" ] && run_wine=0
 started=$SECONDS
-step() { echo "== $* ($((SECONDS - started)) s)" >&2; }
+last=$SECONDS
+timings=()
+# step NAME: close the previous step's timing and start this one.
+step() {
+  timings+=("$((SECONDS - last)) s  ${current:-setup}")
+  last=$SECONDS
+  current=$*
+  echo "== $* (at $((SECONDS - started)) s)" >&2
+}
+profile=ci
 
 # --- what this script needs -------------------------------------------------
 need_apt=()
@@ -39,62 +57,45 @@ fi
 targets=(x86_64-pc-windows-gnu aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-linux-musl)
 installed=$(rustup target list --installed)
 for target in "${targets[@]}"; do
-  grep -qx "$target" <<<"$installed" || rustup target add "$target"
+  grep -qx "$target" <<<"$installed" || { step "rustup target add $target"; rustup target add "$target"; }
 done
-if [ ! -x "$tools/zig-venv/bin/python-zig" ] && [ ! -x "$tools/zig-venv/bin/python" ] \
-   || ! "$tools/zig-venv/bin/python" -c 'import ziglang' 2>/dev/null; then
-  step "zig (PyPI ziglang) into target/platforms/zig-venv"
-  python3 -m venv "$tools/zig-venv"
-  "$tools/zig-venv/bin/pip" install -q ziglang
+venv=$tools/venv
+if ! "$venv/bin/python" -c 'import ziglang, jsonschema' 2>/dev/null; then
+  step "zig (PyPI ziglang) and jsonschema into target/platforms/venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q ziglang jsonschema
 fi
-# cargo-zigbuild looks for `zig` on PATH, or runs `python3 -m ziglang`.
-export PATH="$tools/zig-venv/bin:$tools/cargo/bin:$PATH"
-if ! command -v cargo-zigbuild >/dev/null; then
-  step "cargo install cargo-zigbuild into target/platforms/cargo"
-  CARGO_TARGET_DIR=$tools/cargo-build cargo install --quiet --locked cargo-zigbuild --root "$tools/cargo"
+mcpb=$tools/npm/node_modules/.bin/mcpb
+if [ ! -x "$mcpb" ]; then
+  step "the mcpb CLI (npm @anthropic-ai/mcpb) into target/platforms/npm"
+  mkdir -p "$tools/npm"
+  npm install --silent --no-audit --no-fund --prefix "$tools/npm" @anthropic-ai/mcpb@2
 fi
+# zig as the macOS linker (scripts/zig-link.sh); no cargo-zigbuild to build.
+ZIG=$("$venv/bin/python" -c 'import ziglang, pathlib; print(pathlib.Path(ziglang.__file__).parent / "zig")')
+export ZIG
+export CARGO_TARGET_AARCH64_APPLE_DARWIN_LINKER=$root/scripts/zig-link.sh
+export CARGO_TARGET_X86_64_APPLE_DARWIN_LINKER=$root/scripts/zig-link.sh
+# zig keeps its cache under $HOME by default; keep it with the other tools.
+export ZIG_GLOBAL_CACHE_DIR=$tools/zig-cache ZIG_LOCAL_CACHE_DIR=$tools/zig-cache
 
-# --- builds -----------------------------------------------------------------
+# --- Windows: build, then the stdio suites under Wine -----------------------
 step "build moat-fs for x86_64-pc-windows-gnu"
-cargo build --quiet -p moat-fs --bin moat-fs --target x86_64-pc-windows-gnu
-step "build moat-fs for x86_64-unknown-linux-musl (static)"
-cargo build --quiet -p moat-fs --bin moat-fs --target x86_64-unknown-linux-musl
-macos_failed=0
-for target in aarch64-apple-darwin x86_64-apple-darwin; do
-  step "build moat-fs for $target (zig)"
-  # Known to fail today: reqwest 0.13's rustls always brings
-  # rustls-platform-verifier, which links Security.framework and
-  # CoreFoundation.framework, and zig has no Apple SDK to link them from.
-  cargo zigbuild --quiet -p moat-fs --bin moat-fs --target "$target" || macos_failed=1
-done
-
-# --- macOS and musl: what was linked ---------------------------------------
-step "check the binaries with file"
-lipo=$(ls /usr/lib/llvm-*/bin/llvm-lipo | sort -V | tail -n 1)
-check() { # check FILE PATTERN
-  local described
-  described=$(file -b "$1")
-  echo "$1: $described" >&2
-  grep -Eq "$2" <<<"$described" || { echo "FAIL: $1 is not $2" >&2; exit 1; }
-}
-if [ "$macos_failed" = 0 ]; then
-  check target/aarch64-apple-darwin/debug/moat-fs 'Mach-O 64-bit.*arm64'
-  check target/x86_64-apple-darwin/debug/moat-fs 'Mach-O 64-bit.*x86_64'
-  "$lipo" -create -output "$tools/moat-fs-universal" \
-    target/aarch64-apple-darwin/debug/moat-fs target/x86_64-apple-darwin/debug/moat-fs
-  check "$tools/moat-fs-universal" 'Mach-O universal binary with 2 architectures'
-fi
-check target/x86_64-pc-windows-gnu/debug/moat-fs.exe 'PE32\+ executable.*x86-64'
-musl=target/x86_64-unknown-linux-musl/debug/moat-fs
-check "$musl" 'ELF 64-bit.*static(-pie)? linked'
-if ldd "$musl" 2>&1 | grep -q '=>'; then
-  echo "FAIL: $musl links shared libraries" >&2; ldd "$musl" >&2; exit 1
-fi
-"$musl" --version
-
-# --- Windows: the stdio suites under Wine -----------------------------------
+build=(cargo build --quiet --profile "$profile" -p moat-fs --bin moat-fs --no-default-features)
+"${build[@]}" --target x86_64-pc-windows-gnu
+exe_dir=$root/target/x86_64-pc-windows-gnu/$profile
+wine_pid=""
 if [ "$run_wine" = 1 ]; then
-  exe_dir=$root/target/x86_64-pc-windows-gnu/debug
+  step "build the e2e suites (host)"
+  # Built now and then run directly: a `cargo test` would hold the build
+  # directory's lock while the tests run, and the builds below need it.
+  suites=$(cargo test --quiet --no-run --message-format=json -p moat-tests \
+    --test fs_transports --test fs_full --test fs_escape --test fs_windows |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("reason") == "compiler-artifact" and message["target"]["kind"] == ["test"]:
+        print(message["executable"])')
   # Rust's std imports ProcessPrng from bcryptprimitives.dll, which Wine 8
   # lacks: a shim next to the .exe (Windows looks there first).
   if [ ! -f "$exe_dir/bcryptprimitives.dll" ] || [ scripts/wine/processprng.c -nt "$exe_dir/bcryptprimitives.dll" ]; then
@@ -106,42 +107,76 @@ if [ "$run_wine" = 1 ]; then
     wineboot --init >/dev/null 2>&1 || true
     wineserver --wait || true
   fi
-  step "moat-fs.exe under Wine: fs_transports, fs_full, fs_escape, fs_windows"
-  # Keep one wineserver up for the whole run (each server start is then
-  # cheap), and stop it afterwards.
-  wineserver --persistent=60 || true
-  # Wine shows the Unix symlinks and FIFOs the suites plant as plain files
-  # (on Windows cap-std sees NTFS links; Windows has no FIFOs), so the link
-  # attacks (left out by the harness) and these tests stay with the native
-  # runs (README, "What the tests prove").
-  wine_cannot_show=(
-    symlink_swapped_between_calls_is_refused symlink_inside_the_root_is_followed
-    copy_file_behaviour delete_file_behaviour directory_tree_filters_and_continues
-    info_and_allowed_directories fifo_never_blocks_any_tool
-  )
-  # KNOWN WINDOWS DIFFERENCES, still open: result paths use `\` on Windows
-  # (the suites expect `/`), and reading a directory says "permission
-  # denied" there instead of "is a directory".
-  open_on_windows=(
-    search_files_matches_continues_and_caps search_file_contents_behaviour
-    bad_arguments_are_clear_errors
-  )
-  skips=()
-  for name in "${wine_cannot_show[@]}" "${open_on_windows[@]}"; do skips+=(--skip "$name"); done
-  MOAT_FS_BIN=$exe_dir/moat-fs.exe MOAT_BIN_WRAPPER=wine \
-    cargo test --quiet --no-fail-fast -p moat-tests --test fs_transports --test fs_full --test fs_escape --test fs_windows \
-    -- "${skips[@]}"
-  wineserver --kill || true
+  step "moat-fs.exe under Wine (background): fs_transports, fs_full, fs_escape, fs_windows"
+  # The suites mostly wait on Wine starting servers; the macOS and musl
+  # builds below use the cores meanwhile. One wineserver stays up for the
+  # whole run (each server start is then cheap) and is stopped afterwards.
+  # What Wine cannot show (Unix symlinks and FIFOs look like plain files to
+  # the .exe) is skipped inside the tests, each with its reason printed:
+  # moat_tests::server_sees_host_symlinks and README "Windows".
+  # (wineserver dumps its objects to stderr when it stops: into the log.)
+  wineserver --persistent=120 2>>"$logs/wine-suites.log" || true
+  (
+    export MOAT_FS_BIN=$exe_dir/moat-fs.exe MOAT_BIN_WRAPPER=wine
+    cd tests # where `cargo test` runs them
+    failed=0
+    for suite in $suites; do
+      echo "running $(basename "$suite")"
+      "$suite" --nocapture || failed=1
+    done
+    exit "$failed"
+  ) >"$logs/wine-suites.log" 2>&1 &
+  wine_pid=$!
 fi
 
-# --- MCP Bundle and registry metadata ---------------------------------------
-if [ "$macos_failed" = 1 ]; then
-  echo "FAIL: the macOS targets did not link (Security/CoreFoundation frameworks, see above);" \
-    "the bundle needs the universal macOS binary, so it is not packed" >&2
-  exit 1
+# --- macOS and musl builds --------------------------------------------------
+step "build moat-fs for aarch64-apple-darwin, x86_64-apple-darwin (zig links) and x86_64-unknown-linux-musl"
+# One invocation: cargo keeps both cores busy across the three targets.
+# (The macOS binaries could not have the JWKS fetch anyway: its TLS
+# verifier links Apple's Security framework, which no cross build can link.)
+"${build[@]}" --target aarch64-apple-darwin --target x86_64-apple-darwin --target x86_64-unknown-linux-musl
+step "clippy for x86_64-pc-windows-gnu (moat-fs, moat-shared)"
+# The Windows-only code is moat-fs's platform/; the network code is the
+# same on every OS and linted by the workspace clippy.
+cargo clippy --quiet -p moat-fs -p moat-shared --no-default-features --target x86_64-pc-windows-gnu -- -D warnings
+
+step "check the binaries with file"
+lipo=$(ls /usr/lib/llvm-*/bin/llvm-lipo | sort -V | tail -n 1)
+check() { # check FILE PATTERN
+  local described
+  described=$(file -b "$1")
+  echo "$1: $described" >&2
+  grep -Eq "$2" <<<"$described" || { echo "FAIL: $1 is not $2" >&2; exit 1; }
+}
+check "target/aarch64-apple-darwin/$profile/moat-fs" 'Mach-O 64-bit.*arm64'
+check "target/x86_64-apple-darwin/$profile/moat-fs" 'Mach-O 64-bit.*x86_64'
+"$lipo" -create -output "$tools/moat-fs-universal" \
+  "target/aarch64-apple-darwin/$profile/moat-fs" "target/x86_64-apple-darwin/$profile/moat-fs"
+check "$tools/moat-fs-universal" 'Mach-O universal binary with 2 architectures'
+rm -f "$tools/moat-fs-universal"
+check "$exe_dir/moat-fs.exe" 'PE32\+ executable.*x86-64'
+musl=target/x86_64-unknown-linux-musl/$profile/moat-fs
+check "$musl" 'ELF 64-bit.*static(-pie)? linked'
+if ldd "$musl" 2>&1 | grep -q '=>'; then
+  echo "FAIL: $musl links shared libraries" >&2; ldd "$musl" >&2; exit 1
 fi
-if [ -x scripts/release.sh ]; then
-  step "MCP Bundle and server.json (release.sh --check-only)"
-  scripts/release.sh --check-only
+"$musl" --version
+
+# --- MCP Bundle and registry metadata ---------------------------------------
+step "MCP Bundle and server.json (release.sh --check-only)"
+PROFILE=$profile scripts/release.sh --check-only
+
+if [ -n "$wine_pid" ]; then
+  step "wait for the Wine suites"
+  wine_status=0
+  wait "$wine_pid" || wine_status=$?
+  wineserver --kill 2>/dev/null || true
+  grep -E '^(test result|running|skipped under Wine)|FAILED|panicked' "$logs/wine-suites.log" >&2 || true
+  if [ "$wine_status" != 0 ]; then
+    echo "FAIL: the Windows suites under Wine (full log: $logs/wine-suites.log)" >&2
+    exit 1
+  fi
 fi
 step "done"
+printf '   %s\n' "${timings[@]:1}" >&2
+echo "test-platforms: all green in $((SECONDS - started)) s" >&2

@@ -3,7 +3,8 @@
 # Installs what the tests need when it is missing: Chromium (browser tests),
 # Python's venv module (the official Python SDK interop test), redis-server
 # (the three-replica fleet test), buildah and debootstrap (the container
-# check).
+# check); scripts/test-platforms.sh installs wine, mingw-w64, llvm and
+# musl-tools, zig and the mcpb CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,10 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Build every binary first: the end-to-end suites spawn them.
 cargo build --workspace --bins --quiet
 cargo test --workspace --quiet
+# moat-fs for Windows (its stdio suites under Wine), macOS (linked by zig,
+# checked with `file`) and static musl; the MCP Bundle validated and packed
+# with the mcpb CLI; server.json against the registry's schema.
+scripts/test-platforms.sh
 # Kubernetes manifests rendered and validated offline, and the remote
 # browser pieces run on loopback (docs/fleet.md).
 scripts/test-k8s.sh

@@ -14,8 +14,10 @@
 //!   rmcp handler that runs every call (in one place),
 //!   and the stdio and HTTP entry points.
 //! - [`policy`]: typed, validated policy files (`policies/*.toml`).
-//! - [`net`]: the network funnel, the one place an HTTP client is built
-//!   (pinned to addresses the URL policy checked).
+//! - `net` (feature `net`, on by default): the network funnel, the one
+//!   place an HTTP client is built (pinned to addresses the URL policy
+//!   checked). Without it the crate links no TLS stack, so it cross-links
+//!   for macOS without Apple's SDK; a JWKS URL is then refused.
 //! - [`cli`]: the subcommands every moat binary shares (`serve` on stdio, on
 //!   an HTTP address, or on a listener the caller passes as stdin; `tools`,
 //!   `call`, `check-policy`).
@@ -31,6 +33,7 @@
 
 pub mod cli;
 pub mod error;
+#[cfg(feature = "net")]
 pub mod net;
 pub mod policy;
 pub mod runtime;

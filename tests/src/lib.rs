@@ -170,6 +170,36 @@ pub fn server_sees_host_symlinks() -> bool {
     std::env::var_os("MOAT_BIN_WRAPPER").is_none_or(|wrapper| wrapper.is_empty())
 }
 
+/// [`server_sees_host_symlinks`], saying on stderr what `part` of a test
+/// is left out when it is false (the Windows build under Wine shows host
+/// symlinks and FIFOs as the plain files or folders behind them); the
+/// native runs cover that part.
+pub fn links_and_fifos_visible(part: &str) -> bool {
+    let visible = server_sees_host_symlinks();
+    if !visible {
+        eprintln!(
+            "skipped under Wine: {part} (Wine shows host symlinks and FIFOs as plain files; the native runs cover it)"
+        );
+    }
+    visible
+}
+
+/// `path` as the Windows build sees it under Wine: drive `Z:` is `/`.
+pub fn on_drive_z(path: &str) -> String {
+    format!("Z:{}", path.replace('/', "\\"))
+}
+
+/// How the server under test shows a root given as the host path `path`:
+/// as given, or, for the Windows build under Wine, in the Windows spelling
+/// it resolved it to (`Z:\tmp\...`), as it shows every Windows root.
+pub fn root_as_shown(path: &str) -> String {
+    if server_sees_host_symlinks() {
+        path.to_string()
+    } else {
+        on_drive_z(path)
+    }
+}
+
 /// A spawned server's command line.
 fn command(binary_name: &str, args: &[&str]) -> Command {
     let mut command = server_command(binary_name);

@@ -8,7 +8,7 @@
 use moat_tests::{
     Era, Session, Transport,
     fixture::{SECRET, Tree},
-    is_error, text,
+    is_error, on_drive_z, text,
 };
 use serde_json::json;
 
@@ -19,11 +19,6 @@ fn windows_server() -> bool {
             .extension()
             .is_some_and(|extension| extension.eq_ignore_ascii_case("exe"))
     })
-}
-
-/// `path` as the Windows build sees it under Wine: drive `Z:` is `/`.
-fn on_drive_z(path: &str) -> String {
-    format!("Z:{}", path.replace('/', "\\"))
 }
 
 async fn start(tree: &Tree, extra: &[&str]) -> Session {
@@ -251,4 +246,88 @@ async fn move_file_never_replaces_on_any_os() {
         std::fs::read_to_string(tree.root.join("sub/moved.txt")).expect("read"),
         "hello\nworld\n"
     );
+}
+
+/// The roots as a client on this OS may spell them, each with the
+/// separator its results must use: on Windows `Z:\...` (gets `\`) and the
+/// `/` spelling (gets `/`); elsewhere the `/` spelling only.
+fn spelled_roots(tree: &Tree) -> Vec<(String, char)> {
+    let root = tree.root_arg();
+    if windows_server() {
+        vec![(on_drive_z(&root), '\\'), (root, '/')]
+    } else {
+        vec![(root, '/')]
+    }
+}
+
+/// Regression (Wine run): search_files and search_file_contents joined
+/// the client's base and the walk's relative path with mixed separators
+/// on Windows (`Z:\tmp\project/sub\inner.txt`); every result path now
+/// uses the separator of the base the client gave, whole file or tree.
+#[tokio::test]
+async fn search_result_paths_use_the_separator_of_the_given_base() {
+    let tree = Tree::new();
+    let session = start(&tree, &[]).await;
+    for (base, separator) in spelled_roots(&tree) {
+        let other = if separator == '/' { '\\' } else { '/' };
+        let inner = format!("{base}{separator}sub{separator}inner.txt");
+        let found = session
+            .call("search_files", json!({"path": base, "pattern": "*.txt"}))
+            .await
+            .expect("call");
+        assert!(text(&found).contains(&inner), "{base}: {}", text(&found));
+        let grep = session
+            .call(
+                "search_file_contents",
+                json!({"path": base, "query": "inner"}),
+            )
+            .await
+            .expect("call");
+        assert!(
+            text(&grep).contains(&format!("{inner}:1:1: inner")),
+            "{base}: {}",
+            text(&grep)
+        );
+        let one_file = format!("{base}{separator}hello.txt");
+        let single = session
+            .call(
+                "search_file_contents",
+                json!({"path": one_file, "query": "world"}),
+            )
+            .await
+            .expect("call");
+        assert!(
+            text(&single).contains(&format!("{one_file}:2:1: world")),
+            "{one_file}: {}",
+            text(&single)
+        );
+        for result in [&found, &grep, &single] {
+            let shown = text(result);
+            assert!(
+                !shown.contains(&format!("sub{other}inner")),
+                "{base}: mixed separators in {shown}"
+            );
+        }
+    }
+}
+
+/// Regression (Wine run): reading a directory as a file said "permission
+/// denied" on Windows (the OS refuses to open a directory as a file with
+/// access denied); it says "is a directory" there as on Linux and macOS.
+#[tokio::test]
+async fn reading_a_directory_says_is_a_directory_on_every_os() {
+    let tree = Tree::new();
+    let session = start(&tree, &[]).await;
+    for (tool, arguments) in [
+        ("read_text_file", json!({"path": "sub"})),
+        ("read_media_file", json!({"path": "sub"})),
+    ] {
+        let result = session.call(tool, arguments).await.expect("call");
+        assert!(is_error(&result), "{tool}: a directory was read");
+        assert!(
+            text(&result).contains("is a directory: sub"),
+            "{tool}: {}",
+            text(&result)
+        );
+    }
 }

@@ -490,15 +490,24 @@ pub fn open_regular_in(
     // Opening a FIFO for reading blocks until a writer comes; non-blocking,
     // the open returns at once and the type check below refuses it.
     crate::platform::special_file::non_blocking(&mut options);
-    let file = dir
-        .open_with(path, &options)
-        .map_err(|error| FsError::io(shown, error))?;
+    let is_a_directory = || FsError::Io {
+        path: shown.to_string(),
+        source: std::io::Error::from(std::io::ErrorKind::IsADirectory),
+    };
+    let file = dir.open_with(path, &options).map_err(|error| {
+        // Windows refuses to open a directory as a file with "access
+        // denied" (ERROR_ACCESS_DENIED): say what it is, as on Linux and
+        // macOS, where the open succeeds and the check below says it.
+        if error.kind() == std::io::ErrorKind::PermissionDenied
+            && dir.metadata(path).is_ok_and(|metadata| metadata.is_dir())
+        {
+            return is_a_directory();
+        }
+        FsError::io(shown, error)
+    })?;
     let metadata = file.metadata().map_err(|error| FsError::io(shown, error))?;
     if metadata.is_dir() {
-        return Err(FsError::Io {
-            path: shown.to_string(),
-            source: std::io::Error::from(std::io::ErrorKind::IsADirectory),
-        });
+        return Err(is_a_directory());
     }
     if !metadata.is_file() {
         return Err(FsError::Refused(format!(

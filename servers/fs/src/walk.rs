@@ -581,11 +581,7 @@ impl Ending {
 
 /// Join a client-visible base path and a path relative to it, for results.
 pub fn shown(base: &str, rel: &Path) -> String {
-    let rel = rel.to_string_lossy();
-    if base == "." || base.is_empty() {
-        return rel.into_owned();
-    }
-    format!("{}/{rel}", base.trim_end_matches('/'))
+    crate::platform::result_path::join(base, rel)
 }
 
 #[cfg(test)]

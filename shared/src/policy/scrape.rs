@@ -502,7 +502,7 @@ impl ScrapePolicy {
             if let Some(name) = entry
                 .headers
                 .keys()
-                .find(|name| reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err())
+                .find(|name| http::HeaderName::from_bytes(name.as_bytes()).is_err())
             {
                 return Err(PolicyError::at(
                     file,

@@ -17,14 +17,16 @@
 use std::{collections::HashSet, time::Duration};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+#[cfg(feature = "net")]
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::{error::Error, policy::http::OAuthPolicy};
+#[cfg(feature = "net")]
 use crate::{
-    error::Error,
     net::{self, ClientSettings},
-    policy::{UrlPolicy, http::OAuthPolicy},
+    policy::UrlPolicy,
 };
 
 /// Longest wait for the JWKS at start-up, connect and body included: an
@@ -33,10 +35,12 @@ use crate::{
 pub const JWKS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest JWKS read: a key set is a few KiB; a megabyte is not a key set.
+#[cfg(feature = "net")]
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
 
 /// Redirects followed on the JWKS's own host and port (a moved path);
 /// a redirect to another host is never followed.
+#[cfg(feature = "net")]
 const MAX_JWKS_REDIRECTS: usize = 3;
 
 /// Clock skew tolerated on `exp` and `nbf`: enough for drifting clocks,
@@ -210,6 +214,7 @@ impl OAuth {
 /// # Errors
 /// [`Error::Config`] naming the URL and the failure: refused, unreachable,
 /// redirected to another host, not a success, too large or too slow.
+#[cfg(feature = "net")]
 async fn fetch_jwks(url: &str, timeout: Duration) -> Result<String, Error> {
     let failed = |why: String| Error::Config(format!("oauth: cannot fetch the JWKS {url}: {why}"));
     let (policy, allowed) =
@@ -248,7 +253,44 @@ async fn fetch_jwks(url: &str, timeout: Duration) -> Result<String, Error> {
     }
 }
 
-#[cfg(test)]
+/// Without the `net` feature (moat-fs's prebuilt macOS binaries: the TLS
+/// stack reqwest brings links Apple frameworks a cross build cannot link),
+/// a JWKS URL is refused with the way out: a file.
+///
+/// # Errors
+/// Always [`Error::Config`], one line naming the URL.
+#[cfg(not(feature = "net"))]
+#[expect(
+    clippy::unused_async,
+    reason = "the same signature as the fetching build's fetch_jwks"
+)]
+async fn fetch_jwks(url: &str, _timeout: Duration) -> Result<String, Error> {
+    Err(Error::Config(format!(
+        "oauth: cannot fetch the JWKS {url}: this build has no HTTP client (built without the \"net\" feature); save the JWKS to a file and give its path as `jwks`"
+    )))
+}
+
+#[cfg(all(test, not(feature = "net")))]
+mod offline_tests {
+    use super::*;
+
+    /// Without the `net` feature a JWKS URL fails at once with a line
+    /// naming the URL and the file alternative.
+    #[tokio::test]
+    async fn jwks_url_without_net_feature_names_the_file_alternative() {
+        let error = fetch_jwks("https://id.example/jwks.json", JWKS_TIMEOUT)
+            .await
+            .expect_err("no HTTP client in this build");
+        let message = error.to_string();
+        assert!(
+            message.contains("https://id.example/jwks.json"),
+            "{message}"
+        );
+        assert!(message.contains("to a file"), "{message}");
+    }
+}
+
+#[cfg(all(test, feature = "net"))]
 mod tests {
     use std::{
         io::{BufRead, BufReader, Write},

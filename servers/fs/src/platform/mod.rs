@@ -18,12 +18,15 @@
 //! - [`special_file`]: open without blocking on a FIFO or device.
 //! - [`file_mode`]: keep a file's permissions across a rewrite or copy,
 //!   and describe them.
+//! - [`result_path`]: spell a result path the way the client spelled its
+//!   base (`\` on Windows when the client used it).
 //! - [`windows_path`]: Windows path classes (drive letters, UNC, device
 //!   names, streams), parsed on every OS so they are tested everywhere.
 
 pub mod atomic_replace;
 pub mod file_mode;
 pub mod no_replace_rename;
+pub mod result_path;
 pub mod special_file;
 pub mod windows_path;
 pub mod write_permission;

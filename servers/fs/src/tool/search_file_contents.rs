@@ -441,11 +441,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         .map_err(|error| FsError::io(&target.shown, error))?
         .is_dir();
     // One file is shown as given: its parent as the base, its name as rel.
-    let single_base = match args.path.rsplit_once('/') {
-        Some((base, _)) if !base.is_empty() => base.to_string(),
-        Some(_) => "/".to_string(),
-        None => ".".to_string(),
-    };
+    let single_base = crate::platform::result_path::parent(&args.path);
     let searcher = SearcherBuilder::new()
         .line_number(true)
         .binary_detection(BinaryDetection::quit(0))
