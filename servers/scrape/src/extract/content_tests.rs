@@ -542,3 +542,56 @@ fn headings_over_links_or_nothing_are_dropped() {
         &["More on this topic", "Another article", "Stay in touch"],
     );
 }
+
+/// A results table of short cells under one heading is not reduced to
+/// that heading: the winner rendering too little climbs to the container
+/// holding the table, while the page's menu stays out.
+#[test]
+fn short_winner_climbs_to_its_table() {
+    let rows: String = (0..60)
+        .map(|n| {
+            format!("<tr><td>{n}.</td><td>Runner {n}</td><td>Club {n}</td><td>12,{n}</td></tr>")
+        })
+        .collect();
+    let menu: String = (0..12)
+        .map(|n| format!("<li><a href=/m{n}>Menu link {n}</a></li>"))
+        .collect();
+    let html = format!(
+        "<html><body><div class=top><ul>{menu}</ul></div>\
+         <div class=entry><h3>Results of the regional championship for the under-fourteens, 20 May</h3>\
+         <table>{rows}</table></div></body></html>"
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main, "{}", extracted.text);
+    assert_kept(
+        &extracted.text,
+        &["Results of the regional", "Runner 0", "Club 59 | 12,59"],
+        &["Menu link"],
+    );
+}
+
+/// Short lines after the article that introduce what was left out
+/// ("Read more:", a heading over a dropped list of links) are trimmed; a
+/// closing sentence stays.
+#[test]
+fn trailing_labels_after_the_article_are_trimmed() {
+    let related: String = (0..6)
+        .map(|n| format!("<li><a href=/r{n}>Related story {n}</a></li>"))
+        .collect();
+    let html = format!(
+        "<html><body><article><h1>Ferry timetable</h1>{}<p>Thanks for reading!</p>\
+         <p>Read more on this topic:</p><h3>Further information</h3><ul>{related}</ul>\
+         </article></body></html>",
+        article("ferry", 3)
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Ferry timetable", "The ferry 2", "Thanks for reading!"],
+        &[
+            "Read more on this topic",
+            "Further information",
+            "Related story",
+        ],
+    );
+}

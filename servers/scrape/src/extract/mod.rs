@@ -11,6 +11,7 @@
 mod content;
 mod dom;
 mod render;
+mod trim;
 
 pub use render::MAX_LINKS;
 
@@ -354,6 +355,8 @@ fn main_content(
                         ));
                     }
                 }
+                let kept = trim::trailing_labels(&output.0).len();
+                output.0.truncate(kept);
                 output
             }
             _ => {
