@@ -326,7 +326,14 @@ fn main_content(
                         analysis.describe(dom, root, span)
                     ));
                 }
-                renderer.render(root, &|index| analysis.skip(dom, span, index));
+                for part in analysis.with_siblings(dom, root) {
+                    let span = if part == root {
+                        span
+                    } else {
+                        analysis.span(dom, part)
+                    };
+                    renderer.render(part, &|index| analysis.skip(dom, span, index));
+                }
                 let mut output = renderer.finish();
                 // Too short: the winner was one block of a container the
                 // scoring undervalued (a results table of short cells, a
