@@ -10,7 +10,8 @@
 //! `--worst N` lists the N pages losing the most snippets,
 //! `--dump DIR` writes each page's output to DIR (`NNNN.txt`, NNNN its
 //! index in URL order, and `passes.tsv`: index, pass, milliseconds), `--explain N` prints how
-//! page N (its index in URL order) was extracted, `--threads N` spreads
+//! page N (its index in URL order) was extracted, `--only N,M,...` runs
+//! just those pages (to re-check the ones a change touches), `--threads N` spreads
 //! the pages over N threads (default 1: the timing figures are for one
 //! page at a time on an idle core).
 //!
@@ -99,11 +100,12 @@ struct Options {
     dump: Option<PathBuf>,
     threads: usize,
     explain: Option<usize>,
+    only: Option<Vec<usize>>,
 }
 
 fn options() -> anyhow::Result<Options> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: moat-extract-bench <unpacked-dir> <evaldata.json> [--split even|odd] [--worst N] [--dump DIR] [--explain N] [--threads N]";
+    let usage = "usage: moat-extract-bench <unpacked-dir> <evaldata.json> [--split even|odd] [--worst N] [--dump DIR] [--explain N] [--only N,M,...] [--threads N]";
     let root = PathBuf::from(args.next().context(usage)?);
     let evaldata = PathBuf::from(args.next().context(usage)?);
     let mut options = Options {
@@ -114,6 +116,7 @@ fn options() -> anyhow::Result<Options> {
         dump: None,
         threads: 1,
         explain: None,
+        only: None,
     };
     while let Some(flag) = args.next() {
         let value = args
@@ -131,6 +134,15 @@ fn options() -> anyhow::Result<Options> {
             "--dump" => options.dump = Some(PathBuf::from(value)),
             "--explain" => {
                 options.explain = Some(value.parse().context("--explain takes a page index")?);
+            }
+            "--only" => {
+                options.only = Some(
+                    value
+                        .split(',')
+                        .map(str::parse)
+                        .collect::<Result<_, _>>()
+                        .context("--only takes page indices separated by commas")?,
+                );
             }
             "--threads" => {
                 options.threads = value
@@ -241,6 +253,12 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .filter(|(index, _)| options.split.is_none_or(|split| index % 2 == split))
+        .filter(|(index, _)| {
+            options
+                .only
+                .as_ref()
+                .is_none_or(|only| only.contains(index))
+        })
         .map(|(index, (url, item))| (index, url, item))
         .collect();
     if let Some(wanted) = options.explain {

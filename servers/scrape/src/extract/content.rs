@@ -56,6 +56,16 @@ const MAX_TEASER_CHARS: usize = 400;
 /// content the tighter one wins.
 const UNDECIDED_WEIGHT: f64 = 0.1;
 
+/// A sibling of the chosen element scoring at least this share (percent)
+/// of its score is another part of the article (Readability uses a
+/// fifth).
+const SIBLING_SHARE_PERCENT: usize = 20;
+
+/// ...and at least this score (content characters, net: two short
+/// paragraphs): a caption, a byline or a one-line notice beside the
+/// article is not another part of it.
+const SIBLING_MIN_VALUE: f64 = 150.0;
+
 /// An element holding this share (percent) of the chosen root's content
 /// is the article body; what follows it inside the root is its tail.
 const DOMINANT_SHARE_PERCENT: usize = 75;
@@ -301,10 +311,7 @@ impl Analysis {
             if !matches!(node.data, Data::Element(_)) || self.boiler[index] {
                 continue;
             }
-            let value = self.content[index] as f64
-                - BOILER_WEIGHT * (self.junk[index] - self.furniture[index]) as f64
-                - FURNITURE_WEIGHT * self.furniture[index] as f64
-                - UNDECIDED_WEIGHT * self.undecided[index] as f64;
+            let value = self.value(index);
             if value > best_value || (value >= best_value && self.content[index] > 0) {
                 best = index;
                 best_value = value;
@@ -312,6 +319,44 @@ impl Analysis {
             stack.extend(node.children.iter().rev().copied());
         }
         best
+    }
+
+    /// `root` and those of its siblings that belong with it, in page
+    /// order (Readability's sibling pass): the winner is often one part
+    /// of the article (its body without the lead paragraph above it, one
+    /// section of a wiki page), and the other parts sit beside it. A
+    /// sibling joins when it is not furniture and scores at least
+    /// [`SIBLING_SHARE_PERCENT`] of the root's score, or is a paragraph
+    /// of prose on its own.
+    pub fn with_siblings(&self, dom: &Dom, root: usize) -> Vec<usize> {
+        if root == dom.body || root == 0 {
+            return vec![root];
+        }
+        let bar = self.value(root) * SIBLING_SHARE_PERCENT as f64 / 100.0;
+        dom.nodes[dom.nodes[root].parent]
+            .children
+            .iter()
+            .copied()
+            .filter(|&sibling| {
+                sibling == root
+                    || (matches!(dom.nodes[sibling].data, Data::Element(_))
+                        && !self.boiler[sibling]
+                        && self.content[sibling] > 0
+                        && (self.value(sibling) >= bar.max(SIBLING_MIN_VALUE)
+                            || (dom.nodes[sibling].tag() == "p"
+                                && self.class[sibling] == Some(Class::Content)
+                                && dom.nodes[sibling].link_chars == 0)))
+            })
+            .collect()
+    }
+
+    /// The choice's score of one element: content characters less
+    /// boilerplate, furniture and undecided ones at their weights.
+    fn value(&self, index: usize) -> f64 {
+        self.content[index] as f64
+            - BOILER_WEIGHT * (self.junk[index] - self.furniture[index]) as f64
+            - FURNITURE_WEIGHT * self.furniture[index] as f64
+            - UNDECIDED_WEIGHT * self.undecided[index] as f64
     }
 
     /// The page-order span of the content under `root`: from its first

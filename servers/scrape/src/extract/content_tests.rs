@@ -21,6 +21,14 @@ fn article(topic: &str, paragraphs: usize) -> String {
         .collect()
 }
 
+/// `count` list items, each one link (`/{path}{n}`, text `{label} {n}`):
+/// a menu or a list of related links.
+fn link_items(path: &str, label: &str, count: usize) -> String {
+    (0..count)
+        .map(|n| format!("<li><a href=/{path}{n}>{label} {n}</a></li>"))
+        .collect()
+}
+
 fn text_of(html: &str) -> super::Extracted {
     let base = url::Url::parse("https://news.example/2026/story.html").expect("base");
     html_to_text(html, Some(&base), None, Format::Text).expect("extracts")
@@ -540,5 +548,73 @@ fn headings_over_links_or_nothing_are_dropped() {
             "The council vote",
         ],
         &["More on this topic", "Another article", "Stay in touch"],
+    );
+}
+
+/// A results table of short cells under one heading is not reduced to
+/// that heading: the winner rendering too little climbs to the container
+/// holding the table, while the page's menu stays out.
+#[test]
+fn short_winner_climbs_to_its_table() {
+    let rows: String = (0..60)
+        .map(|n| {
+            format!("<tr><td>{n}.</td><td>Runner {n}</td><td>Club {n}</td><td>12,{n}</td></tr>")
+        })
+        .collect();
+    let menu = link_items("m", "Menu link", 12);
+    let html = format!(
+        "<html><body><div class=top><ul>{menu}</ul></div>\
+         <div class=entry><h3>Results of the regional championship for the under-fourteens, 20 May</h3>\
+         <table>{rows}</table></div></body></html>"
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main, "{}", extracted.text);
+    assert_kept(
+        &extracted.text,
+        &["Results of the regional", "Runner 0", "Club 59 | 12,59"],
+        &["Menu link"],
+    );
+}
+
+/// Short lines after the article that introduce what was left out
+/// ("Read more:", a heading over a dropped list of links) are trimmed; a
+/// closing sentence stays.
+#[test]
+fn trailing_labels_after_the_article_are_trimmed() {
+    let related = link_items("r", "Related story", 6);
+    let html = format!(
+        "<html><body><article><h1>Ferry timetable</h1>{}<p>Thanks for reading!</p>\
+         <p>Read more on this topic:</p><h3>Further information</h3><ul>{related}</ul>\
+         </article></body></html>",
+        article("ferry", 3)
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Ferry timetable", "The ferry 2", "Thanks for reading!"],
+        &[
+            "Read more on this topic",
+            "Further information",
+            "Related story",
+        ],
+    );
+}
+
+/// A lead paragraph beside the article's body (not inside the element
+/// that wins) is kept, while the link list beside both is not.
+#[test]
+fn lead_paragraph_beside_the_body_is_kept() {
+    let menu = link_items("t", "Topic link", 30);
+    let html = format!(
+        "<html><body><div><p>LEAD: the city will close the old harbour bridge for two years from \
+         next spring, the transport office said on Monday evening.</p><div>{}</div>\
+         <ul>{menu}</ul></div></body></html>",
+        article("bridge works", 4)
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["LEAD: the city", "The bridge works 0", "The bridge works 3"],
+        &["Topic link"],
     );
 }

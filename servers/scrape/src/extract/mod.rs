@@ -11,6 +11,7 @@
 mod content;
 mod dom;
 mod render;
+mod trim;
 
 pub use render::MAX_LINKS;
 
@@ -24,6 +25,12 @@ use crate::error::ScrapeError;
 /// below, the looser pass is tried, then the whole body (see
 /// [`html_to_text`]).
 const MIN_MAIN_CHARS: usize = 250;
+
+/// How many ancestors of a pass's chosen element are tried, nearest
+/// first, when it renders too little text: enough to climb from a
+/// paragraph to its article through the usual wrappers, bounded so a
+/// deeply nested page is not rendered once per level.
+const MAX_CLIMBS: usize = 6;
 
 /// Below this many characters of visible text, a page with scripts is
 /// considered JavaScript-built (an article or a docs page has thousands).
@@ -323,10 +330,10 @@ fn main_content(
     let mut best: Option<(Pass, (String, Vec<Link>), usize)> = None;
     for pass in [Pass::Main, Pass::Loose, Pass::WholeBody] {
         let mut renderer = render::Renderer::new(dom, format, base, budget);
-        match pass {
+        let output = match pass {
             Pass::Main | Pass::Loose => {
                 let analysis = content::Analysis::new(dom, pass == Pass::Main);
-                let root = analysis.best(dom);
+                let mut root = analysis.best(dom);
                 let span = analysis.span(dom, root);
                 if let Some(trace) = trace.as_deref_mut() {
                     trace.push_str(&format!(
@@ -334,16 +341,56 @@ fn main_content(
                         analysis.describe(dom, root, span)
                     ));
                 }
-                renderer.render(root, &|index| analysis.skip(dom, span, index));
+                for part in analysis.with_siblings(dom, root) {
+                    let span = if part == root {
+                        span
+                    } else {
+                        analysis.span(dom, part)
+                    };
+                    renderer.render(part, &|index| analysis.skip(dom, span, index));
+                }
+                let mut output = renderer.finish();
+                // Too short: the winner was one block of a container the
+                // scoring undervalued (a results table of short cells, a
+                // post of short lines); its ancestors, still filtered, come
+                // before a looser pass.
+                let mut climbs = 0;
+                while climbs < MAX_CLIMBS
+                    && root != dom.body
+                    && !long_enough(dom, dom::visible_chars(&output.0))
+                {
+                    let child = root;
+                    root = dom.nodes[root].parent;
+                    if dom.nodes[root].chars == dom.nodes[child].chars {
+                        // A wrapper adding no text renders the same.
+                        continue;
+                    }
+                    climbs += 1;
+                    let span = analysis.span(dom, root);
+                    let mut renderer = render::Renderer::new(dom, format, base, budget);
+                    renderer.render(root, &|index| analysis.skip(dom, span, index));
+                    output = renderer.finish();
+                    if let Some(trace) = trace.as_deref_mut() {
+                        trace.push_str(&format!(
+                            "{pass:?}: climbed to [{root}], {} chars\n",
+                            dom::visible_chars(&output.0)
+                        ));
+                    }
+                }
+                let kept = trim::trailing_labels(&output.0).len();
+                output.0.truncate(kept);
+                output
             }
-            _ => renderer.render(dom.body, &|_| false),
-        }
-        let output = renderer.finish();
+            _ => {
+                renderer.render(dom.body, &|_| false);
+                renderer.finish()
+            }
+        };
         let chars = dom::visible_chars(&output.0);
         if let Some(trace) = trace.as_deref_mut() {
             trace.push_str(&format!("{pass:?}: {chars} chars rendered\n"));
         }
-        if chars >= MIN_MAIN_CHARS || chars * 2 >= dom.nodes[dom.body].chars {
+        if long_enough(dom, chars) {
             return (pass, output);
         }
         if best.as_ref().is_none_or(|(_, _, most)| chars > *most) {
@@ -354,6 +401,12 @@ fn main_content(
         (Pass::WholeBody, (String::new(), Vec::new())),
         |(pass, output, _)| (pass, output),
     )
+}
+
+/// Whether `chars` of rendered text are enough to keep a pass: at least
+/// [`MIN_MAIN_CHARS`], or half the body's text (a short page).
+fn long_enough(dom: &dom::Dom, chars: usize) -> bool {
+    chars >= MIN_MAIN_CHARS || chars * 2 >= dom.nodes[dom.body].chars
 }
 
 /// How [`html_to_text`] chose the main content of `html`: each pass's
