@@ -26,6 +26,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::write_file::{atomic_write, follow_final_symlink};
+use crate::confirm::Step;
 use crate::{FsServer, error::FsError};
 
 /// One replacement.
@@ -100,11 +101,7 @@ super::structured_output!(super::output_schema(json!({
 })));
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     if args.edits.is_empty() {
         return Err(FsError::Invalid(
             "edits is empty: give at least one {oldText, newText}".into(),
@@ -149,6 +146,15 @@ pub fn run(
         .header(&args.path, &args.path)
         .to_string();
     if !args.dry_run && modified != original {
+        let what = format!(
+            "edit {} ({} bytes): {replacements} replacement{}",
+            crate::confirm::full_path(&target),
+            original.len(),
+            if replacements == 1 { "" } else { "s" }
+        );
+        if let Some(not_done) = crate::confirm::before(server, context, Step::Edit, &what)? {
+            return Ok(not_done);
+        }
         atomic_write(&target, modified.as_bytes())?;
     }
     let budget = super::budget(server);
