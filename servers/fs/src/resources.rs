@@ -277,7 +277,7 @@ impl Resources for FsServer {
         let guard = self
             .watches
             .watch(sink.runtime(), &dir, name, confirm, move || {
-                notify_sink.send()
+                notify_sink.send();
             })
             .map_err(resource_error)?;
         Ok(Subscription::new(guard))

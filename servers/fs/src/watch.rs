@@ -96,11 +96,11 @@ pub struct Watches {
 
 impl std::fmt::Debug for Watches {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let watched = self.state.by_dir().len();
+        let directories = self.state.by_dir().len();
         formatter
             .debug_struct("Watches")
-            .field("directories", &watched)
-            .finish()
+            .field("directories", &directories)
+            .finish_non_exhaustive()
     }
 }
 
@@ -153,12 +153,12 @@ impl Watches {
         notify: impl Fn() + Send + Sync + 'static,
     ) -> Result<WatchGuard, FsError> {
         let mut watcher = self.state.watcher();
-        let (fresh, watched) = {
+        let (fresh, directories) = {
             let by_dir = self.state.by_dir();
             (!by_dir.contains_key(dir), by_dir.len())
         };
         if fresh {
-            if watched >= MAX_WATCHED_DIRECTORIES {
+            if directories >= MAX_WATCHED_DIRECTORIES {
                 return Err(FsError::Refused(format!(
                     "the server already watches {MAX_WATCHED_DIRECTORIES} directories, the most it may; unsubscribe from something first"
                 )));

@@ -130,9 +130,9 @@ impl Confirmer {
                         Answer::Declined
                     }
                 }
-                ElicitationAction::Decline => Answer::Declined,
                 ElicitationAction::Cancel => Answer::Cancelled,
-                // A future action this runtime does not know is not a yes.
+                // Decline, or a future action this runtime does not know:
+                // not a yes.
                 _ => Answer::Declined,
             },
             Err(error) => Answer::NoAnswer(format!("the confirmation request failed: {error}")),
