@@ -484,6 +484,15 @@ impl ServerHandler for Handler {
             .with_instructions(identity.instructions)
     }
 
+    /// 2026-07-28 `subscriptions/listen`: the list-changed kinds this
+    /// server declared (the stream stays open until the client cancels).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        crate::runtime::notifications::accepted(requested)
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,

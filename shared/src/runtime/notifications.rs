@@ -10,7 +10,11 @@
 
 use std::sync::Arc;
 
-use rmcp::{RoleServer, model::ServerCapabilities, service::Peer};
+use rmcp::{
+    RoleServer,
+    model::{ServerCapabilities, SubscriptionFilter},
+    service::Peer,
+};
 
 use crate::runtime::toolbox::Toolbox;
 
@@ -25,6 +29,17 @@ pub fn declare(capabilities: &mut ServerCapabilities, tools_follow_roots: bool, 
         declared.subscribe = Some(true);
         declared.list_changed = Some(true);
     }
+}
+
+/// The part of a 2026-07-28 `subscriptions/listen` filter this runtime
+/// accepts: the list-changed kinds (rmcp intersects them with the declared
+/// capabilities). Per-resource subscriptions are not served on listen
+/// streams (the 2025-11-25 `resources/subscribe` is), so they are left out
+/// of the acknowledged filter rather than promised and never sent.
+pub fn accepted(requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+    let mut accepted = requested.clone();
+    accepted.resource_subscriptions = None;
+    Some(accepted)
 }
 
 /// The client's roots went from `before` to `after`: tell it when its
