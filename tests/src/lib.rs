@@ -11,6 +11,7 @@
 //! - depend on the machine's files outside the temp directories it makes.
 
 pub mod fixture;
+pub mod python;
 pub mod raw_stdio;
 pub mod scrape_net;
 

@@ -98,7 +98,11 @@ impl LockedTree {
         own(&root.join("sealed"), 0o555);
         own(&root, 0o755);
         let policy = temp.path().join("policy.toml");
-        fs::write(&policy, "[fs]\nallow_delete = true\n").expect("policy");
+        fs::write(
+            &policy,
+            "[fs]\nallow_delete = true\n[fs.confirm]\ndelete = \"allow\"\n",
+        )
+        .expect("policy");
         fs::set_permissions(&policy, fs::Permissions::from_mode(0o644)).expect("chmod");
         Self { temp, root }
     }

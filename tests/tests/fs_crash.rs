@@ -19,6 +19,16 @@ use std::{
 use moat_tests::{binary, fixture::Tree};
 use serde_json::json;
 
+/// Kills of an append: it copies the old file too, so it is slower per
+/// round; 60 rounds give a few dozen kills mid-write.
+const APPEND_KILLS: usize = 60;
+/// Fewest append kills that must land while its temporary file is open
+/// (the same third of the measured rate as [`MIN_KILLS_MID_WRITE`]).
+const MIN_APPEND_KILLS_MID_WRITE: usize = 10;
+/// Size of the tail an append adds: large enough that a torn tail (part
+/// of it written) would be seen.
+const TAIL_BYTES: usize = 256 * 1024;
+
 /// Kills per tool: 2 tools × 60 = 120, over the 100 asked for.
 const KILLS_PER_TOOL: usize = 60;
 /// Size of the file being replaced: large enough that writing it takes a
@@ -138,18 +148,8 @@ fn run_and_kill(
     (elapsed, mid_write)
 }
 
-/// write_file and edit_file killed at random moments: always all old or
-/// all new.
-#[test]
-fn sigkill_during_write_or_edit_leaves_old_or_new() {
-    let tree = Tree::new();
-    // /proc shows open files by their real path.
-    let root = fs::canonicalize(&tree.root).expect("root");
-    let path = root.join("big.txt");
-    let filler = "0123456789abcdef".repeat(FILE_BYTES / 16);
-    let old = format!("HEADER-OLD\n{filler}");
-    let written = format!("HEADER-WRITTEN\n{filler}");
-    let edited = format!("HEADER-NEW\n{filler}");
+/// The seed of this run: `MOAT_CRASH_SEED` when set, else the clock.
+fn seed() -> u64 {
     let seed = match std::env::var(SEED_ENV) {
         Ok(seed) => seed
             .parse::<u64>()
@@ -162,6 +162,22 @@ fn sigkill_during_write_or_edit_leaves_old_or_new() {
         }
     };
     eprintln!("crash test: seed {seed} (replay with {SEED_ENV}={seed})");
+    seed
+}
+
+/// write_file and edit_file killed at random moments: always all old or
+/// all new.
+#[test]
+fn sigkill_during_write_or_edit_leaves_old_or_new() {
+    let tree = Tree::new();
+    // /proc shows open files by their real path.
+    let root = fs::canonicalize(&tree.root).expect("root");
+    let path = root.join("big.txt");
+    let filler = "0123456789abcdef".repeat(FILE_BYTES / 16);
+    let old = format!("HEADER-OLD\n{filler}");
+    let written = format!("HEADER-WRITTEN\n{filler}");
+    let edited = format!("HEADER-NEW\n{filler}");
+    let seed = seed();
     let mut random = Random(seed);
     fs::write(&path, &old).expect("reset");
     let calibration =
@@ -210,5 +226,48 @@ fn sigkill_during_write_or_edit_leaves_old_or_new() {
         kills_mid_write >= MIN_KILLS_MID_WRITE,
         "only {kills_mid_write} of {} kills landed while a temporary file was open (want {MIN_KILLS_MID_WRITE}; seed {seed})",
         KILLS_PER_TOOL * 2
+    );
+}
+
+/// write_file in append mode killed at random moments: the file always
+/// holds the old content, or the old content plus the whole tail, never a
+/// torn tail or a torn middle.
+#[test]
+fn sigkill_during_append_leaves_old_or_old_plus_whole_tail() {
+    let tree = Tree::new();
+    let root = fs::canonicalize(&tree.root).expect("root");
+    let path = root.join("big.txt");
+    let old = format!("HEADER-OLD\n{}", "0123456789abcdef".repeat(FILE_BYTES / 16));
+    let tail = format!("TAIL\n{}END\n", "zyxwvutsrqponmlk".repeat(TAIL_BYTES / 16));
+    let appended = format!("{old}{tail}");
+    let call = json!({"name": "write_file",
+        "arguments": {"path": "big.txt", "content": tail, "mode": "append"}});
+    let mut random = Random(seed());
+    fs::write(&path, &old).expect("reset");
+    let window = run_and_kill(&root, &call, None).0.mul_f64(SPREAD);
+    assert_eq!(fs::read_to_string(&path).expect("read"), appended);
+    let window_micros = (window.as_micros() as u64).max(1);
+    let (mut kept, mut whole, mut kills_mid_write) = (0, 0, 0);
+    for round in 0..APPEND_KILLS {
+        fs::write(&path, &old).expect("reset");
+        let delay = Duration::from_micros(random.next() % window_micros);
+        let (_, mid_write) = run_and_kill(&root, &call, Some(delay));
+        kills_mid_write += usize::from(mid_write);
+        let content = fs::read_to_string(&path).expect("read");
+        if content == old {
+            kept += 1;
+        } else if content == appended {
+            whole += 1;
+        } else {
+            panic!(
+                "round {round} (delay {delay:?}): neither old nor old plus the whole tail ({} bytes)",
+                content.len()
+            );
+        }
+    }
+    eprintln!("append crash test: {kept} old, {whole} appended, {kills_mid_write} kills mid-write");
+    assert!(
+        kills_mid_write >= MIN_APPEND_KILLS_MID_WRITE,
+        "only {kills_mid_write} of {APPEND_KILLS} kills landed while a temporary file was open"
     );
 }

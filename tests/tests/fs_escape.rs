@@ -142,7 +142,11 @@ fn calls(path: &str) -> Vec<(&'static str, Value)> {
 /// attacked too).
 async fn start(tree: &Tree, transport: Transport) -> Session {
     let policy = tree.temp.path().join("allow-delete.toml");
-    std::fs::write(&policy, "[fs]\nallow_delete = true\n").expect("policy");
+    std::fs::write(
+        &policy,
+        "[fs]\nallow_delete = true\n[fs.confirm]\ndelete = \"allow\"\n",
+    )
+    .expect("policy");
     Session::start(
         "moat-fs",
         &[&tree.root_arg(), "--policy", &policy.to_string_lossy()],

@@ -18,6 +18,10 @@ async fn start(root: &Path, extra: &[&str]) -> Session {
 }
 
 /// Write a policy file with an `[fs]` section into the tree's temp dir.
+/// `[fs]` lines that offer delete_file and let it act for a client that
+/// cannot confirm (the default refuses; fs_confirm tests that).
+const DELETE_WITHOUT_ASKING: &str = "allow_delete = true\n[fs.confirm]\ndelete = \"allow\"";
+
 fn policy(tree: &Tree, fs_section: &str) -> String {
     let path = tree.temp.path().join("policy.toml");
     fs::write(&path, format!("[fs]\n{fs_section}\n")).expect("policy");
@@ -106,7 +110,7 @@ async fn tools_are_listed_with_full_metadata() {
     assert_eq!(annotations.read_only_hint, Some(false));
     assert_eq!(annotations.destructive_hint, Some(true));
 
-    let allow = policy(&tree, "allow_delete = true");
+    let allow = policy(&tree, DELETE_WITHOUT_ASKING);
     let session = start(&tree.root, &["--policy", &allow]).await;
     let tools = session.client.list_all_tools().await.expect("tools/list");
     assert!(tools.iter().any(|tool| tool.name == "delete_file"));
@@ -944,7 +948,7 @@ async fn delete_file_behaviour() {
     fs::create_dir_all(tree.root.join("empty")).expect("mkdir");
     fs::create_dir_all(tree.root.join("full/a/b")).expect("mkdir");
     fs::write(tree.root.join("full/a/b/x.txt"), "x").expect("write");
-    let allow = policy(&tree, "allow_delete = true");
+    let allow = policy(&tree, DELETE_WITHOUT_ASKING);
     let session = start(&tree.root, &["--policy", &allow]).await;
     ok(&session, "delete_file", json!({"path": "hello.txt"})).await;
     assert!(!tree.root.join("hello.txt").exists());

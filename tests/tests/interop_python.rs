@@ -6,47 +6,13 @@
 //! The SDK is installed into a venv this test makes (target/py-venv) when it
 //! is not there yet; the test never skips.
 
-use std::{path::PathBuf, process::Command, sync::OnceLock};
-
 use moat_tests::{
     HttpServer, binary,
     fake_sites::{FakeServer, Reply},
     fixture::Tree,
-    workspace_root,
+    python::run_script,
 };
 use serde_json::{Value, json};
-
-/// A Python with the `mcp` package, made once.
-fn python() -> PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let venv = workspace_root().join("target/py-venv");
-            let python = venv.join("bin/python");
-            let ready = Command::new(&python)
-                .args(["-c", "import mcp.client.streamable_http"])
-                .status()
-                .is_ok_and(|status| status.success());
-            if !ready {
-                let made = Command::new("python3")
-                    .args(["-m", "venv"])
-                    .arg(&venv)
-                    .status()
-                    .expect("python3");
-                assert!(
-                    made.success(),
-                    "python3 -m venv failed (scripts/test.sh installs python3-venv)"
-                );
-                let installed = Command::new(venv.join("bin/pip"))
-                    .args(["install", "--quiet", "mcp"])
-                    .status()
-                    .expect("pip");
-                assert!(installed.success(), "pip install mcp failed");
-            }
-            python
-        })
-        .clone()
-}
 
 /// Run the Python client: `mode` and `target` as python_client.py takes
 /// them, `server_args` for the binary it starts over stdio.
@@ -57,21 +23,14 @@ async fn run_client(
     arguments: &Value,
     server_args: &[String],
 ) -> Value {
-    let script = workspace_root().join("tests/interop/python_client.py");
-    let output = tokio::process::Command::new(python())
-        .arg(script)
-        .args([mode, target, tool, &arguments.to_string()])
-        .args(server_args)
-        .output()
-        .await
-        .expect("run the Python client");
-    assert!(
-        output.status.success(),
-        "python client ({mode}) failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("one JSON line")
+    let mut args = vec![
+        mode.to_string(),
+        target.to_string(),
+        tool.to_string(),
+        arguments.to_string(),
+    ];
+    args.extend_from_slice(server_args);
+    run_script("python_client.py", &args).await
 }
 
 /// Assert the parts every report shares.

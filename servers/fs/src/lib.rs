@@ -21,23 +21,34 @@
 //! - [`tool`]: one module per MCP tool (its arguments, typed output,
 //!   description and `run`, declared with `moat_shared::tool!`), and the
 //!   table that lists them, one line per tool.
+//! - [`resources`]: roots and files as MCP resources, read and
+//!   subscribed to under the same rules as the tools.
+//! - [`watch`]: the file watches behind resource subscriptions.
 //! - [`trust`]: how far client MCP roots are trusted, by transport.
 //! - [`walk`]: the one directory walker (handles, caps, deadline, cursor),
 //!   and the skeleton the walk tools share (resolve and walk, result
 //!   budget, cursor and note).
+//! - [`confirm`]: the confirmation a destructive tool asks for, and the
+//!   `[fs.confirm]` rule when the client cannot be asked.
 //! - [`error`]: [`FsError`] and its mapping to the one-line tool error.
+//! - [`file_write`]: how new content reaches the disk for each write mode
+//!   (overwrite, append, create), always through a temporary file.
 //! - [`text_encoding`]: non-UTF-8 text (UTF-16 with a BOM, other
 //!   encodings detected or given) for read_text_file.
 //! - [`platform`]: what differs between Linux, macOS and Windows, one
 //!   module per concern.
 
+pub mod confirm;
 pub mod error;
+pub mod file_write;
 pub mod platform;
+pub mod resources;
 pub mod root;
 pub mod text_encoding;
 pub mod tool;
 pub mod trust;
 pub mod walk;
+pub mod watch;
 
 use std::{
     sync::{Arc, Mutex},
@@ -79,6 +90,8 @@ pub struct FsServer {
     /// keyed by the URIs themselves, so a session only ever gets what its
     /// own URIs resolve to (a session without roots never reads it).
     client_cache: Arc<Mutex<Option<ClientRoots>>>,
+    /// The file watches of every resource subscription.
+    watches: Arc<watch::Watches>,
 }
 
 impl FsServer {
@@ -97,6 +110,7 @@ impl FsServer {
             policy: Arc::new(policy),
             client_trust: ClientTrust::Narrow,
             client_cache: Arc::default(),
+            watches: Arc::default(),
         })
     }
 
@@ -168,7 +182,11 @@ impl FsServer {
     }
 
     fn offers(&self, entry: &tool::FsTool) -> bool {
-        (!entry.writes || self.may_write()) && (!entry.deletes || self.policy.allow_delete)
+        self.offers_with(entry, self.may_write())
+    }
+
+    fn offers_with(&self, entry: &tool::FsTool, may_write: bool) -> bool {
+        (!entry.writes || may_write) && (!entry.deletes || self.policy.allow_delete)
     }
 }
 
@@ -188,6 +206,28 @@ impl Toolbox for FsServer {
             .filter(|entry| self.offers(entry))
             .map(|entry| (entry.entry.definition)())
             .collect()
+    }
+
+    /// With client roots, the write tools are listed only when one of the
+    /// roots they narrow to is writable.
+    fn tools_for(&self, client_roots: Option<&[String]>) -> Vec<Tool> {
+        let may_write = match client_roots {
+            None => self.may_write(),
+            Some(uris) => {
+                let mut context = CallContext::detached(Duration::ZERO);
+                context.client_roots = Some(uris.to_vec());
+                self.for_call(&context).roots.any_writable()
+            }
+        };
+        tool::TOOLS
+            .iter()
+            .filter(|entry| self.offers_with(entry, may_write))
+            .map(|entry| (entry.entry.definition)())
+            .collect()
+    }
+
+    fn resources(self: Arc<Self>) -> Option<Arc<dyn moat_shared::runtime::resources::Resources>> {
+        Some(self)
     }
 
     fn call(

@@ -89,6 +89,8 @@ pub struct FsPolicy {
     pub allow_delete: bool,
     /// Largest file `read_media_file` returns (sent whole, as base64).
     pub max_media_bytes: u64,
+    /// `[fs.confirm]`: when to ask before destroying data.
+    pub confirm: crate::policy::ConfirmPolicy,
 }
 
 impl Default for FsPolicy {
@@ -103,6 +105,7 @@ impl Default for FsPolicy {
             max_visited: DEFAULT_MAX_VISITED,
             allow_delete: false,
             max_media_bytes: DEFAULT_MAX_MEDIA_BYTES,
+            confirm: crate::policy::ConfirmPolicy::default(),
         }
     }
 }

@@ -6,11 +6,13 @@
 //! exits with code 2. Command-line flags override the file.
 //!
 //! - [`fs`]: roots, deny globs and limits for moat-fs.
+//! - [`confirm`]: `[fs.confirm]`, when moat-fs asks before destroying data.
 //! - [`http`]: listener settings shared by every server.
 //! - [`url`]: which destinations moat-scrape may reach (SSRF guard).
 //! - [`scrape`]: moat-scrape limits, search provider, politeness and the
 //!   `[fleet]` shared state.
 
+pub mod confirm;
 pub mod fs;
 pub mod http;
 pub mod scrape;
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
+pub use confirm::{ConfirmPolicy, ConfirmRule};
 pub use fs::{FsPolicy, Mode, RootEntry};
 pub use http::HttpPolicy;
 pub use scrape::{

@@ -8,8 +8,9 @@
 //! call never takes the server down.
 
 use std::{
+    collections::HashMap,
     sync::{
-        Arc, RwLock,
+        Arc, Mutex, RwLock,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Instant as StdInstant,
@@ -19,8 +20,9 @@ use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-        ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
-        ServerCapabilities, ServerConfig, Tool,
+        ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+        ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ServerCapabilities,
+        ServerConfig, SubscribeRequestParams, Tool, UnsubscribeRequestParams,
     },
     service::{NotificationContext, Peer, RequestContext},
 };
@@ -31,6 +33,7 @@ use crate::{
     error::ToolError,
     runtime::{
         accounting::{Audit, CallRecord, Metrics},
+        resources::{MAX_SUBSCRIPTIONS_PER_SESSION, Subscription, UpdateSink, on_blocking_pool},
         toolbox::{Call, CallContext, ProgressReporter, Toolbox},
     },
 };
@@ -147,6 +150,9 @@ struct SessionState {
     client_roots: RwLock<Option<Vec<String>>>,
     /// Calls this session runs now.
     inflight: AtomicUsize,
+    /// Resource subscriptions by URI; dropped (their watches released)
+    /// with the session.
+    subscriptions: Mutex<HashMap<String, Subscription>>,
     state: Arc<RuntimeState>,
 }
 
@@ -156,6 +162,7 @@ impl SessionState {
         Self {
             client_roots: RwLock::default(),
             inflight: AtomicUsize::new(0),
+            subscriptions: Mutex::default(),
             state,
         }
     }
@@ -208,15 +215,40 @@ impl Handler {
             Ok(Ok(result)) => {
                 let uris: Vec<String> = result.roots.into_iter().map(|root| root.uri).collect();
                 tracing::info!(count = uris.len(), "client roots received");
+                let before = self.client_roots();
                 if let Ok(mut roots) = self.session.client_roots.write() {
-                    *roots = Some(uris);
+                    *roots = Some(uris.clone());
                 }
+                crate::runtime::notifications::roots_changed(
+                    self.toolbox.clone(),
+                    peer,
+                    before,
+                    uris,
+                )
+                .await;
             }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "roots/list failed; keeping the previous roots");
             }
             Err(_) => tracing::warn!("roots/list timed out; keeping the previous roots"),
         }
+    }
+
+    /// The client's roots as last received.
+    fn client_roots(&self) -> Option<Vec<String>> {
+        self.session
+            .client_roots
+            .read()
+            .ok()
+            .and_then(|roots| roots.clone())
+    }
+
+    /// The context a resource request runs with: the session's roots and
+    /// the call deadline.
+    fn resource_context(&self) -> CallContext {
+        let mut context = CallContext::detached(self.toolbox.call_timeout());
+        context.client_roots = self.client_roots();
+        context
     }
 
     async fn run_call(
@@ -303,6 +335,7 @@ impl Handler {
             timeout,
             progress,
             client_roots,
+            confirmer: crate::runtime::confirm::Confirmer::for_peer(&context.peer),
         };
         let Some(call) = self.toolbox.clone().call(&name, arguments, call_context) else {
             // MCP 2025-11-25 server/tools, "Error Handling": unknown tools are
@@ -408,6 +441,16 @@ fn serialized_len(value: &serde_json::Value) -> usize {
     counter.0
 }
 
+/// The error for a URI this server does not offer, with the URI in `data`
+/// (SEP-2164; rmcp sends -32602 to 2026-07-28 peers, -32002 to older
+/// ones).
+fn not_found(uri: &str) -> McpError {
+    McpError::resource_not_found(
+        "Resource not found",
+        Some(serde_json::json!({ "uri": uri })),
+    )
+}
+
 /// The `isError` result for a failed call: one short line of text.
 pub fn error_result(error: &ToolError) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(error.to_line())])
@@ -423,18 +466,31 @@ impl ServerHandler for Handler {
         // prompts, resources and logging are declared although moat has none
         // to offer: clients and the conformance suite probe the list and
         // setLevel methods, and an undeclared capability answers -32601.
-        ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_prompts()
-                .enable_resources()
-                .enable_logging()
-                .build(),
-        )
-        .with_server_info(
-            Implementation::new(identity.name, identity.version).with_title(identity.title),
-        )
-        .with_instructions(identity.instructions)
+        let mut capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_prompts()
+            .enable_resources()
+            .enable_logging()
+            .build();
+        crate::runtime::notifications::declare(
+            &mut capabilities,
+            self.toolbox.wants_client_roots(),
+            self.toolbox.clone().resources().is_some(),
+        );
+        ServerConfig::new(capabilities)
+            .with_server_info(
+                Implementation::new(identity.name, identity.version).with_title(identity.title),
+            )
+            .with_instructions(identity.instructions)
+    }
+
+    /// 2026-07-28 `subscriptions/listen`: the list-changed kinds this
+    /// server declared (the stream stays open until the client cancels).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &rmcp::model::SubscriptionFilter,
+    ) -> Option<rmcp::model::SubscriptionFilter> {
+        crate::runtime::notifications::accepted(requested)
     }
 
     async fn list_tools(
@@ -442,12 +498,15 @@ impl ServerHandler for Handler {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(self.toolbox.tools()))
+        let roots = self.client_roots();
+        Ok(ListToolsResult::with_all_items(
+            self.toolbox.tools_for(roots.as_deref()),
+        ))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.toolbox
-            .tools()
+            .tools_for(self.client_roots().as_deref())
             .into_iter()
             .find(|tool| tool.name == name)
     }
@@ -474,7 +533,37 @@ impl ServerHandler for Handler {
         Ok(())
     }
 
-    /// There are no resources: every URI is not found, with the URI in
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let Some(resources) = self.toolbox.clone().resources() else {
+            return Ok(ListResourcesResult::default());
+        };
+        let context = self.resource_context();
+        let cursor = request.and_then(|request| request.cursor);
+        let page =
+            on_blocking_pool(None, move || resources.list(&context, cursor.as_deref())).await?;
+        let mut result = ListResourcesResult::with_all_items(page.resources);
+        result.next_cursor = page.next_cursor;
+        Ok(result)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let Some(resources) = self.toolbox.clone().resources() else {
+            return Ok(ListResourceTemplatesResult::default());
+        };
+        let context = self.resource_context();
+        let templates = on_blocking_pool(None, move || Ok(resources.templates(&context))).await?;
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
+    }
+
+    /// A URI the server does not offer is not found, with the URI in
     /// `data` (SEP-2164; rmcp sends -32602 to 2026-07-28 peers, -32002 to
     /// older ones).
     async fn read_resource(
@@ -482,10 +571,62 @@ impl ServerHandler for Handler {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        Err(McpError::resource_not_found(
-            "Resource not found",
-            Some(serde_json::json!({ "uri": request.uri })),
-        ))
+        let uri = request.uri;
+        let Some(resources) = self.toolbox.clone().resources() else {
+            return Err(not_found(&uri));
+        };
+        let context = self.resource_context();
+        let asked = uri.clone();
+        let contents =
+            on_blocking_pool(Some(uri), move || resources.read(&context, &asked)).await?;
+        Ok(ReadResourceResult::new(contents).into())
+    }
+
+    /// `resources/subscribe`, the 2025-11-25 method (how the Python SDK
+    /// and other handshake-era clients watch a resource).
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let uri = request.uri;
+        let Some(resources) = self.toolbox.clone().resources() else {
+            return Err(not_found(&uri));
+        };
+        let held = self
+            .session
+            .subscriptions
+            .lock()
+            .map_or(0, |subscriptions| subscriptions.len());
+        if held >= MAX_SUBSCRIPTIONS_PER_SESSION {
+            return Err(McpError::invalid_params(
+                format!(
+                    "this session already holds {MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions, the most it may; unsubscribe first or subscribe to a directory"
+                ),
+                Some(serde_json::json!({ "uri": uri })),
+            ));
+        }
+        let call_context = self.resource_context();
+        let sink = UpdateSink::new(context.peer.clone(), uri.clone());
+        let subscription = on_blocking_pool(Some(uri.clone()), move || {
+            resources.subscribe(&call_context, sink)
+        })
+        .await?;
+        if let Ok(mut subscriptions) = self.session.subscriptions.lock() {
+            subscriptions.insert(uri, subscription);
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        if let Ok(mut subscriptions) = self.session.subscriptions.lock() {
+            subscriptions.remove(&request.uri);
+        }
+        Ok(())
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

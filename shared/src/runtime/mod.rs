@@ -19,6 +19,12 @@
 //!   `/metrics` counters.
 //! - [`legacy_sse`]: the 2024-11-05 HTTP+SSE transport (`/sse`, `/messages`).
 //! - [`rate_limit`]: per-client rate limits.
+//! - [`notifications`]: the listChanged capabilities, and the list-changed
+//!   notifications sent when a client's roots change.
+//! - [`resources`]: the contract for servers that offer MCP resources,
+//!   and the sink a subscription notifies through.
+//! - [`confirm`]: ask the user to confirm a destructive step (MCP
+//!   elicitation, form mode).
 //! - [`bounds`]: the limits the runtime applies to every server (timeouts,
 //!   grace periods, message sizes), each with its reason.
 //! - [`oauth`]: OAuth 2.1 resource-server mode (JWT validation, RFC 9728).
@@ -28,6 +34,7 @@
 pub mod accounting;
 pub mod auth;
 pub mod bounds;
+pub mod confirm;
 pub mod handler;
 pub mod http;
 pub mod http_post;
@@ -35,8 +42,10 @@ pub mod inprocess;
 pub mod jsonrpc;
 pub mod legacy_sse;
 pub mod line_transport;
+pub mod notifications;
 pub mod oauth;
 pub mod rate_limit;
+pub mod resources;
 pub mod stdio;
 pub mod tool;
 pub mod tool_prefix;

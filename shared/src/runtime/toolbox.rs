@@ -61,6 +61,9 @@ pub struct CallContext {
     /// The roots the client declared through MCP Roots, as `file://` URIs,
     /// when the client supports roots; `None` when it does not.
     pub client_roots: Option<Vec<String>>,
+    /// Asks the user to confirm a destructive step; `None` when the client
+    /// cannot be asked (no elicitation capability).
+    pub confirmer: Option<crate::runtime::confirm::Confirmer>,
 }
 
 impl CallContext {
@@ -72,6 +75,7 @@ impl CallContext {
             timeout,
             progress: None,
             client_roots: None,
+            confirmer: None,
         }
     }
 
@@ -205,6 +209,20 @@ pub trait Toolbox: Send + Sync + 'static {
     /// `notifications/roots/list_changed`.
     fn wants_client_roots(&self) -> bool {
         false
+    }
+
+    /// The tools to list for a session whose client declared `client_roots`
+    /// (the set may shrink when those roots are all read-only). The
+    /// runtime sends `notifications/tools/list_changed` when it changes.
+    fn tools_for(&self, client_roots: Option<&[String]>) -> Vec<Tool> {
+        let _ = client_roots;
+        self.tools()
+    }
+
+    /// The MCP resources this server offers, if any; the runtime then
+    /// declares the resources capability with subscriptions.
+    fn resources(self: Arc<Self>) -> Option<Arc<dyn crate::runtime::resources::Resources>> {
+        None
     }
 
     /// Release what outlives calls (a browser, its profile folder) before

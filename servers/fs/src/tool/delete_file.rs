@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     FsServer,
+    confirm::{self, Step},
     error::FsError,
     walk::{Limits, MAX_WALK_DEPTH},
 };
@@ -131,6 +132,22 @@ impl Deleter<'_> {
     }
 }
 
+/// What a delete will destroy, for the confirmation question.
+fn describe(shown: &str, metadata: &cap_std::fs::Metadata, recursive: bool) -> String {
+    if metadata.is_dir() {
+        let contents = if recursive {
+            " and everything in it"
+        } else {
+            " (only if it is empty)"
+        };
+        format!("delete the directory {shown}{contents}")
+    } else if metadata.is_symlink() {
+        format!("delete the symbolic link {shown} (not what it points to)")
+    } else {
+        format!("delete the file {shown} ({} bytes)", metadata.len())
+    }
+}
+
 /// Run the tool.
 pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     if !server.policy.allow_delete {
@@ -144,6 +161,14 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     let io = |error| FsError::io(&target.shown, error);
     let parent_dir = target.root.dir.open_dir(&parent).map_err(io)?;
     let metadata = parent_dir.symlink_metadata(Path::new(&name)).map_err(io)?;
+    if let Some(not_done) = confirm::before(
+        server,
+        context,
+        Step::Delete,
+        &describe(&confirm::full_path(&target), &metadata, args.recursive),
+    )? {
+        return Ok(not_done);
+    }
     if !metadata.is_dir() {
         parent_dir
             .remove_file_or_symlink(Path::new(&name))

@@ -16,11 +16,12 @@
 
 use std::io::Read;
 
-use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::write_file::{atomic_write, follow_final_symlink};
+use crate::confirm::Step;
 use crate::{FsServer, error::FsError};
 
 /// One replacement.
@@ -70,7 +71,7 @@ moat_shared::tool! {
     /// The `edit_file` tool.
     pub EditFile: Tool<FsServer> = "edit_file", "Edit file";
     (Args) -> Output, super::writes(true, false), DESCRIPTION;
-    blocking |server, args, _context| run(server, &args)
+    blocking |server, args, context| run(server, &args, context)
 }
 
 /// `structuredContent` of `edit_file`.
@@ -89,7 +90,7 @@ pub struct Output {
 }
 
 /// Run the tool.
-pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     if args.edits.is_empty() {
         return Err(FsError::Invalid(
             "edits is empty: give at least one {oldText, newText}".into(),
@@ -134,6 +135,15 @@ pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
         .header(&args.path, &args.path)
         .to_string();
     if !args.dry_run && modified != original {
+        let what = format!(
+            "edit {} ({} bytes): {replacements} replacement{}",
+            crate::confirm::full_path(&target),
+            original.len(),
+            if replacements == 1 { "" } else { "s" }
+        );
+        if let Some(not_done) = crate::confirm::before(server, context, Step::Edit, &what)? {
+            return Ok(not_done);
+        }
         atomic_write(&target, modified.as_bytes())?;
     }
     let budget = super::budget(server);

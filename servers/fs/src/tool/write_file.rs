@@ -5,17 +5,15 @@
 //! sees the complete old file or the complete new one, never a mix. On any
 //! failure the temporary file is removed and the old file is untouched.
 
-use std::{io::Write, path::Path};
-
-use cap_std::fs::Dir;
 use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     FsServer, Target,
+    confirm::Step,
     error::FsError,
-    platform::{atomic_replace, file_mode, write_permission},
+    file_write::{self, WriteMode},
 };
 
 /// Arguments of `write_file`.
@@ -24,13 +22,20 @@ use crate::{
 pub struct Args {
     /// The file to create or replace; its directory must exist.
     pub path: String,
-    /// The complete new content.
+    /// The complete new content (`overwrite`, `create`) or the text to add
+    /// at the end (`append`).
     pub content: String,
+    /// `overwrite` (default): replace the file; `append`: add the content
+    /// at the end; `create`: fail if the file exists.
+    #[serde(default)]
+    pub mode: WriteMode,
 }
 
 const DESCRIPTION: &str = "Create a file, or replace an existing file's whole content. Use \
-edit_file instead to change part of a file. The write is atomic: the file holds either its old \
-or its new content, never a mix. The parent directory must exist (create_directory makes it).";
+edit_file instead to change part of a file. mode \"append\" adds the content at the end (for logs \
+and notes, without resending the file); mode \"create\" fails if the file exists. The write is \
+atomic: the file holds either its old or its new content, never a mix. The parent directory must \
+exist (create_directory makes it).";
 
 moat_shared::tool! {
     /// The `write_file` tool.
@@ -44,16 +49,14 @@ moat_shared::tool! {
 pub struct Output {
     /// What happened, as in the text.
     pub content: String,
-    /// Bytes written.
+    /// Bytes written (for `append`, the bytes added).
     pub bytes: usize,
+    /// The file's size afterwards.
+    pub size: u64,
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     target.writable()?;
     let limit = server.policy.max_write_bytes;
@@ -65,16 +68,51 @@ pub fn run(
         .into());
     }
     let target = follow_final_symlink(server, target)?;
-    atomic_write(&target, args.content.as_bytes())?;
-    let message = format!("Successfully wrote to {}", args.path);
-    let bytes = args.content.len();
+    if args.mode == WriteMode::Overwrite
+        && let Some(not_done) = confirm_replace(server, &target, args, context)?
+    {
+        return Ok(not_done);
+    }
+    let size = file_write::write(&target, args.mode, args.content.as_bytes())?;
+    let message = match args.mode {
+        WriteMode::Append => format!(
+            "Successfully appended {} bytes to {} (now {size} bytes)",
+            args.content.len(),
+            args.path
+        ),
+        WriteMode::Overwrite | WriteMode::Create => format!("Successfully wrote to {}", args.path),
+    };
     Ok(structured(
         message.clone(),
         &Output {
             content: message,
-            bytes,
+            bytes: args.content.len(),
+            size,
         },
     ))
+}
+
+/// Ask before replacing an existing file's content (`[fs.confirm]
+/// overwrite`); `Some` is the "not done" result.
+fn confirm_replace(
+    server: &FsServer,
+    target: &Target<'_>,
+    args: &Args,
+    context: &CallContext,
+) -> Result<Option<ToolOutput>, ToolError> {
+    let Ok(existing) = target.root.dir.symlink_metadata(&target.rel) else {
+        return Ok(None);
+    };
+    if !existing.is_file() {
+        return Ok(None);
+    }
+    let what = format!(
+        "replace the whole content of {} ({} bytes) with {} new bytes",
+        crate::confirm::full_path(target),
+        existing.len(),
+        args.content.len()
+    );
+    crate::confirm::before(server, context, Step::Overwrite, &what)
 }
 
 /// When the target is a symlink (inside the root), write to what it points
@@ -107,40 +145,5 @@ pub fn follow_final_symlink<'a>(
 
 /// Write `content` to `target` through a temporary file and a rename.
 pub fn atomic_write(target: &Target<'_>, content: &[u8]) -> Result<(), FsError> {
-    let (parent, name) = target.split()?;
-    let io = |error| FsError::io(&target.shown, error);
-    let directory: Dir = target.root.dir.open_dir(&parent).map_err(io)?;
-    let permissions = match directory.symlink_metadata(Path::new(&name)) {
-        Ok(existing) if existing.is_dir() => {
-            return Err(FsError::io(
-                &target.shown,
-                std::io::Error::from(std::io::ErrorKind::IsADirectory),
-            ));
-        }
-        Ok(existing) if !existing.is_file() => {
-            return Err(FsError::Refused(format!(
-                "{} is not a regular file and is never replaced",
-                target.shown
-            )));
-        }
-        Ok(existing) => {
-            // The rename below needs only the directory's permission; a file
-            // this user may not write (0444, or someone else's) must stay
-            // as it is, as with an in-place write.
-            // `name` is one component, checked relative to the handle.
-            write_permission::check(&directory, Path::new(&name), &existing).map_err(io)?;
-            Some(file_mode::preserved(&existing))
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => file_mode::for_new_file(),
-        Err(error) => return Err(io(error)),
-    };
-    // Dropping the TempFile on any error below removes it.
-    let mut temp = cap_tempfile::TempFile::new(&directory).map_err(io)?;
-    temp.as_file_mut().write_all(content).map_err(io)?;
-    if let Some(permissions) = permissions {
-        temp.as_file().set_permissions(permissions).map_err(io)?;
-    }
-    temp.as_file().sync_all().map_err(io)?;
-    atomic_replace::replace(temp, &name).map_err(io)?;
-    Ok(())
+    file_write::write(target, WriteMode::Overwrite, content).map(drop)
 }
