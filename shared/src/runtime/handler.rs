@@ -540,7 +540,7 @@ mod tests {
             serde_json::json!(null),
             serde_json::json!({
                 "content": "line \"one\"\n\ttab \\ back\u{1}slash é ✓\u{8}\u{c}\u{7f}\r\n",
-                "ke\"y\u{1f}": [true, false, null, 1e300, 0.1, 18446744073709551615u64, -0.0],
+                "ke\"y\u{1f}": [true, false, null, 1e300, 0.1, u64::MAX, -0.0],
                 "startLine": 1,
                 "endLine": null,
                 "truncated": false,
