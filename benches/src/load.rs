@@ -1,7 +1,7 @@
 //! `moat-load`: load and capacity of moat's Streamable HTTP runtime, driven
 //! from a second process over loopback.
 //!
-//! 1. Load: N concurrent clients (N = 1, 16, 128), each with its own MCP
+//! 1. Load: N concurrent clients (N = 1, 4, 16, 128), each with its own MCP
 //!    session, call `list_directory` on a small folder for a fixed time;
 //!    reports throughput, p50/p99 latency, errors and the server's RSS.
 //! 2. Capacity: open sessions one after another, each holding its GET SSE
@@ -298,7 +298,7 @@ async fn main() -> Result<()> {
     );
     println!("| clients | calls/s | p50 ms | p99 ms | errors | server RSS MiB |");
     println!("|---:|---:|---:|---:|---:|---:|");
-    for clients in [1, 16, 128] {
+    for clients in [1, 4, 16, 128] {
         load(&base, pid, clients, seconds).await?;
     }
     let _ = child.kill();

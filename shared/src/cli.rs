@@ -184,10 +184,23 @@ pub fn check_policy(file: &Path) -> ExitCode {
 /// Run `future` on a multi-threaded runtime, and do not let blocking work
 /// hold the process at exit.
 pub fn block_on<F: Future<Output = ExitCode>>(future: F) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    run_on(&mut tokio::runtime::Builder::new_multi_thread(), future)
+}
+
+/// Run `future` on a single-threaded runtime (blocking work still runs on
+/// the blocking pool), for a server with one client on stdio: every hand-off
+/// between the transport, rmcp and the handler stays on one thread instead
+/// of waking a second worker, and no idle worker thread is started.
+pub fn block_on_current_thread<F: Future<Output = ExitCode>>(future: F) -> ExitCode {
+    run_on(&mut tokio::runtime::Builder::new_current_thread(), future)
+}
+
+/// Build the runtime from `builder` and run `future` on it.
+fn run_on<F: Future<Output = ExitCode>>(
+    builder: &mut tokio::runtime::Builder,
+    future: F,
+) -> ExitCode {
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -9,7 +9,7 @@
 //! moat-compare --floor 'moat-echo|0.1.0||stdio:target/release/moat-echo' \
 //!     --fs 'moat-fs|0.1.0|note|stdio:target/release/moat-fs {root}' \
 //!     --scrape 'fetch|1.0|note|stdio:python -m mcp_server_fetch --allow-private-ips' \
-//!     [--rounds 3] [--budget-ms 2000] [--spawns 5] [--tree DIR] \
+//!     [--rounds 3] [--budget-ms 2000] [--spawns 5] [--tree DIR] [--only ID,ID] \
 //!     [--json target/bench-compare/run.json] [--doc docs/BENCHMARKS.md] [--plots docs/bench]
 //! moat-compare --from target/bench-compare/run.json   # rewrite doc and plots only
 //! ```
@@ -68,6 +68,16 @@ struct Options {
     plots: PathBuf,
     from: Option<PathBuf>,
     machine: Vec<(String, String)>,
+    /// Workload ids to run (all when empty): for iterating on a few rows;
+    /// a full report comes from a run of every workload.
+    only: Vec<String>,
+}
+
+impl Options {
+    /// Whether this run measures `workload`.
+    fn runs(&self, workload: &Workload) -> bool {
+        self.only.is_empty() || self.only.iter().any(|id| id == workload.id)
+    }
 }
 
 fn parse_spec(kind: &str, text: &str) -> Result<Spec> {
@@ -115,6 +125,7 @@ fn parse() -> Result<Options> {
         plots: PathBuf::from("docs/bench"),
         from: None,
         machine: Vec::new(),
+        only: Vec::new(),
     };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
@@ -135,6 +146,7 @@ fn parse() -> Result<Options> {
             "--doc" => options.doc = value()?.into(),
             "--plots" => options.plots = value()?.into(),
             "--from" => options.from = Some(value()?.into()),
+            "--only" => options.only = value()?.split(',').map(str::to_string).collect(),
             "--machine" => {
                 let line = value()?;
                 let (key, text) = line.split_once('=').context("--machine KEY=VALUE")?;
@@ -297,7 +309,10 @@ async fn round(
     let kind = kind_of(&server);
     let (mut connection, _) = Connection::open(launch, START_DEADLINE).await?;
     let mut peak = (0, 0);
-    for workload in WORKLOADS.iter().filter(|workload| workload.kind == kind) {
+    for workload in WORKLOADS
+        .iter()
+        .filter(|workload| workload.kind == kind && options.runs(workload))
+    {
         let began = Instant::now();
         let (outcome, broken) = measure(&mut connection, workload, data, options.budget).await;
         eprintln!(
@@ -364,7 +379,9 @@ async fn measure_all(options: &Options) -> Result<Run> {
     let temp;
     let root = if let Some(root) = &options.tree {
         // A kept tree: made by the first run that names it.
-        if !root.join("file4k.txt").exists() {
+        if root.join("file4k.txt").exists() {
+            tree::generate_reads(root)?;
+        } else {
             std::fs::create_dir_all(root)?;
             generate(root)?;
         }

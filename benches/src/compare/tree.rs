@@ -1,5 +1,5 @@
-//! The data every filesystem server reads: a 4 KiB file, a 1 MiB file, a
-//! flat directory of 1,000 entries and a tree of 100,000 files, generated
+//! The data every filesystem server reads: a 4 KiB file, three 1 MiB files
+//! (short lines, prose lines, non-ASCII lines), a flat directory of 1,000 entries and a tree of 100,000 files, generated
 //! once per run in a temp directory. It writes nothing outside that
 //! directory.
 
@@ -30,11 +30,23 @@ pub const RUST_FILES: usize = TREE_FILES / RUST_EVERY;
 /// 100,000).
 pub const NEEDLE_FILES: usize = TREE_FILES.div_ceil(NEEDLE_EVERY);
 
-/// The 16-byte line every read file repeats.
-const LINE: &str = "0123456789abcde\n";
+/// The 16-byte line the 4 KiB and 1 MiB files repeat: a newline to escape
+/// every 16 bytes, the costliest ASCII shape for a JSON writer.
+pub const LINE: &str = "0123456789abcde\n";
+/// The 52-byte line of the prose-shaped 1 MiB file.
+pub const PROSE_LINE: &str = "The quick brown fox jumps over the lazy dog, 012345\n";
+/// The line of the non-ASCII 1 MiB file (62 bytes of UTF-8: accents, CJK,
+/// a dash, a check mark).
+pub const UTF8_LINE: &str = "Grüße aus Köln — naïve café, 東京と大阪 ✓ ½ ok\n";
+/// Lines in each of the two other 1 MiB files (the nearest whole number of
+/// lines to 1 MiB).
+pub const PROSE_LINES: usize = LARGE_FILE_BYTES.div_ceil(PROSE_LINE.len());
+/// Lines in the non-ASCII 1 MiB file.
+pub const UTF8_LINES: usize = LARGE_FILE_BYTES.div_ceil(UTF8_LINE.len());
 
-/// Write the data set under `root` (an empty directory).
-pub fn generate(root: &Path) -> Result<()> {
+/// Write the files `read_text_file` reads under `root` (cheap: written on
+/// every run, so a kept tree from an older run gains new ones).
+pub fn generate_reads(root: &Path) -> Result<()> {
     std::fs::write(
         root.join("file4k.txt"),
         LINE.repeat(SMALL_FILE_BYTES / LINE.len()),
@@ -43,6 +55,14 @@ pub fn generate(root: &Path) -> Result<()> {
         root.join("file1m.txt"),
         LINE.repeat(LARGE_FILE_BYTES / LINE.len()),
     )?;
+    std::fs::write(root.join("prose1m.txt"), PROSE_LINE.repeat(PROSE_LINES))?;
+    std::fs::write(root.join("utf8-1m.txt"), UTF8_LINE.repeat(UTF8_LINES))?;
+    Ok(())
+}
+
+/// Write the data set under `root` (an empty directory).
+pub fn generate(root: &Path) -> Result<()> {
+    generate_reads(root)?;
     let flat = root.join("flat");
     std::fs::create_dir(&flat)?;
     for index in 0..FLAT_ENTRIES {

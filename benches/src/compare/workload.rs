@@ -82,6 +82,22 @@ pub const WORKLOADS: &[Workload] = &[
         1,
     ),
     workload(
+        "read-1m-prose",
+        "read_text_file, 1 MiB of 52-byte lines",
+        "read 1 MiB prose",
+        Kind::Fs,
+        Family::Files,
+        1,
+    ),
+    workload(
+        "read-1m-utf8",
+        "read_text_file, 1 MiB of non-ASCII text",
+        "read 1 MiB UTF-8",
+        Kind::Fs,
+        Family::Files,
+        1,
+    ),
+    workload(
         "list",
         "list_directory, 1,000 entries",
         "list 1,000",
@@ -240,11 +256,12 @@ pub fn plan(workload: &Workload, tools: &Tools, data: &Data<'_>) -> Plan {
     let missing = |why: &str| Plan::Missing(why.to_string());
     match workload.id {
         "echo" => call("echo", json!({"text": "x"})),
-        "read-4k" | "read-1m" => {
-            let file = if workload.id == "read-4k" {
-                "file4k.txt"
-            } else {
-                "file1m.txt"
+        "read-4k" | "read-1m" | "read-1m-prose" | "read-1m-utf8" => {
+            let file = match workload.id {
+                "read-4k" => "file4k.txt",
+                "read-1m" => "file1m.txt",
+                "read-1m-prose" => "prose1m.txt",
+                _ => "utf8-1m.txt",
             };
             read.map_or_else(
                 || missing("no such tool"),
@@ -374,18 +391,18 @@ pub fn check(workload: &Workload, text: &str) -> Result<String, String> {
             ))
         }
     };
-    let line = "0123456789abcde\n";
+    let lines = |line: &str, count: usize| {
+        expect(
+            "bytes",
+            text.matches(line).count() * line.len(),
+            count * line.len(),
+        )
+    };
     match workload.id {
-        "read-4k" => expect(
-            "bytes",
-            text.matches(line).count() * line.len(),
-            tree::SMALL_FILE_BYTES,
-        ),
-        "read-1m" => expect(
-            "bytes",
-            text.matches(line).count() * line.len(),
-            tree::LARGE_FILE_BYTES,
-        ),
+        "read-4k" => lines(tree::LINE, tree::SMALL_FILE_BYTES / tree::LINE.len()),
+        "read-1m" => lines(tree::LINE, tree::LARGE_FILE_BYTES / tree::LINE.len()),
+        "read-1m-prose" => lines(tree::PROSE_LINE, tree::PROSE_LINES),
+        "read-1m-utf8" => lines(tree::UTF8_LINE, tree::UTF8_LINES),
         "list" => expect(
             "entries",
             numbers_after(text, "entry").len(),

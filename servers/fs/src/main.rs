@@ -192,5 +192,12 @@ fn main() -> ExitCode {
         Some(prefix) => Arc::new(Prefixed::new(Arc::new(server), prefix)),
         None => Arc::new(server),
     };
-    cli::block_on(cli::execute(command, &policy.http, toolbox))
+    let execute = cli::execute(command, &policy.http, toolbox);
+    // HTTP serves many clients at once: a worker per core. Anything else
+    // (stdio, `tools`, `call`) serves one, on one thread (tool bodies still
+    // run on the blocking pool).
+    match serving {
+        Serving::Http { .. } => cli::block_on(execute),
+        Serving::Local => cli::block_on_current_thread(execute),
+    }
 }

@@ -11,8 +11,9 @@ use std::{
     fmt::Write as _,
     io::Write,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicU64, Ordering},
+        mpsc,
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -20,11 +21,46 @@ use std::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+/// How long the end of serving waits for queued audit lines to reach the
+/// sink: far more than writing a few lines takes, short enough that a stuck
+/// sink (a full pipe nobody reads) cannot hold the exit.
+const AUDIT_DRAIN_WAIT: Duration = Duration::from_secs(2);
+
+/// Records queued for the writer thread before a call waits for room: a
+/// sink that stalls (a full stderr pipe nobody reads) then slows calls, as
+/// a synchronous write would, instead of growing the queue without bound.
+const AUDIT_QUEUE_RECORDS: usize = 1024;
+
 /// Where audit lines go.
+///
+/// Lines are built and written on their own thread (`moat-audit`): a call
+/// only queues its record, so the digest, the JSON and a slow or blocked
+/// sink never hold a runtime worker. Lines queued together are written with
+/// one write and one flush.
 pub struct Audit {
-    out: Mutex<Box<dyn Write + Send>>,
+    sink: Sink,
     /// Also log the raw arguments (operator opt-in).
     pub include_arguments: bool,
+}
+
+/// How records reach the sink.
+enum Sink {
+    /// The writer thread's queue.
+    Queue(mpsc::SyncSender<Job>),
+    /// The writer thread could not be started: written by the caller.
+    Inline(Output),
+}
+
+/// The sink itself, shared with the writer thread so that a thread that
+/// cannot start leaves it to the caller.
+type Output = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// What the writer thread is asked to do.
+enum Job {
+    /// Write this record.
+    Record(Box<Owned>),
+    /// Answer once everything queued before is written.
+    Drain(mpsc::SyncSender<()>),
 }
 
 impl std::fmt::Debug for Audit {
@@ -56,40 +92,135 @@ pub struct CallRecord<'a> {
     pub bytes: usize,
 }
 
+/// A [`CallRecord`] owned, with its time, on its way to the writer thread.
+struct Owned {
+    timestamp_ms: u128,
+    client: String,
+    session: String,
+    transport: &'static str,
+    tool: String,
+    arguments: Value,
+    duration: Duration,
+    outcome: &'static str,
+    bytes: usize,
+}
+
+impl Owned {
+    /// The audit line (without its newline).
+    fn line(&self, include_arguments: bool) -> Value {
+        let mut line = json!({
+            "ts_ms": self.timestamp_ms,
+            "client": self.client,
+            "session": self.session,
+            "transport": self.transport,
+            "tool": self.tool,
+            "args_sha256": arguments_digest(&self.arguments),
+            "duration_ms": self.duration.as_secs_f64() * 1000.0,
+            "outcome": self.outcome,
+            "bytes": self.bytes,
+        });
+        if include_arguments {
+            line["arguments"] = self.arguments.clone();
+        }
+        line
+    }
+}
+
 impl Audit {
-    /// An audit log writing to `out`.
+    /// An audit log writing to `out`, from its own thread.
     pub fn new(out: Box<dyn Write + Send>, include_arguments: bool) -> Self {
+        let out: Output = Arc::new(Mutex::new(out));
+        let (queue, jobs) = mpsc::sync_channel(AUDIT_QUEUE_RECORDS);
+        let thread_out = out.clone();
+        let started = std::thread::Builder::new()
+            .name("moat-audit".into())
+            .spawn(move || write_lines(&thread_out, &jobs, include_arguments));
+        let sink = match started {
+            Ok(_) => Sink::Queue(queue),
+            Err(error) => {
+                tracing::warn!(%error, "cannot start the audit thread; writing audit lines inline");
+                Sink::Inline(out)
+            }
+        };
         Self {
-            out: Mutex::new(out),
+            sink,
             include_arguments,
         }
     }
 
-    /// Write one JSON line for `record`. A failing sink is reported once per
-    /// call on the tracing log and never fails the call.
+    /// Queue one line for `record`. A failing sink is reported on the
+    /// tracing log and never fails the call.
     pub fn record(&self, record: &CallRecord<'_>) {
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis());
-        let mut line = json!({
-            "ts_ms": timestamp,
-            "client": record.client,
-            "session": record.session,
-            "transport": record.transport,
-            "tool": record.tool,
-            "args_sha256": arguments_digest(record.arguments),
-            "duration_ms": record.duration.as_secs_f64() * 1000.0,
-            "outcome": record.outcome,
-            "bytes": record.bytes,
-        });
-        if self.include_arguments {
-            line["arguments"] = record.arguments.clone();
+        let owned = Owned {
+            timestamp_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis()),
+            client: record.client.clone(),
+            session: record.session.clone(),
+            transport: record.transport,
+            tool: record.tool.to_string(),
+            arguments: record.arguments.clone(),
+            duration: record.duration,
+            outcome: record.outcome,
+            bytes: record.bytes,
+        };
+        match &self.sink {
+            Sink::Queue(queue) => {
+                if queue.send(Job::Record(Box::new(owned))).is_err() {
+                    tracing::warn!("the audit thread is gone; an audit line was lost");
+                }
+            }
+            Sink::Inline(out) => {
+                let Ok(mut out) = out.lock() else {
+                    return;
+                };
+                let line = owned.line(self.include_arguments);
+                if let Err(error) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+                    tracing::warn!(%error, "cannot write the audit log");
+                }
+            }
         }
-        let Ok(mut out) = self.out.lock() else {
+    }
+
+    /// Wait (at most [`AUDIT_DRAIN_WAIT`]) until every line queued so far
+    /// is written: the end of serving calls it so the last calls' lines
+    /// are not lost when the process exits.
+    pub fn drain(&self) {
+        let Sink::Queue(queue) = &self.sink else {
             return;
         };
-        if let Err(error) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        let (done, drained) = mpsc::sync_channel(1);
+        if queue.send(Job::Drain(done)).is_ok() && drained.recv_timeout(AUDIT_DRAIN_WAIT).is_err() {
+            tracing::warn!("audit lines still queued at exit");
+        }
+    }
+}
+
+/// The writer thread: until every [`Audit`] handle is gone.
+fn write_lines(out: &Output, jobs: &mpsc::Receiver<Job>, include_arguments: bool) {
+    let mut buffer = Vec::new();
+    let mut drained = Vec::new();
+    while let Ok(first) = jobs.recv() {
+        let mut job = Some(first);
+        while let Some(next) = job {
+            match next {
+                Job::Record(record) => {
+                    // Writing to a Vec cannot fail.
+                    let _ = writeln!(buffer, "{}", record.line(include_arguments));
+                }
+                Job::Drain(done) => drained.push(done),
+            }
+            job = jobs.try_recv().ok();
+        }
+        if !buffer.is_empty()
+            && let Ok(mut out) = out.lock()
+            && let Err(error) = out.write_all(&buffer).and_then(|()| out.flush())
+        {
             tracing::warn!(%error, "cannot write the audit log");
+        }
+        buffer.clear();
+        for done in drained.drain(..) {
+            let _ = done.send(());
         }
     }
 }
@@ -158,7 +289,13 @@ impl Metrics {
         let Ok(mut tools) = self.tools.lock() else {
             return;
         };
-        let stats = tools.entry(tool.to_string()).or_default();
+        // The key is allocated once per tool, not once per call.
+        if !tools.contains_key(tool) {
+            tools.insert(tool.to_string(), ToolStats::default());
+        }
+        let Some(stats) = tools.get_mut(tool) else {
+            return;
+        };
         *stats.outcomes.entry(outcome).or_default() += 1;
         let seconds = duration.as_secs_f64();
         for (bucket, bound) in stats.buckets.iter_mut().zip(LATENCY_BUCKETS) {
@@ -233,6 +370,57 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sink that collects what the writer thread writes.
+    #[derive(Clone, Default)]
+    struct Collected(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Collected {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Records queued off the call path reach the sink, one JSON line each
+    /// and in call order, by the time `drain` returns.
+    #[test]
+    fn queued_records_are_written_in_order_by_drain() {
+        let sink = Collected::default();
+        let audit = Audit::new(Box::new(sink.clone()), false);
+        let arguments = json!({"path": "a.txt"});
+        for tool in ["first", "second", "third"] {
+            audit.record(&CallRecord {
+                client: "c".into(),
+                session: "stdio".into(),
+                transport: "stdio",
+                tool,
+                arguments: &arguments,
+                duration: Duration::from_millis(1),
+                outcome: "ok",
+                bytes: 3,
+            });
+        }
+        audit.drain();
+        let written = sink.0.lock().map(|bytes| bytes.clone()).unwrap_or_default();
+        let lines: Vec<Value> = String::from_utf8_lossy(&written)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        let tools: Vec<&str> = lines
+            .iter()
+            .filter_map(|line| line["tool"].as_str())
+            .collect();
+        assert_eq!(tools, ["first", "second", "third"]);
+        assert_eq!(lines[0]["args_sha256"], arguments_digest(&arguments));
+        assert!(lines[0].get("arguments").is_none(), "{}", lines[0]);
+    }
 
     /// Key order does not change the digest; values do.
     #[test]

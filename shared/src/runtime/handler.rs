@@ -422,23 +422,48 @@ fn result_bytes(result: &CallToolResult) -> usize {
 
 /// The length of `value` as compact JSON, counted without building the
 /// string: a 1 MiB `structuredContent` would otherwise be copied into a
-/// fresh, repeatedly regrown string on every audited call.
+/// fresh, repeatedly regrown string on every audited call. Strings are
+/// measured by counting the bytes JSON escapes (a compare-and-count loop
+/// the compiler vectorises), not by running serde_json's escaper, which
+/// costs about as much as writing the answer.
 fn serialized_len(value: &serde_json::Value) -> usize {
-    /// An `io::Write` that only counts.
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
-            Ok(bytes.len())
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        // serde_json prints a number as its `Display` form.
+        Value::Number(number) => number.to_string().len(),
+        Value::String(text) => string_len(text),
+        Value::Array(items) => {
+            2 + items.len().saturating_sub(1) + items.iter().map(serialized_len).sum::<usize>()
         }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+        Value::Object(map) => {
+            2 + map.len().saturating_sub(1)
+                + map
+                    .iter()
+                    .map(|(key, value)| string_len(key) + 1 + serialized_len(value))
+                    .sum::<usize>()
         }
     }
-    let mut counter = Counter(0);
-    // Serialising a `Value` to a writer that never fails cannot fail.
-    let _ = serde_json::to_writer(&mut counter, value);
-    counter.0
+}
+
+/// The length of `text` as a JSON string, quotes included, escaped as
+/// serde_json escapes: `\"`, `\\` and the control characters with a
+/// short form take two bytes, other control characters six (`\u00XX`).
+fn string_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let escaped = bytes
+        .iter()
+        .filter(|byte| **byte < 0x20 || **byte == b'"' || **byte == b'\\')
+        .count();
+    if escaped == 0 {
+        return bytes.len() + 2;
+    }
+    let short = bytes
+        .iter()
+        .filter(|byte| matches!(**byte, b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c))
+        .count();
+    bytes.len() + 2 + short + (escaped - short) * 5
 }
 
 /// The error for a URI this server does not offer, with the URI in `data`
@@ -655,7 +680,8 @@ mod tests {
         let values = [
             serde_json::json!(null),
             serde_json::json!({
-                "content": "line \"one\"\n\ttab \\ back\u{1}slash é ✓\n",
+                "content": "line \"one\"\n\ttab \\ back\u{1}slash é ✓\u{8}\u{c}\u{7f}\r\n",
+                "ke\"y\u{1f}": [true, false, null, 1e300, 0.1, u64::MAX, -0.0],
                 "startLine": 1,
                 "endLine": null,
                 "truncated": false,

@@ -457,6 +457,9 @@ where
     {
         tracing::warn!("connections still open after shutdown; leaving anyway");
     }
+    if let Some(audit) = &state.audit {
+        audit.drain();
+    }
     Ok(())
 }
 

@@ -127,6 +127,9 @@ where
     state.begin_shutdown();
     let _ = tokio::time::timeout(STDIO_EXIT_GRACE, state.wait_idle()).await;
     state.shutdown.cancel();
+    if let Some(audit) = &state.audit {
+        audit.drain();
+    }
     Ok(())
 }
 
