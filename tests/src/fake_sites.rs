@@ -815,3 +815,16 @@ pub fn other_router() -> impl Fn(&Hit) -> Reply + Send + Sync + 'static {
         ),
     }
 }
+
+/// A site whose robots.txt allows everything and whose every other path
+/// answers `html` (a page with one main text, for interop clients).
+pub async fn one_page_site(html: &'static str) -> FakeServer {
+    FakeServer::start(move |hit: &Hit| {
+        if hit.target == "/robots.txt" {
+            Reply::ok("text/plain", "User-agent: *\nAllow: /\n")
+        } else {
+            Reply::ok("text/html; charset=utf-8", html)
+        }
+    })
+    .await
+}

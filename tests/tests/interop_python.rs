@@ -8,7 +8,7 @@
 
 use moat_tests::{
     HttpServer, binary,
-    fake_sites::{FakeServer, Reply},
+    fake_sites::{FakeProxy, FakeServer, one_page_site, searxng_router},
     fixture::Tree,
     python::run_script,
 };
@@ -66,18 +66,11 @@ async fn check_fs(mode: &str) {
 /// Run the client against moat-scrape over `mode`: scrape one page of a
 /// loopback site that the command line opens.
 async fn check_scrape(mode: &str) {
-    let site = FakeServer::start(|hit| {
-        if hit.target == "/robots.txt" {
-            Reply::ok("text/plain", "User-agent: *\nAllow: /\n")
-        } else {
-            Reply::ok(
-                "text/html; charset=utf-8",
-                "<html><head><title>Interop page</title></head><body><main>\
+    let site = one_page_site(
+        "<html><head><title>Interop page</title></head><body><main>\
                  <h1>Moat interop</h1><p>The drawbridge is down for Python.</p>\
                  </main></body></html>",
-            )
-        }
-    })
+    )
     .await;
     let server_args = vec!["--allow-private".to_string(), site.authority()];
     let server = (mode != "stdio").then(|| {
@@ -130,4 +123,64 @@ async fn python_sdk_scrapes_over_streamable_http() {
 #[tokio::test(flavor = "multi_thread")]
 async fn python_sdk_scrapes_over_legacy_sse() {
     check_scrape("sse").await;
+}
+
+/// The Python SDK drives moat-scrape behind an upstream proxy over `mode`:
+/// a scrape and a search (a SearXNG fake as the provider) both succeed,
+/// and both left through the proxy, asked for the checked addresses.
+async fn check_scrape_through_proxy(mode: &str) {
+    let site = one_page_site(
+        "<html><head><title>Proxy page</title></head><body><main>\
+                 <h1>Behind the proxy</h1><p>The drawbridge is down behind the proxy.</p>\
+                 </main></body></html>",
+    )
+    .await;
+    let provider = FakeServer::start(searxng_router()).await;
+    let proxy = FakeProxy::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("scrape.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[url]\nallow_private = [\"{}\"]\n\n[scrape]\nupstream_proxy = \"{}\"\n\n\
+             [scrape.search]\nprovider = \"searxng\"\nsearxng_url = \"{}\"\n",
+            site.authority(),
+            proxy.url(),
+            provider.base()
+        ),
+    )
+    .expect("write policy");
+    let policy = policy.display().to_string();
+    let server_args = vec!["--policy".to_string(), policy.clone()];
+    let server = (mode != "stdio")
+        .then(|| HttpServer::start("moat-scrape", &["--policy", &policy], &[]).expect("start"));
+    let target = target("moat-scrape", server.as_ref(), mode);
+    let arguments = json!({ "url": format!("{}/page", site.base()), "render": "http" });
+    let report = run_client(mode, &target, "scrape", &arguments, &server_args).await;
+    check(&report, mode, "moat-scrape", "scrape");
+    let text = report["text"].as_str().unwrap_or_default();
+    assert!(text.contains("down behind the proxy"), "{mode}: {report}");
+    let arguments = json!({ "query": "moats", "limit": 2 });
+    let report = run_client(mode, &target, "search", &arguments, &server_args).await;
+    check(&report, mode, "moat-scrape", "search");
+    let hits = proxy.hits();
+    for authority in [site.authority(), provider.authority()] {
+        assert!(
+            hits.iter().any(|hit| hit.target.contains(&authority)),
+            "{mode}: {authority} was not reached through the proxy: {hits:?}"
+        );
+    }
+}
+
+/// The Python SDK, moat-scrape behind an upstream proxy, over stdio.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_scrapes_and_searches_through_a_proxy_over_stdio() {
+    check_scrape_through_proxy("stdio").await;
+}
+
+/// The Python SDK, moat-scrape behind an upstream proxy, over Streamable
+/// HTTP.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_sdk_scrapes_and_searches_through_a_proxy_over_streamable_http() {
+    check_scrape_through_proxy("http").await;
 }

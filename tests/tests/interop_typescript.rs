@@ -8,12 +8,7 @@
 
 use std::{path::PathBuf, process::Command, sync::OnceLock};
 
-use moat_tests::{
-    HttpServer,
-    fake_sites::{FakeServer, Reply},
-    fixture::Tree,
-    workspace_root,
-};
+use moat_tests::{HttpServer, fake_sites::one_page_site, fixture::Tree, workspace_root};
 use serde_json::{Value, json};
 
 /// The folder holding node_modules with Node 22 and the SDK, made once.
@@ -77,18 +72,11 @@ async fn typescript_sdk_reads_a_file_from_moat_fs() {
 /// scrapes a page on a loopback site the command line opens.
 #[tokio::test(flavor = "multi_thread")]
 async fn typescript_sdk_scrapes_a_page_through_moat_scrape() {
-    let site = FakeServer::start(|hit| {
-        if hit.target == "/robots.txt" {
-            Reply::ok("text/plain", "User-agent: *\nAllow: /\n")
-        } else {
-            Reply::ok(
-                "text/html; charset=utf-8",
-                "<html><head><title>Interop page</title></head><body><main>\
+    let site = one_page_site(
+        "<html><head><title>Interop page</title></head><body><main>\
                  <h1>Moat interop</h1><p>The drawbridge is down for TypeScript.</p>\
                  </main></body></html>",
-            )
-        }
-    })
+    )
     .await;
     let server = HttpServer::start("moat-scrape", &["--allow-private", &site.authority()], &[])
         .expect("start");

@@ -13,10 +13,7 @@
 //! - act on anything but a confirmation, unless the rule lets it;
 //! - change anything itself: it only asks.
 
-use moat_shared::{
-    CallContext, ToolError, ToolOutput, policy::ConfirmRule, runtime::confirm::Answer,
-};
-use serde_json::json;
+use moat_shared::{CallContext, ToolError, policy::ConfirmRule, runtime::confirm::Answer};
 
 use crate::FsServer;
 
@@ -32,8 +29,10 @@ pub enum Step {
 }
 
 /// Ask before the step `what` (e.g. "delete file a.txt (12 bytes)").
-/// `Ok(None)`: go ahead. `Ok(Some(output))`: the user said no; return
-/// `output` as the result. `Err`: refused or unanswered.
+/// `Ok(None)`: go ahead. `Ok(Some(line))`: the user said no; the tool
+/// returns `line` as its result, in its own output shape with nothing
+/// done (its outputSchema holds for every success). `Err`: refused or
+/// unanswered.
 ///
 /// # Errors
 /// The client cannot be asked and the rule is `refuse`, or no answer came.
@@ -42,7 +41,7 @@ pub fn before(
     context: &CallContext,
     step: Step,
     what: &str,
-) -> Result<Option<ToolOutput>, ToolError> {
+) -> Result<Option<String>, ToolError> {
     let rule = match step {
         Step::Delete => server.policy.confirm.delete,
         Step::Overwrite => server.policy.confirm.overwrite,
@@ -64,13 +63,7 @@ pub fn before(
     let question = format!("{} There is no undo.", capitalised(&format!("{what}?")));
     match confirmer.ask_blocking(&question, context.deadline) {
         Answer::Yes => Ok(None),
-        answer @ (Answer::Declined | Answer::Cancelled) => {
-            let line = answer.not_done(what);
-            Ok(Some(ToolOutput::with_structured(
-                line.clone(),
-                json!({ "content": line, "confirmed": false }),
-            )))
-        }
+        answer @ (Answer::Declined | Answer::Cancelled) => Ok(Some(answer.not_done(what))),
         answer @ Answer::NoAnswer(_) => Err(ToolError::failed(answer.not_done(what))),
     }
 }

@@ -167,7 +167,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         Step::Delete,
         &describe(&confirm::full_path(&target), &metadata, args.recursive),
     )? {
-        return Ok(not_done);
+        return Ok(Output::reply(not_done, 0, false));
     }
     if !metadata.is_dir() {
         parent_dir

@@ -142,7 +142,16 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             if replacements == 1 { "" } else { "s" }
         );
         if let Some(not_done) = crate::confirm::before(server, context, Step::Edit, &what)? {
-            return Ok(not_done);
+            return Ok(structured(
+                not_done.clone(),
+                &Output {
+                    content: not_done,
+                    diff: String::new(),
+                    applied: false,
+                    replacements: 0,
+                    truncated: false,
+                },
+            ));
         }
         atomic_write(&target, modified.as_bytes())?;
     }

@@ -112,7 +112,17 @@ fn confirm_replace(
         existing.len(),
         args.content.len()
     );
-    crate::confirm::before(server, context, Step::Overwrite, &what)
+    let not_done = crate::confirm::before(server, context, Step::Overwrite, &what)?;
+    Ok(not_done.map(|line| {
+        structured(
+            line.clone(),
+            &Output {
+                content: line,
+                bytes: 0,
+                size: existing.len(),
+            },
+        )
+    }))
 }
 
 /// When the target is a symlink (inside the root), write to what it points
