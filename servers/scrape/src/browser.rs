@@ -159,10 +159,6 @@ pub struct BrowserSettings {
     pub idle: Duration,
 }
 
-/// The egress proxy's default address: loopback, a random port.
-pub const DEFAULT_EGRESS_LISTEN: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
-
 /// What a rendered page gave us.
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {

@@ -57,6 +57,10 @@ pub const PROXY_USER: &str = "moat";
 /// The realm of the proxy's 407 challenge.
 const PROXY_REALM: &str = "moat-scrape egress";
 
+/// The egress proxy's default address: loopback, a random port.
+pub const DEFAULT_EGRESS_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
 /// A running egress proxy. Dropping it stops the listener.
 pub struct EgressProxy {
     address: SocketAddr,
@@ -113,7 +117,7 @@ impl LazyEgress {
                     policy.clone(),
                     outbound.clone(),
                     connect_timeout,
-                    crate::browser::DEFAULT_EGRESS_LISTEN,
+                    DEFAULT_EGRESS_LISTEN,
                     true,
                 )
                 .await

@@ -12,8 +12,9 @@ use moat_shared::{
 use rmcp::model::{JsonObject, Tool};
 
 use crate::{
-    browser::{BrowserPool, BrowserSettings, DEFAULT_CHROME, DEFAULT_EGRESS_LISTEN},
+    browser::{BrowserPool, BrowserSettings, DEFAULT_CHROME},
     cache::PageCache,
+    egress::DEFAULT_EGRESS_LISTEN,
     engine::Engine,
     error::ScrapeError,
     fetcher::{FetchLimits, Fetcher},

@@ -34,6 +34,7 @@
 pub mod accounting;
 pub mod auth;
 pub mod bounds;
+pub mod call_context;
 pub mod confirm;
 pub mod handler;
 pub mod http;

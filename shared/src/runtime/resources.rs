@@ -18,7 +18,7 @@ use rmcp::{
     service::Peer,
 };
 
-use crate::{error::ToolError, runtime::toolbox::CallContext};
+use crate::{error::ToolError, runtime::call_context::CallContext};
 
 /// Most subscriptions one session may hold: each costs a file watch (a
 /// kernel resource with a per-user limit, 8192 inotify watches by default
