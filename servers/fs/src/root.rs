@@ -472,6 +472,39 @@ impl Target<'_> {
     pub fn open_regular(&self) -> Result<(cap_std::fs::File, cap_std::fs::Metadata), FsError> {
         open_regular_in(&self.root.dir, &self.rel, &self.shown)
     }
+
+    /// The whole content of a regular file of at most `limit` bytes, read
+    /// in one go (`what` names the limit in the refusal, `hint` ends it):
+    /// refused before reading when it is larger, and after when it grew
+    /// past the limit while being read, so a caller never works on a cut
+    /// copy.
+    ///
+    /// # Errors
+    /// As [`Target::open_regular`]; the file is over the limit; a read
+    /// failure.
+    pub fn read_capped(&self, limit: u64, what: &str, hint: &str) -> Result<Vec<u8>, FsError> {
+        use std::io::Read as _;
+        let (file, metadata) = self.open_regular()?;
+        if metadata.len() > limit {
+            return Err(FsError::Refused(format!(
+                "{} is {} bytes, over the {limit}-byte {what} limit{hint}",
+                self.shown,
+                metadata.len()
+            )));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+        // `take`: the file may have grown since the size check.
+        file.take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|error| FsError::io(&self.shown, error))?;
+        if bytes.len() as u64 > limit {
+            return Err(FsError::Refused(format!(
+                "{} grew past the {limit}-byte {what} limit while being read",
+                self.shown
+            )));
+        }
+        Ok(bytes)
+    }
 }
 
 /// Open `path` (relative to `dir`) for reading if it is a regular file.

@@ -5,7 +5,8 @@
 //! one place with one error shape.
 //!
 //! A tool file declares its tool with [`tool!`](crate::tool) (name, title,
-//! argument and output types, annotations, description, body) and a
+//! annotations, output struct; arguments, description and body by
+//! convention) and a
 //! server's tool table is a list of [`ToolEntry`] values, one line per tool
 //! (`ToolEntry::blocking::<WriteFile>()`).
 //!
@@ -153,30 +154,80 @@ impl<S: Send + Sync + 'static> ToolEntry<S> {
     }
 }
 
-/// Declares a tool: its type, and its [`Tool`] and [`BlockingTool`] or
-/// [`AsyncTool`] impls, from one short block, so a tool file holds only its
-/// arguments, output, description and `run`.
+/// Declares a tool from one short block: its type, its [`Tool`] and
+/// [`BlockingTool`] or [`AsyncTool`] impls, and its `Output` struct, so a
+/// tool file holds only its `Args`, `DESCRIPTION`, this block and `run`.
 ///
 /// ```ignore
 /// moat_shared::tool! {
 ///     /// The `create_directory` tool.
-///     pub CreateDirectory: Tool<FsServer> = "create_directory", "Create directory";
-///     (Args) -> Structured, super::writes(false, true), DESCRIPTION;
-///     blocking |server, args, context| run(server, &args, context)
+///     pub CreateDirectory: BlockingTool<FsServer> = "create_directory", "Create directory", super::writes(false, true) {
+///         /// What happened, as in the text.
+///         pub content: String,
+///         /// False when the directory already existed.
+///         pub created: bool,
+///     }
 /// }
 /// ```
 ///
-/// The line after the name gives the argument and output types, the
-/// annotations and the description; the last line says how the body runs
-/// (`blocking`: on the blocking pool, with `server: &S`, `args: Args`,
-/// `context: &CallContext`; `async`: spawned, with `server: Arc<S>`,
-/// `args: Args`, `context: CallContext`, and may `.await`).
+/// The one line (longer than rustfmt's width when it must: it stays one
+/// line, so the block reads as a header) gives the type, how its body runs, the state it runs against,
+/// the MCP name, the title and the annotations (a function call); the
+/// braces hold the fields of `Output`, the `structuredContent`, which gets
+/// `Debug`, `Serialize`, `JsonSchema` and the doc "`structuredContent` of
+/// `name`." (its schema's description); inner attributes at the top of the
+/// braces (`#![serde(rename_all = "camelCase")]`) go on the struct.
+///
+/// By convention the calling module holds `Args` (the arguments),
+/// `DESCRIPTION` and `run`: a `BlockingTool` (run on the blocking pool)
+/// calls `run(server: &S, args: &Args, context: &CallContext)`, an
+/// `AsyncTool` (spawned, may `.await`) calls
+/// `run(server: &S, args: Args, context: &CallContext).await`; `run`
+/// returns `Result<ToolOutput, E>` with `E: Into<ToolError>`.
+///
+/// What differs from the convention follows the annotations: `args: T`
+/// (another argument type); `output: T` (an output declared elsewhere,
+/// such as [`Unstructured`]: then `;` ends the line instead of the braces)
+/// and after it `description: "..."` (another description). A last
+/// `|server, args, context| expression` replaces the call of `run`.
 #[macro_export]
 macro_rules! tool {
+    // The output's fields in the block.
     (
         $(#[$meta:meta])*
-        $vis:vis $name:ident: Tool<$state:ty> = $mcp_name:literal, $title:literal;
-        ($args:ty) -> $output:ty, $annotations:expr, $description:expr;
+        $vis:vis $name:ident: $kind:ident<$state:ty> = $mcp_name:literal, $title:literal,
+            $($annotations:ident)::+ ($($annotation_args:tt)*) $(, args: $args:ty)? {
+            $(#![$output_meta:meta])*
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $field_type:ty),* $(,)?
+        }
+        $($body:tt)*
+    ) => {
+        #[doc = concat!("`structuredContent` of `", $mcp_name, "`.")]
+        #[derive(Debug, ::serde::Serialize, ::schemars::JsonSchema)]
+        $(#[$output_meta])*
+        pub struct Output {
+            $($(#[$field_meta])* $field_vis $field: $field_type,)*
+        }
+
+        $crate::tool!(@tool $(#[$meta])* $vis $name: $kind<$state> = $mcp_name, $title,
+            $($annotations)::+($($annotation_args)*), [$($args)?], [Output], []; $($body)*);
+    };
+    // The output declared elsewhere.
+    (
+        $(#[$meta:meta])*
+        $vis:vis $name:ident: $kind:ident<$state:ty> = $mcp_name:literal, $title:literal,
+            $($annotations:ident)::+ ($($annotation_args:tt)*) $(, args: $args:ty)?,
+            output: $output:ty $(, description: $description:literal)?;
+        $($body:tt)*
+    ) => {
+        $crate::tool!(@tool $(#[$meta])* $vis $name: $kind<$state> = $mcp_name, $title,
+            $($annotations)::+($($annotation_args)*), [$($args)?], [$output],
+            [$($description)?]; $($body)*);
+    };
+    (@tool
+        $(#[$meta:meta])*
+        $vis:vis $name:ident: $kind:ident<$state:ty> = $mcp_name:literal, $title:literal,
+            $annotations:expr, [$($args:tt)?], [$output:tt], [$($description:tt)?];
         $($body:tt)*
     ) => {
         $(#[$meta])*
@@ -185,8 +236,8 @@ macro_rules! tool {
         impl $crate::runtime::tool::Tool<$state> for $name {
             const NAME: &'static str = $mcp_name;
             const TITLE: &'static str = $title;
-            const DESCRIPTION: &'static str = $description;
-            type Args = $args;
+            const DESCRIPTION: &'static str = $crate::tool!(@or [$($description)?] DESCRIPTION);
+            type Args = $crate::tool!(@or [$($args)?] Args);
             type Output = $output;
 
             fn annotations() -> $crate::runtime::tool::ToolAnnotations {
@@ -194,29 +245,39 @@ macro_rules! tool {
             }
         }
 
-        $crate::tool!(@body $name, $state, $args; $($body)*);
+        $crate::tool!(@body $kind $name, $state; $($body)*);
     };
-    (@body $name:ident, $state:ty, $args:ty;
-        blocking |$server:ident, $arguments:ident, $context:ident| $run:expr) => {
+    (@or [] $default:tt) => { $default };
+    (@or [$given:tt] $default:tt) => { $given };
+    (@body BlockingTool $name:ident, $state:ty;) => {
+        $crate::tool!(@body BlockingTool $name, $state;
+            |server, args, context| run(server, &args, context));
+    };
+    (@body BlockingTool $name:ident, $state:ty;
+        |$server:ident, $arguments:ident, $context:ident| $run:expr) => {
         impl $crate::runtime::tool::BlockingTool<$state> for $name {
             fn run(
                 $server: &$state,
-                $arguments: $args,
+                $arguments: <Self as $crate::runtime::tool::Tool<$state>>::Args,
                 $context: &$crate::CallContext,
             ) -> Result<$crate::ToolOutput, $crate::ToolError> {
-                $run
+                ($run).map_err(::core::convert::Into::into)
             }
         }
     };
-    (@body $name:ident, $state:ty, $args:ty;
-        async |$server:ident, $arguments:ident, $context:ident| $run:expr) => {
+    (@body AsyncTool $name:ident, $state:ty;) => {
+        $crate::tool!(@body AsyncTool $name, $state;
+            |server, args, context| run(&server, args, &context).await);
+    };
+    (@body AsyncTool $name:ident, $state:ty;
+        |$server:ident, $arguments:ident, $context:ident| $run:expr) => {
         impl $crate::runtime::tool::AsyncTool<$state> for $name {
             async fn run(
                 $server: ::std::sync::Arc<$state>,
-                $arguments: $args,
+                $arguments: <Self as $crate::runtime::tool::Tool<$state>>::Args,
                 $context: $crate::CallContext,
             ) -> Result<$crate::ToolOutput, $crate::ToolError> {
-                $run
+                ($run).map_err(::core::convert::Into::into)
             }
         }
     };

@@ -22,7 +22,7 @@ use std::{
 use cap_std::fs::{Dir, OpenOptions};
 use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::walk::Kind;
@@ -54,26 +54,20 @@ is partial.";
 
 moat_shared::tool! {
     /// The `copy_file` tool.
-    pub CopyFile: Tool<FsServer> = "copy_file", "Copy file";
-    (Args) -> Output, super::writes(false, false), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `copy_file`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// What happened, as in the text.
-    pub content: String,
-    /// Files copied.
-    pub files: usize,
-    /// Directories created.
-    pub directories: usize,
-    /// Bytes copied.
-    pub bytes: u64,
-    /// Symlinks and special files skipped.
-    pub skipped: usize,
-    /// False when the copy stopped early (the destination holds part).
-    pub complete: bool,
+    pub CopyFile: BlockingTool<FsServer> = "copy_file", "Copy file", super::writes(false, false) {
+        /// What happened, as in the text.
+        pub content: String,
+        /// Files copied.
+        pub files: usize,
+        /// Directories created.
+        pub directories: usize,
+        /// Bytes copied.
+        pub bytes: u64,
+        /// Symlinks and special files skipped.
+        pub skipped: usize,
+        /// False when the copy stopped early (the destination holds part).
+        pub complete: bool,
+    }
 }
 
 /// A reader that fails past the deadline or on cancellation.

@@ -6,9 +6,9 @@
 //!   every component through the root's handle);
 //! - report success when the path exists as something else.
 
-use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::{FsServer, error::FsError};
 
@@ -25,22 +25,16 @@ quietly if it already exists. Use it before write_file when the folder is new.";
 
 moat_shared::tool! {
     /// The `create_directory` tool.
-    pub CreateDirectory: Tool<FsServer> = "create_directory", "Create directory";
-    (Args) -> Output, super::writes(false, true), DESCRIPTION;
-    blocking |server, args, _context| run(server, &args)
-}
-
-/// `structuredContent` of `create_directory`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// What happened, as in the text.
-    pub content: String,
-    /// False when the directory already existed.
-    pub created: bool,
+    pub CreateDirectory: BlockingTool<FsServer> = "create_directory", "Create directory", super::writes(false, true) {
+        /// What happened, as in the text.
+        pub content: String,
+        /// False when the directory already existed.
+        pub created: bool,
+    }
 }
 
 /// Run the tool.
-pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args, _: &CallContext) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     target.writable()?;
     let dir = &target.root.dir;

@@ -17,7 +17,7 @@ use cap_fs_ext::DirExt;
 use cap_std::fs::Dir;
 use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::{
     FsServer,
@@ -44,20 +44,14 @@ again to delete the rest.";
 
 moat_shared::tool! {
     /// The `delete_file` tool.
-    pub DeleteFile: Tool<FsServer> = "delete_file", "Delete file";
-    (Args) -> Output, super::writes(true, true), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `delete_file`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// What happened, as in the text.
-    pub content: String,
-    /// Entries deleted.
-    pub deleted: usize,
-    /// False when a recursive delete stopped early (the rest is there).
-    pub complete: bool,
+    pub DeleteFile: BlockingTool<FsServer> = "delete_file", "Delete file", super::writes(true, true) {
+        /// What happened, as in the text.
+        pub content: String,
+        /// Entries deleted.
+        pub deleted: usize,
+        /// False when a recursive delete stopped early (the rest is there).
+        pub complete: bool,
+    }
 }
 
 impl Output {

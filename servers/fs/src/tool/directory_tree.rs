@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
@@ -48,24 +48,18 @@ const ENTRY_OVERHEAD: usize = 48;
 
 moat_shared::tool! {
     /// The `directory_tree` tool.
-    pub DirectoryTree: Tool<FsServer> = "directory_tree", "Directory tree";
-    (Args) -> Output, super::read_only(), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `directory_tree`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// The tree as JSON text, and the continuation line when cut.
-    pub content: String,
-    /// The top level's entries: `{name, type, children}` (children only
-    /// on directories).
-    pub tree: Vec<serde_json::Map<String, Value>>,
-    /// Entries in the tree.
-    pub entries: usize,
-    /// Whether it was cut, how to continue, and why.
-    #[serde(flatten)]
-    pub ending: Ending,
+    pub DirectoryTree: BlockingTool<FsServer> = "directory_tree", "Directory tree", super::read_only() {
+        /// The tree as JSON text, and the continuation line when cut.
+        pub content: String,
+        /// The top level's entries: `{name, type, children}` (children only
+        /// on directories).
+        pub tree: Vec<serde_json::Map<String, Value>>,
+        /// Entries in the tree.
+        pub entries: usize,
+        /// Whether it was cut, how to continue, and why.
+        #[serde(flatten)]
+        pub ending: Ending,
+    }
 }
 
 /// A tree node being built.

@@ -14,11 +14,9 @@
 //! - leave a half-written file (the write goes through
 //!   [`super::write_file::atomic_write`]).
 
-use std::io::Read;
-
 use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::write_file::{atomic_write, follow_final_symlink};
 use crate::confirm::Step;
@@ -69,24 +67,18 @@ const MAX_SCORED_LINES: usize = 100_000;
 
 moat_shared::tool! {
     /// The `edit_file` tool.
-    pub EditFile: Tool<FsServer> = "edit_file", "Edit file";
-    (Args) -> Output, super::writes(true, false), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `edit_file`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// The text result: the diff in a fenced block, and notes.
-    pub content: String,
-    /// The unified diff (cut at the budget when `truncated`).
-    pub diff: String,
-    /// True when the file was written (not a dry run, and it changed).
-    pub applied: bool,
-    /// Replacements made.
-    pub replacements: usize,
-    /// True when the diff was cut at the budget.
-    pub truncated: bool,
+    pub EditFile: BlockingTool<FsServer> = "edit_file", "Edit file", super::writes(true, false) {
+        /// The text result: the diff in a fenced block, and notes.
+        pub content: String,
+        /// The unified diff (cut at the budget when `truncated`).
+        pub diff: String,
+        /// True when the file was written (not a dry run, and it changed).
+        pub applied: bool,
+        /// Replacements made.
+        pub replacements: usize,
+        /// True when the diff was cut at the budget.
+        pub truncated: bool,
+    }
 }
 
 /// Run the tool.
@@ -100,20 +92,8 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     let target = server.roots.resolve(&args.path)?;
     target.writable()?;
     let target = follow_final_symlink(server, target)?;
-    let (file, metadata) = target.open_regular()?;
     let limit = server.policy.max_write_bytes;
-    if metadata.len() > limit {
-        return Err(FsError::Refused(format!(
-            "{} is {} bytes, over the {limit}-byte edit limit; use write_file or split the file",
-            target.shown,
-            metadata.len()
-        ))
-        .into());
-    }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| FsError::io(&target.shown, error))?;
+    let bytes = target.read_capped(limit, "edit", "; use write_file or split the file")?;
     let original = String::from_utf8(bytes).map_err(|_| {
         FsError::Refused(format!(
             "{} is not UTF-8 text; edit_file only edits text files",

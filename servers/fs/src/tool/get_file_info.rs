@@ -8,9 +8,9 @@
 
 use std::time::SystemTime;
 
-use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::walk::Kind;
 use crate::{FsServer, error::FsError};
@@ -29,40 +29,34 @@ exists, how big it is, or when it changed, without reading it.";
 
 moat_shared::tool! {
     /// The `get_file_info` tool.
-    pub GetFileInfo: Tool<FsServer> = "get_file_info", "Get file info";
-    (Args) -> Output, super::read_only(), DESCRIPTION;
-    blocking |server, args, _context| run(server, &args)
-}
-
-/// `structuredContent` of `get_file_info`.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Output {
-    /// The facts below as `key: value` lines.
-    pub content: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// `file`, `directory`, `symlink` or `other`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// A regular file (after following a link inside the root).
-    pub is_file: bool,
-    /// A directory (likewise).
-    pub is_directory: bool,
-    /// The path itself is a symlink.
-    pub is_symlink: bool,
-    /// Creation time (RFC 3339 UTC), when the platform keeps it.
-    pub created: Option<String>,
-    /// Last modification time (RFC 3339 UTC).
-    pub modified: Option<String>,
-    /// Last access time (RFC 3339 UTC).
-    pub accessed: Option<String>,
-    /// Permission bits, octal.
-    pub permissions: String,
-    /// Owner's user id, where the platform has one.
-    pub uid: Option<u32>,
-    /// Owner's group id, where the platform has one.
-    pub gid: Option<u32>,
+    pub GetFileInfo: BlockingTool<FsServer> = "get_file_info", "Get file info", super::read_only() {
+        #![serde(rename_all = "camelCase")]
+        /// The facts below as `key: value` lines.
+        pub content: String,
+        /// Size in bytes.
+        pub size: u64,
+        /// `file`, `directory`, `symlink` or `other`.
+        #[serde(rename = "type")]
+        pub kind: &'static str,
+        /// A regular file (after following a link inside the root).
+        pub is_file: bool,
+        /// A directory (likewise).
+        pub is_directory: bool,
+        /// The path itself is a symlink.
+        pub is_symlink: bool,
+        /// Creation time (RFC 3339 UTC), when the platform keeps it.
+        pub created: Option<String>,
+        /// Last modification time (RFC 3339 UTC).
+        pub modified: Option<String>,
+        /// Last access time (RFC 3339 UTC).
+        pub accessed: Option<String>,
+        /// Permission bits, octal.
+        pub permissions: String,
+        /// Owner's user id, where the platform has one.
+        pub uid: Option<u32>,
+        /// Owner's group id, where the platform has one.
+        pub gid: Option<u32>,
+    }
 }
 
 /// Seconds since the epoch as an RFC 3339 UTC timestamp.
@@ -94,7 +88,7 @@ fn rfc3339(time: std::io::Result<SystemTime>) -> Option<String> {
 }
 
 /// Run the tool.
-pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args, _: &CallContext) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
     let io = |error| FsError::io(&target.shown, error);
     let own = target.root.dir.symlink_metadata(&target.rel).map_err(io)?;

@@ -5,7 +5,7 @@
 //! # Must never
 //! - show a directory the call could not actually use.
 
-use moat_shared::{ToolError, ToolOutput, policy::Mode, runtime::tool::structured};
+use moat_shared::{CallContext, ToolError, ToolOutput, policy::Mode, runtime::tool::structured};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -22,18 +22,12 @@ first one.";
 
 moat_shared::tool! {
     /// The `list_allowed_directories` tool.
-    pub ListAllowedDirectories: Tool<FsServer> = "list_allowed_directories", "List allowed directories";
-    (Args) -> Output, super::read_only(), DESCRIPTION;
-    blocking |server, args, _context| run(server, &args)
-}
-
-/// `structuredContent` of `list_allowed_directories`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// The text result.
-    pub content: String,
-    /// Each directory and its mode.
-    pub directories: Vec<Allowed>,
+    pub ListAllowedDirectories: BlockingTool<FsServer> = "list_allowed_directories", "List allowed directories", super::read_only() {
+        /// The text result.
+        pub content: String,
+        /// Each directory and its mode.
+        pub directories: Vec<Allowed>,
+    }
 }
 
 /// One allowed directory.
@@ -47,7 +41,7 @@ pub struct Allowed {
 }
 
 /// Run the tool.
-pub fn run(server: &FsServer, _args: &Args) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, _args: &Args, _: &CallContext) -> Result<ToolOutput, ToolError> {
     let mut text = String::from("Allowed directories:\n");
     let mut directories = Vec::new();
     for root in server.roots.all() {

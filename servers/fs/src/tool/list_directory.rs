@@ -29,9 +29,9 @@ search_files to look deeper. Long listings are cut and say which offset continue
 
 moat_shared::tool! {
     /// The `list_directory` tool.
-    pub ListDirectory: Tool<FsServer> = "list_directory", "List directory";
-    (Args) -> Structured, super::read_only(), DESCRIPTION;
-    blocking |server, args, _context| run(server, &args)
+    pub ListDirectory: BlockingTool<FsServer> = "list_directory", "List directory", super::read_only(), output: Structured;
+
+    |server, args, _context| run(server, &args)
 }
 
 super::structured_output!(super::output_schema(json!({

@@ -48,29 +48,23 @@ find what takes space; sortBy \"size\" puts the largest first. Entries are marke
 
 moat_shared::tool! {
     /// The `list_directory_with_sizes` tool.
-    pub ListDirectoryWithSizes: Tool<FsServer> = "list_directory_with_sizes", "List directory with sizes";
-    (Args) -> Output, super::read_only(), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `list_directory_with_sizes`.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Output {
-    /// The listing's lines (without the totals).
-    pub content: String,
-    /// The entries shown.
-    pub entries: Vec<Sized>,
-    /// Entries in the directory.
-    pub total: usize,
-    /// Of which files (everything not a directory).
-    pub total_files: usize,
-    /// Of which directories.
-    pub total_directories: usize,
-    /// Bytes of all its files.
-    pub total_bytes: u64,
-    /// The `offset` that continues a cut listing; null when whole.
-    pub next_offset: Option<usize>,
+    pub ListDirectoryWithSizes: BlockingTool<FsServer> = "list_directory_with_sizes", "List directory with sizes", super::read_only() {
+        #![serde(rename_all = "camelCase")]
+        /// The listing's lines (without the totals).
+        pub content: String,
+        /// The entries shown.
+        pub entries: Vec<Sized>,
+        /// Entries in the directory.
+        pub total: usize,
+        /// Of which files (everything not a directory).
+        pub total_files: usize,
+        /// Of which directories.
+        pub total_directories: usize,
+        /// Bytes of all its files.
+        pub total_bytes: u64,
+        /// The `offset` that continues a cut listing; null when whole.
+        pub next_offset: Option<usize>,
+    }
 }
 
 /// One entry and its size.

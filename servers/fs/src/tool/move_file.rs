@@ -7,7 +7,7 @@
 
 use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::{FsServer, error::FsError, platform::no_replace_rename};
 
@@ -27,24 +27,14 @@ want. Both paths must be in writable allowed directories.";
 
 moat_shared::tool! {
     /// The `move_file` tool.
-    pub MoveFile: Tool<FsServer> = "move_file", "Move file";
-    (Args) -> Output, super::writes(true, false), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `move_file`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// What happened, as in the text.
-    pub content: String,
+    pub MoveFile: BlockingTool<FsServer> = "move_file", "Move file", super::writes(true, false) {
+        /// What happened, as in the text.
+        pub content: String,
+    }
 }
 
 /// Run the tool.
-pub fn run(
-    server: &FsServer,
-    args: &Args,
-    _context: &CallContext,
-) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args, _: &CallContext) -> Result<ToolOutput, ToolError> {
     let source = server.roots.resolve(&args.source)?;
     let destination = server.roots.resolve(&args.destination)?;
     source.writable()?;

@@ -6,15 +6,13 @@
 //!   a third larger again as base64, in the model's context);
 //! - open a FIFO, socket or device.
 
-use std::io::Read;
-
 use base64::Engine;
-use moat_shared::{ToolError, ToolOutput, runtime::tool::structured};
+use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use rmcp::model::{ContentBlock, ResourceContents};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::{FsServer, error::FsError};
+use crate::FsServer;
 
 /// Arguments of `read_media_file`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -31,24 +29,18 @@ media size limit are refused.";
 
 moat_shared::tool! {
     /// The `read_media_file` tool.
-    pub ReadMediaFile: Tool<FsServer> = "read_media_file", "Read media file";
-    (Args) -> Output, super::read_only(), DESCRIPTION;
-    blocking |server, args, _context| run(server, &args)
-}
-
-/// `structuredContent` of `read_media_file`.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Output {
-    /// The path, MIME type and size, as one line.
-    pub content: String,
-    /// The MIME type, by extension.
-    pub mime_type: &'static str,
-    /// How the content block carries it: `image`, `audio` or `blob`.
-    #[schemars(extend("enum" = ["image", "audio", "blob"]))]
-    pub kind: &'static str,
-    /// The file's size.
-    pub bytes: usize,
+    pub ReadMediaFile: BlockingTool<FsServer> = "read_media_file", "Read media file", super::read_only() {
+        #![serde(rename_all = "camelCase")]
+        /// The path, MIME type and size, as one line.
+        pub content: String,
+        /// The MIME type, by extension.
+        pub mime_type: &'static str,
+        /// How the content block carries it: `image`, `audio` or `blob`.
+        #[schemars(extend("enum" = ["image", "audio", "blob"]))]
+        pub kind: &'static str,
+        /// The file's size.
+        pub bytes: usize,
+    }
 }
 
 /// MIME type by file extension (lower-case), and whether it is an image or
@@ -82,30 +74,9 @@ pub fn mime_of(path: &str) -> (&'static str, &'static str) {
 }
 
 /// Run the tool.
-pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
+pub fn run(server: &FsServer, args: &Args, _: &CallContext) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
-    let (file, metadata) = target.open_regular()?;
-    let limit = server.policy.max_media_bytes;
-    if metadata.len() > limit {
-        return Err(FsError::Refused(format!(
-            "{} is {} bytes, over the {limit}-byte media limit",
-            target.shown,
-            metadata.len()
-        ))
-        .into());
-    }
-    let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    // `take`: the file may have grown since the size check.
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| FsError::io(&target.shown, error))?;
-    if bytes.len() as u64 > limit {
-        return Err(FsError::Refused(format!(
-            "{} grew past the {limit}-byte media limit while being read",
-            target.shown
-        ))
-        .into());
-    }
+    let bytes = target.read_capped(server.policy.max_media_bytes, "media", "")?;
     let (mime, kind) = mime_of(&args.path);
     let data = base64::engine::general_purpose::STANDARD.encode(&bytes);
     let block = match kind {

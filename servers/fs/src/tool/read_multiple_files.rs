@@ -35,18 +35,12 @@ const MAX_PATHS: usize = 100;
 
 moat_shared::tool! {
     /// The `read_multiple_files` tool.
-    pub ReadMultipleFiles: Tool<FsServer> = "read_multiple_files", "Read multiple files";
-    (Args) -> Output, super::read_only(), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `read_multiple_files`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// Every file's text, separated by `---` lines.
-    pub content: String,
-    /// Each file, in the order asked.
-    pub files: Vec<FileResult>,
+    pub ReadMultipleFiles: BlockingTool<FsServer> = "read_multiple_files", "Read multiple files", super::read_only() {
+        /// Every file's text, separated by `---` lines.
+        pub content: String,
+        /// Each file, in the order asked.
+        pub files: Vec<FileResult>,
+    }
 }
 
 /// One file of the result: its text, or why it was not read.

@@ -49,17 +49,15 @@ UTF-8 are shown as U+FFFD.";
 
 moat_shared::tool! {
     /// The `read_text_file` tool.
-    pub ReadTextFile: Tool<FsServer> = "read_text_file", "Read text file";
-    (Args) -> Structured, super::read_only(), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
+    pub ReadTextFile: BlockingTool<FsServer> = "read_text_file", "Read text file", super::read_only(), output: Structured;
 }
 
 moat_shared::tool! {
     /// `read_file`: the deprecated alias the reference server still lists.
-    pub ReadFile: Tool<FsServer> = "read_file", "Read file (deprecated alias)";
-    (Args) -> Structured, super::read_only(), "Deprecated alias of read_text_file, kept for clients written against the reference \
-         server; prefer read_text_file.";
-    blocking |server, args, context| run(server, &args, context)
+    pub ReadFile: BlockingTool<FsServer> = "read_file", "Read file (deprecated alias)",
+        super::read_only(), output: Structured, description: "Deprecated alias of \
+        read_text_file, kept for clients written against the reference server; prefer \
+        read_text_file.";
 }
 
 super::structured_output!(super::output_schema(json!({

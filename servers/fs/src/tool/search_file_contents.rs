@@ -87,25 +87,19 @@ const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
 
 moat_shared::tool! {
     /// The `search_file_contents` tool.
-    pub SearchFileContents: Tool<FsServer> = "search_file_contents", "Search file contents";
-    (Args) -> Output, super::read_only(), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `search_file_contents`.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Output {
-    /// One `path:line:column: preview` line a match, and the continuation
-    /// line when cut.
-    pub content: String,
-    /// The matches.
-    pub matches: Vec<Hit>,
-    /// Files searched.
-    pub files_searched: usize,
-    /// Whether it was cut, how to continue, and why.
-    #[serde(flatten)]
-    pub ending: Ending,
+    pub SearchFileContents: BlockingTool<FsServer> = "search_file_contents", "Search file contents", super::read_only() {
+        #![serde(rename_all = "camelCase")]
+        /// One `path:line:column: preview` line a match, and the continuation
+        /// line when cut.
+        pub content: String,
+        /// The matches.
+        pub matches: Vec<Hit>,
+        /// Files searched.
+        pub files_searched: usize,
+        /// Whether it was cut, how to continue, and why.
+        #[serde(flatten)]
+        pub ending: Ending,
+    }
 }
 
 /// A continuation point: inside file `rel`, after line `line` (`None`:

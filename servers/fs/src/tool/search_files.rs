@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::{
     FsServer,
@@ -44,21 +44,15 @@ says its results are partial.";
 
 moat_shared::tool! {
     /// The `search_files` tool.
-    pub SearchFiles: Tool<FsServer> = "search_files", "Search files";
-    (Args) -> Output, super::read_only(), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `search_files`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// The matching paths, one a line, and the continuation line when cut.
-    pub content: String,
-    /// The matching paths, as the client names them.
-    pub matches: Vec<String>,
-    /// Whether it was cut, how to continue, and why.
-    #[serde(flatten)]
-    pub ending: Ending,
+    pub SearchFiles: BlockingTool<FsServer> = "search_files", "Search files", super::read_only() {
+        /// The matching paths, one a line, and the continuation line when cut.
+        pub content: String,
+        /// The matching paths, as the client names them.
+        pub matches: Vec<String>,
+        /// Whether it was cut, how to continue, and why.
+        #[serde(flatten)]
+        pub ending: Ending,
+    }
 }
 
 struct Collect<'a> {

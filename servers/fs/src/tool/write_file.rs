@@ -7,7 +7,7 @@
 
 use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::{
     FsServer, Target,
@@ -39,20 +39,14 @@ exist (create_directory makes it).";
 
 moat_shared::tool! {
     /// The `write_file` tool.
-    pub WriteFile: Tool<FsServer> = "write_file", "Write file";
-    (Args) -> Output, super::writes(true, true), DESCRIPTION;
-    blocking |server, args, context| run(server, &args, context)
-}
-
-/// `structuredContent` of `write_file`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Output {
-    /// What happened, as in the text.
-    pub content: String,
-    /// Bytes written (for `append`, the bytes added).
-    pub bytes: usize,
-    /// The file's size afterwards.
-    pub size: u64,
+    pub WriteFile: BlockingTool<FsServer> = "write_file", "Write file", super::writes(true, true) {
+        /// What happened, as in the text.
+        pub content: String,
+        /// Bytes written (for `append`, the bytes added).
+        pub bytes: usize,
+        /// The file's size afterwards.
+        pub size: u64,
+    }
 }
 
 /// Run the tool.

@@ -7,8 +7,8 @@
 
 use std::{fmt::Write as _, sync::Arc};
 
-use moat_shared::{ToolError, ToolOutput, policy::AllowedUrl};
-use serde::{Deserialize, Serialize};
+use moat_shared::{CallContext, ToolOutput, policy::AllowedUrl};
+use serde::Deserialize;
 
 use crate::{
     cache::CacheKey,
@@ -77,57 +77,51 @@ pub struct ScrapeArgs {
     pub include_links: bool,
 }
 
-/// `structuredContent` of `scrape`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct ScrapeOutput {
-    /// The URL asked for (normalised).
-    pub url: String,
-    /// Where redirects led.
-    pub final_url: String,
-    /// HTTP status, when known.
-    pub status: Option<u16>,
-    /// Content-Type, when known.
-    pub content_type: Option<String>,
-    /// The page title.
-    pub title: Option<String>,
-    /// Author, published date, site name, language and description, when
-    /// the page gives them (`<meta>`, OpenGraph, JSON-LD).
-    pub metadata: Metadata,
-    /// Which renderer produced the text.
-    pub renderer: Renderer,
-    /// `text` or `markdown`.
-    pub format: String,
-    /// Which extraction pass produced the text (HTML only): `selector`,
-    /// `main`, or a fallback (`loose`, `whole_body`).
-    pub extraction: Option<Pass>,
-    /// The PDF's pages, when the URL is a PDF.
-    pub pdf: Option<PdfPages>,
-    /// This window of the text.
-    pub text: String,
-    /// Where this window starts, in characters.
-    pub start_index: usize,
-    /// Where the next window starts; absent at the end.
-    pub next_start_index: Option<usize>,
-    /// Characters in the whole text.
-    pub total_length: usize,
-    /// True when the text went on past this window.
-    pub truncated: bool,
-    /// True when the text came from the continuation cache.
-    pub cached: bool,
-    /// Facts worth knowing (cut body, escalation, fallback, partial load).
-    pub notes: Vec<String>,
-    /// The content's outgoing links, with `include_links`.
-    pub links: Option<Vec<Link>>,
-}
-
 /// What the tool does and when to use it, for the model.
 const DESCRIPTION: &str = "Fetch a web page and return its main content as plain text (scripts, styles, navigation and boilerplate removed), with title, final URL, HTTP status, content type and renderer. Long pages are cut at a clean boundary; call again with the start_index given at the end to continue (served from cache, no refetch). format=markdown keeps headings, lists and links; include_links=true adds the outgoing links; author, date, site and description are in structuredContent.metadata. render=auto uses plain HTTP and escalates to a headless browser only when the page needs JavaScript. PDFs become text page by page; images and other binary files are refused.";
 
 moat_shared::tool! {
     /// The `scrape` tool.
-    pub Scrape: Tool<Engine> = "scrape", "Read a web page";
-    (ScrapeArgs) -> ScrapeOutput, super::read_only(Self::TITLE), DESCRIPTION;
-    async |engine, args, _context| run(&engine, args).await.map_err(ToolError::from)
+    pub Scrape: AsyncTool<Engine> = "scrape", "Read a web page", super::read_only(Self::TITLE), args: ScrapeArgs {
+        /// The URL asked for (normalised).
+        pub url: String,
+        /// Where redirects led.
+        pub final_url: String,
+        /// HTTP status, when known.
+        pub status: Option<u16>,
+        /// Content-Type, when known.
+        pub content_type: Option<String>,
+        /// The page title.
+        pub title: Option<String>,
+        /// Author, published date, site name, language and description, when
+        /// the page gives them (`<meta>`, OpenGraph, JSON-LD).
+        pub metadata: Metadata,
+        /// Which renderer produced the text.
+        pub renderer: Renderer,
+        /// `text` or `markdown`.
+        pub format: String,
+        /// Which extraction pass produced the text (HTML only): `selector`,
+        /// `main`, or a fallback (`loose`, `whole_body`).
+        pub extraction: Option<Pass>,
+        /// The PDF's pages, when the URL is a PDF.
+        pub pdf: Option<PdfPages>,
+        /// This window of the text.
+        pub text: String,
+        /// Where this window starts, in characters.
+        pub start_index: usize,
+        /// Where the next window starts; absent at the end.
+        pub next_start_index: Option<usize>,
+        /// Characters in the whole text.
+        pub total_length: usize,
+        /// True when the text went on past this window.
+        pub truncated: bool,
+        /// True when the text came from the continuation cache.
+        pub cached: bool,
+        /// Facts worth knowing (cut body, escalation, fallback, partial load).
+        pub notes: Vec<String>,
+        /// The content's outgoing links, with `include_links`.
+        pub links: Option<Vec<Link>>,
+    }
 }
 
 /// Run `scrape`.
@@ -135,7 +129,11 @@ moat_shared::tool! {
 /// # Errors
 /// Policy denial, robots.txt, network, content type, browser, a PDF that
 /// cannot be read, a page without text.
-pub async fn run(engine: &Engine, args: ScrapeArgs) -> Result<ToolOutput, ScrapeError> {
+pub async fn run(
+    engine: &Engine,
+    args: ScrapeArgs,
+    _: &CallContext,
+) -> Result<ToolOutput, ScrapeError> {
     let url = engine.url_policy.check(&args.url)?;
     let max_length = args
         .max_length
@@ -168,7 +166,7 @@ pub async fn run(engine: &Engine, args: ScrapeArgs) -> Result<ToolOutput, Scrape
     let window = extract::window(&page.text, args.start_index, max_length);
     let start_index = args.start_index.min(window.total_chars);
     let text = render_text(&page, &window, start_index, args.include_links);
-    let output = ScrapeOutput {
+    let output = Output {
         url: url.as_str().to_string(),
         final_url: page.final_url.clone(),
         status: page.status,

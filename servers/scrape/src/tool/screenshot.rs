@@ -1,7 +1,7 @@
 //! `screenshot`: a PNG of a page, through the same policy and limits.
 
 use base64::Engine as _;
-use moat_shared::{ToolError, ToolOutput, runtime::tool::Unstructured};
+use moat_shared::{CallContext, ToolOutput, runtime::tool::Unstructured};
 use rmcp::model::ContentBlock;
 use serde::Deserialize;
 
@@ -38,16 +38,19 @@ const DESCRIPTION: &str = "Render a page in a headless browser and return a PNG 
 
 moat_shared::tool! {
     /// The `screenshot` tool.
-    pub Screenshot: Tool<Engine> = "screenshot", "Screenshot a web page";
-    (ScreenshotArgs) -> Unstructured, super::read_only(Self::TITLE), DESCRIPTION;
-    async |engine, args, _context| run(&engine, args).await.map_err(ToolError::from)
+    pub Screenshot: AsyncTool<Engine> = "screenshot", "Screenshot a web page", super::read_only(Self::TITLE),
+        args: ScreenshotArgs, output: Unstructured;
 }
 
 /// Run `screenshot`.
 ///
 /// # Errors
 /// Policy denial, robots.txt, browser failure, PNG over the size cap.
-pub async fn run(engine: &Engine, args: ScreenshotArgs) -> Result<ToolOutput, ScrapeError> {
+pub async fn run(
+    engine: &Engine,
+    args: ScreenshotArgs,
+    _: &CallContext,
+) -> Result<ToolOutput, ScrapeError> {
     let url = engine.url_policy.check(&args.url)?;
     let clamp = |side: Option<u32>, default: u32| {
         side.unwrap_or(default)

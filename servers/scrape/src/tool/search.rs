@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use moat_shared::{ToolError, ToolOutput};
-use serde::{Deserialize, Serialize};
+use moat_shared::{CallContext, ToolOutput};
+use serde::Deserialize;
 
 use crate::{
     engine::Engine,
@@ -41,30 +41,28 @@ pub struct SearchArgs {
     pub safesearch: Option<SafeSearch>,
 }
 
-/// `structuredContent` of `search`.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct SearchOutput {
-    /// The provider that answered.
-    pub provider: String,
-    /// The results, best first.
-    pub results: Vec<SearchResult>,
-}
-
 /// What the tool does and when to use it, for the model.
 const DESCRIPTION: &str = "Search the web through the operator's provider (SearXNG or Brave) and return [{title, url, snippet}]. Says so plainly when no provider is configured.";
 
 moat_shared::tool! {
     /// The `search` tool.
-    pub SearchTool: Tool<Engine> = "search", "Search the web";
-    (SearchArgs) -> SearchOutput, super::read_only(Self::TITLE), DESCRIPTION;
-    async |engine, args, _context| run(&engine, args).await.map_err(ToolError::from)
+    pub SearchTool: AsyncTool<Engine> = "search", "Search the web", super::read_only(Self::TITLE), args: SearchArgs {
+        /// The provider that answered.
+        pub provider: String,
+        /// The results, best first.
+        pub results: Vec<SearchResult>,
+    }
 }
 
 /// Run `search`.
 ///
 /// # Errors
 /// No provider configured, provider failure, bad query.
-pub async fn run(engine: &Engine, args: SearchArgs) -> Result<ToolOutput, ScrapeError> {
+pub async fn run(
+    engine: &Engine,
+    args: SearchArgs,
+    _: &CallContext,
+) -> Result<ToolOutput, ScrapeError> {
     let text = args.query.trim();
     if text.is_empty() {
         return Err(ScrapeError::Invalid("the query is empty".into()));
@@ -99,7 +97,7 @@ pub async fn run(engine: &Engine, args: SearchArgs) -> Result<ToolOutput, Scrape
             let _ = writeln!(listing, "   {}", result.snippet);
         }
     }
-    let output = SearchOutput {
+    let output = Output {
         provider: engine.search.provider_name().to_string(),
         results,
     };
