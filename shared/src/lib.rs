@@ -10,7 +10,8 @@
 //!
 //! # Layout
 //! - [`runtime`]: the [`Toolbox`] trait, the typed [`Tool`] declaration a
-//!   toolbox lists (and [`tool!`], which declares one in a few lines), the
+//!   toolbox lists (and [`tool!`], which declares one, with its output
+//!   struct, in one block), the
 //!   rmcp handler that runs every call (in one place),
 //!   and the stdio and HTTP entry points.
 //! - [`policy`]: typed, validated policy files (`policies/*.toml`).
@@ -22,6 +23,8 @@
 //!   an HTTP address, or on a listener the caller passes as stdin; `tools`,
 //!   `call`, `check-policy`).
 //! - [`telemetry`]: tracing to stderr, once per process.
+//! - [`error`]: [`Error`] (start-up, policy, transport) and [`ToolError`],
+//!   the one shape of a tool failure.
 //!
 //! # Must never
 //! - write anything but protocol messages to stdout (stdout is the stdio

@@ -12,13 +12,17 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// The crate roots checked: every library's `src/lib.rs` (the binaries'
-/// `main.rs` declare no modules of their own).
+/// The crate roots checked: every library's `src/lib.rs`, and each binary
+/// root that declares modules of its own (the other binaries' roots
+/// declare none).
 const CRATE_ROOTS: &[&str] = &[
     "shared/src/lib.rs",
     "servers/fs/src/lib.rs",
     "servers/scrape/src/lib.rs",
     "tests/src/lib.rs",
+    "benches/src/lib.rs",
+    "benches/src/compare/main.rs",
+    "tests/src/bin/moat-conformance-fixture/main.rs",
 ];
 
 /// The workspace directory (this crate lives in `tests/`).

@@ -18,9 +18,10 @@
 //!
 //! # Layout
 //! - [`root`]: roots and path resolution.
-//! - [`tool`]: one module per MCP tool (its arguments, typed output,
-//!   description and `run`, declared with `moat_shared::tool!`), and the
-//!   table that lists them, one line per tool.
+//! - [`tool`]: one module per MCP tool (its `Args`, `DESCRIPTION`, a
+//!   `moat_shared::tool!` block with its name, title, annotations and
+//!   output fields, and `run`), and the table that lists them, one line per
+//!   tool.
 //! - [`resources`]: roots and files as MCP resources, read and
 //!   subscribed to under the same rules as the tools.
 //! - [`watch`]: the file watches behind resource subscriptions.

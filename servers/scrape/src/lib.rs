@@ -11,7 +11,9 @@
 //!   runs the tools.
 //! - [`engine`]: what every call shares (policy, fetcher, caches, browser,
 //!   search client).
-//! - [`tool`]: one module per tool.
+//! - [`tool`]: one module per tool (its arguments, description, a
+//!   `moat_shared::tool!` block with its output fields, and `run`), and the
+//!   table that lists them.
 //! - [`fetcher`]: plain HTTP, pinned to policy-checked addresses, manual
 //!   redirects, body cap.
 //! - [`extract`]: content-type gating, charsets, HTML to text, the

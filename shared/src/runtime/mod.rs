@@ -1,8 +1,13 @@
 //! The MCP runtime: a [`Toolbox`] served over stdio or Streamable HTTP.
 //!
 //! - [`toolbox`]: the trait a server implements, and the values it passes.
-//! - [`tool`]: one typed declaration per tool, and the table entries and
-//!   calls derived from it.
+//! - [`tool`]: one typed declaration per tool (and the `tool!` macro that
+//!   writes it, output struct included), and the table entries and calls
+//!   derived from it.
+//! - [`call_context`]: what a call gets besides its arguments (cancellation,
+//!   deadline, progress, client roots, confirmer).
+//! - [`tool_prefix`]: `--tool-prefix`, a toolbox's tools under prefixed
+//!   names.
 //! - [`auth`]: static bearer tokens for HTTP.
 //! - [`handler`]: the rmcp `ServerHandler` that routes calls to a toolbox and
 //!   applies the one error mapping, deadlines and panic isolation.
