@@ -482,6 +482,39 @@ pub struct Plan<'a> {
     pub resume_after: Option<&'a Path>,
     /// Visit the `resume_after` entry itself too (to continue inside it).
     pub resume_inclusive: bool,
+    /// Entries left out, with everything below them, before the visitor
+    /// sees them (a walk tool's `excludePatterns`).
+    pub exclude: Option<&'a dyn Exclude>,
+}
+
+/// What a walk tool leaves out of its walk.
+pub trait Exclude {
+    /// True when `entry` (and everything below it) is left out.
+    fn excludes(&self, entry: &Entry<'_>) -> bool;
+}
+
+/// A visitor behind an [`Exclude`]: an excluded entry is skipped (not
+/// descended into) before the visitor sees it.
+struct Excluding<'a> {
+    exclude: &'a dyn Exclude,
+    visitor: &'a mut dyn Visitor,
+}
+
+impl Visitor for Excluding<'_> {
+    fn entry(&mut self, entry: &Entry<'_>) -> Step {
+        if self.exclude.excludes(entry) {
+            return Step::Skip;
+        }
+        self.visitor.entry(entry)
+    }
+
+    fn enter(&mut self, dir: &Dir, rel: &Path, depth: usize) {
+        self.visitor.enter(dir, rel, depth);
+    }
+
+    fn leave(&mut self, depth: usize) {
+        self.visitor.leave(depth);
+    }
 }
 
 /// The skeleton of a walk tool, up to the walk: resolve `path`, then
@@ -527,6 +560,14 @@ pub fn walk_target(
         resume_inclusive: plan.resume_inclusive,
     };
     let limits = Limits::for_call(server.policy.max_visited, context);
+    let mut excluding;
+    let visitor: &mut dyn Visitor = match plan.exclude {
+        Some(exclude) => {
+            excluding = Excluding { exclude, visitor };
+            &mut excluding
+        }
+        None => visitor,
+    };
     let report = walk(start, &server.roots, &options, &limits, visitor)
         .map_err(|error| FsError::io(&target.shown, error))?;
     if report.end == End::Cancelled {

@@ -104,18 +104,14 @@ fn insert(nodes: &mut Vec<Node>, rel: &Path, kind: Kind) {
     }
 }
 
-struct Collect<'a> {
-    exclude: &'a (globset::GlobSet, globset::GlobSet),
+struct Collect {
     nodes: Vec<Node>,
     budget: Budget,
     last: Option<PathBuf>,
 }
 
-impl Visitor for Collect<'_> {
+impl Visitor for Collect {
     fn entry(&mut self, entry: &Entry<'_>) -> Step {
-        if super::glob_matches(&self.exclude.0, &self.exclude.1, entry.rel, entry.name) {
-            return Step::Skip;
-        }
         if !self.budget.take(entry.name.len() + ENTRY_OVERHEAD) {
             return Step::Stop;
         }
@@ -136,9 +132,9 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         max_depth: args.max_depth,
         resume_after: cursor.as_deref(),
         resume_inclusive: false,
+        exclude: Some(&exclude),
     };
     let mut collect = Collect {
-        exclude: &exclude,
         nodes: Vec::new(),
         budget: Budget::of(server),
         last: None,

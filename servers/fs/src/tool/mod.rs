@@ -190,6 +190,14 @@ pub fn glob_matches(
     set.is_match(rel) || name_set.is_match(name)
 }
 
+/// Excluding by glob patterns ([`glob_pair`]): by path or, for patterns
+/// without a `/`, by name.
+impl crate::walk::Exclude for (globset::GlobSet, globset::GlobSet) {
+    fn excludes(&self, entry: &crate::walk::Entry<'_>) -> bool {
+        glob_matches(&self.0, &self.1, entry.rel, entry.name)
+    }
+}
+
 /// Split patterns into (all, slash-free) matchers for [`glob_matches`].
 pub fn glob_pair(
     patterns: &[String],

@@ -57,7 +57,6 @@ moat_shared::tool! {
 
 struct Collect<'a> {
     pattern: &'a (globset::GlobSet, globset::GlobSet),
-    exclude: &'a (globset::GlobSet, globset::GlobSet),
     base: &'a str,
     matches: Vec<String>,
     budget: Budget,
@@ -66,9 +65,6 @@ struct Collect<'a> {
 
 impl Visitor for Collect<'_> {
     fn entry(&mut self, entry: &Entry<'_>) -> Step {
-        if super::glob_matches(&self.exclude.0, &self.exclude.1, entry.rel, entry.name) {
-            return Step::Skip;
-        }
         if super::glob_matches(&self.pattern.0, &self.pattern.1, entry.rel, entry.name) {
             let shown = walk::shown(self.base, entry.rel);
             if !self.budget.take(shown.len() + 1) {
@@ -91,11 +87,11 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     let cursor = args.cursor.as_deref().map(PathBuf::from);
     let plan = Plan {
         resume_after: cursor.as_deref(),
+        exclude: Some(&exclude),
         ..Plan::default()
     };
     let mut collect = Collect {
         pattern: &pattern,
-        exclude: &exclude,
         base: &args.path,
         matches: Vec::new(),
         budget: Budget::of(server),
