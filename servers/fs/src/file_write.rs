@@ -69,9 +69,8 @@ pub enum Existing {
 /// copied, or an I/O step failed (the temporary file is then removed and
 /// the old file untouched).
 pub fn write(target: &Target<'_>, mode: WriteMode, content: &[u8]) -> Result<u64, FsError> {
-    let (parent, name) = target.split()?;
+    let (directory, name) = target.open_parent()?;
     let io = |error| FsError::io(&target.shown, error);
-    let directory: Dir = target.root.dir.open_dir(&parent).map_err(io)?;
     let existing = inspect(&directory, &name, &target.shown)?;
     if let (WriteMode::Create, Existing::File(_)) = (mode, &existing) {
         return Err(already_exists(&target.shown));

@@ -74,6 +74,21 @@ impl Target<'_> {
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         Ok((parent, name.to_os_string()))
     }
+
+    /// The parent directory, opened, and the final name: where an entry is
+    /// created, renamed or removed through a handle.
+    ///
+    /// # Errors
+    /// As [`Target::split`]; the parent cannot be opened.
+    pub fn open_parent(&self) -> Result<(Dir, OsString), FsError> {
+        let (parent, name) = self.split()?;
+        let dir = self
+            .root
+            .dir
+            .open_dir(&parent)
+            .map_err(|error| FsError::io(&self.shown, error))?;
+        Ok((dir, name))
+    }
 }
 
 /// Every root, and the deny globs.

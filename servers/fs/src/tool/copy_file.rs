@@ -185,12 +185,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     let source = server.roots.resolve(&args.source)?;
     let destination = server.roots.resolve(&args.destination)?;
     destination.writable()?;
-    let (destination_parent, destination_name) = destination.split()?;
-    let destination_dir = destination
-        .root
-        .dir
-        .open_dir(&destination_parent)
-        .map_err(|error| FsError::io(&destination.shown, error))?;
+    let (destination_dir, destination_name) = destination.open_parent()?;
     let metadata = source
         .root
         .dir
@@ -198,12 +193,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         .map_err(|error| FsError::io(&source.shown, error))?;
     let limits = Limits::for_call(server.policy.max_visited, context);
     if !metadata.is_dir() {
-        let (source_parent, source_name) = source.split()?;
-        let source_dir = source
-            .root
-            .dir
-            .open_dir(&source_parent)
-            .map_err(|error| FsError::io(&source.shown, error))?;
+        let (source_dir, source_name) = source.open_parent()?;
         let bytes = copy_one(
             &source_dir,
             Path::new(&source_name),

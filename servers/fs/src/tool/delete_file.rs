@@ -151,9 +151,8 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     }
     let target = server.roots.resolve(&args.path)?;
     target.writable()?;
-    let (parent, name) = target.split()?;
+    let (parent_dir, name) = target.open_parent()?;
     let io = |error| FsError::io(&target.shown, error);
-    let parent_dir = target.root.dir.open_dir(&parent).map_err(io)?;
     let metadata = parent_dir.symlink_metadata(Path::new(&name)).map_err(io)?;
     if let Some(not_done) = confirm::before(
         server,

@@ -39,18 +39,8 @@ pub fn run(server: &FsServer, args: &Args, _: &CallContext) -> Result<ToolOutput
     let destination = server.roots.resolve(&args.destination)?;
     source.writable()?;
     destination.writable()?;
-    let (source_parent, source_name) = source.split()?;
-    let (destination_parent, destination_name) = destination.split()?;
-    let source_dir = source
-        .root
-        .dir
-        .open_dir(&source_parent)
-        .map_err(|error| FsError::io(&source.shown, error))?;
-    let destination_dir = destination
-        .root
-        .dir
-        .open_dir(&destination_parent)
-        .map_err(|error| FsError::io(&destination.shown, error))?;
+    let (source_dir, source_name) = source.open_parent()?;
+    let (destination_dir, destination_name) = destination.open_parent()?;
     // Names are single normalised components (never `.`, `..` or with a
     // slash), so this cannot leave either directory.
     no_replace_rename::rename(
