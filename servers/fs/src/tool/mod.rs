@@ -2,23 +2,6 @@
 //! tool type once: name, arguments, output schema, annotations), and the
 //! table that lists them.
 
-pub mod copy_file;
-pub mod create_directory;
-pub mod delete_file;
-pub mod directory_tree;
-pub mod edit_file;
-pub mod get_file_info;
-pub mod list_allowed_directories;
-pub mod list_directory;
-pub mod list_directory_with_sizes;
-pub mod move_file;
-pub mod read_media_file;
-pub mod read_multiple_files;
-pub mod read_text_file;
-pub mod search_file_contents;
-pub mod search_files;
-pub mod write_file;
-
 use std::sync::LazyLock;
 
 use moat_shared::{
@@ -89,29 +72,39 @@ impl FsTool {
     }
 }
 
-/// Every tool, in the order `tools/list` shows them. Adding a tool: its
-/// module above, and one line here.
-pub static TOOLS: LazyLock<Vec<FsTool>> = LazyLock::new(|| {
-    vec![
-        FsTool::of::<read_text_file::ReadTextFile>(),
-        FsTool::of::<read_text_file::ReadFile>(),
-        FsTool::of::<read_media_file::ReadMediaFile>(),
-        FsTool::of::<read_multiple_files::ReadMultipleFiles>(),
-        FsTool::of::<write_file::WriteFile>(),
-        FsTool::of::<edit_file::EditFile>(),
-        FsTool::of::<create_directory::CreateDirectory>(),
-        FsTool::of::<list_directory::ListDirectory>(),
-        FsTool::of::<list_directory_with_sizes::ListDirectoryWithSizes>(),
-        FsTool::of::<directory_tree::DirectoryTree>(),
-        FsTool::of::<move_file::MoveFile>(),
-        FsTool::of::<copy_file::CopyFile>(),
-        FsTool::of::<delete_file::DeleteFile>().deleting(),
-        FsTool::of::<search_files::SearchFiles>(),
-        FsTool::of::<search_file_contents::SearchFileContents>(),
-        FsTool::of::<get_file_info::GetFileInfo>(),
-        FsTool::of::<list_allowed_directories::ListAllowedDirectories>(),
-    ]
-});
+/// Declares the tool modules and [`TOOLS`], from one line per module: its
+/// name and the tool types it declares (`(deleting)` after one that
+/// deletes).
+macro_rules! tools {
+    ($($module:ident: $($tool:ident $(($deleting:ident))?),+;)*) => {
+        $(pub mod $module;)*
+
+        /// Every tool, in the order `tools/list` shows them.
+        pub static TOOLS: LazyLock<Vec<FsTool>> = LazyLock::new(|| {
+            vec![$($(FsTool::of::<$module::$tool>()$(.$deleting())?,)+)*]
+        });
+    };
+}
+
+// Adding a tool: its file, and one line here.
+tools! {
+    read_text_file: ReadTextFile, ReadFile;
+    read_media_file: ReadMediaFile;
+    read_multiple_files: ReadMultipleFiles;
+    write_file: WriteFile;
+    edit_file: EditFile;
+    create_directory: CreateDirectory;
+    list_directory: ListDirectory;
+    list_directory_with_sizes: ListDirectoryWithSizes;
+    directory_tree: DirectoryTree;
+    move_file: MoveFile;
+    copy_file: CopyFile;
+    delete_file: DeleteFile(deleting);
+    search_files: SearchFiles;
+    search_file_contents: SearchFileContents;
+    get_file_info: GetFileInfo;
+    list_allowed_directories: ListAllowedDirectories;
+}
 
 /// Annotations of a tool that only reads (MCP 2025-11-25 schema
 /// `ToolAnnotations`): read-only, idempotent, closed world.
