@@ -47,7 +47,6 @@ const PHRASES: &[&str] = &[
     "you may also like",
     "about the author",
     "permission",
-    "reprint",
     "republish",
     "support our",
     "donate",
@@ -59,7 +58,6 @@ const PHRASES: &[&str] = &[
     "click here",
     "leave a comment",
     "letter to the editor",
-    "what you think",
     "rss",
     "trackback",
     // German
