@@ -652,3 +652,21 @@ fn trailing_site_notices_and_credit_lines_are_dropped() {
         ],
     );
 }
+
+/// A post's metadata bar under its title (date, categories, comment
+/// count, separated by `|`) is dropped; the title and the article stay.
+#[test]
+fn dateline_bar_under_the_title_is_dropped() {
+    let html = format!(
+        "<html><body><article><h1>Porting the tool to Python 3</h1>\
+         <p>January 13, 2020 at 08:45 AM | categories: Python | View Comments</p>{}\
+         </article></body></html>",
+        article("port", 3)
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Porting the tool to Python 3", "The port 0", "The port 2"],
+        &["January 13, 2020", "View Comments"],
+    );
+}

@@ -137,6 +137,69 @@ const CREDIT_WORDS: &[&str] = &[
     "quelle", "source", "crédit", "crédits",
 ];
 
+/// A dateline bar is one line of at most this many characters
+/// (non-whitespace): a date with the author, section or comment count
+/// beside it, not a sentence.
+const DATELINE_MAX_CHARS: usize = 100;
+
+/// What separates the fields of a dateline bar ("May 10, 2022 | Staff |
+/// 3 comments").
+const DATELINE_SEPARATOR: char = '|';
+
+/// How month names start, lower case, in the languages of [`PHRASES`]:
+/// a month token next to a one- or two-digit day makes a date.
+const MONTHS: &[&str] = &[
+    "jan", "feb", "mär", "mar", "apr", "mai", "may", "jun", "jul", "aug", "sep", "okt", "oct",
+    "nov", "dec", "dez", "févr", "avr", "juin", "juil", "août", "déc", "ene", "abr", "ago", "dic",
+];
+
+/// Whether `paragraph` is a post's metadata bar: one short line holding
+/// a date and fields separated by `|` ("January 13, 2020 | categories:
+/// Python | View Comments", "Published: 22:00, 26 September 2020 |
+/// Updated: ..."). A dateline without the bar stays: some article texts
+/// open with their date as a line of prose.
+pub(super) fn is_dateline_bar(paragraph: &str) -> bool {
+    let line = paragraph.trim();
+    !line.contains('\n')
+        && line.contains(DATELINE_SEPARATOR)
+        && visible_chars(line) <= DATELINE_MAX_CHARS
+        && has_date(line)
+}
+
+/// A numeric date (`27.01.2022`, `6/13/2018`, `2019-02-15`) or a month
+/// name next to a day number (`May 10`, `26 September`).
+fn has_date(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    let tokens: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '|')
+        .map(|token| token.trim_matches(|c: char| matches!(c, '.' | '(' | ')' | ':')))
+        .filter(|token| !token.is_empty())
+        .collect();
+    let is_day =
+        |token: &str| (1..=2).contains(&token.len()) && token.chars().all(|c| c.is_ascii_digit());
+    let is_month = |token: &str| {
+        token.chars().next().is_some_and(char::is_alphabetic)
+            && MONTHS.iter().any(|month| token.starts_with(month))
+    };
+    tokens.iter().any(|token| is_numeric_date(token))
+        || tokens.windows(2).any(|pair| {
+            (is_month(pair[0]) && is_day(pair[1])) || (is_day(pair[0]) && is_month(pair[1]))
+        })
+}
+
+/// Three groups of digits joined by one kind of separator, one of them
+/// four digits long or the last one two.
+fn is_numeric_date(token: &str) -> bool {
+    ['.', '/', '-'].iter().any(|&separator| {
+        let parts: Vec<&str> = token.split(separator).collect();
+        parts.len() == 3
+            && parts.iter().all(|part| {
+                (1..=4).contains(&part.len()) && part.chars().all(|c| c.is_ascii_digit())
+            })
+            && parts.iter().any(|part| part.len() >= 2)
+    })
+}
+
 /// Whether `paragraph` is a site notice: enough call-to-action phrases
 /// for its length (see [`NOTICE_LIMITS`]).
 pub(super) fn is_notice(paragraph: &str) -> bool {
@@ -205,7 +268,7 @@ fn is_cjk(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_credit, is_notice};
+    use super::{is_credit, is_dateline_bar, is_notice};
 
     /// Calls to action in several languages are notices; prose that
     /// mentions one phrase among many words is not.
@@ -229,6 +292,18 @@ mod tests {
         assert!(!is_notice(
             "Ihre Bewerbung richten Sie bitte an die Personalabteilung."
         ));
+    }
+
+    /// A short line with a date and `|` fields is a dateline bar; a date
+    /// line without the bar and a sentence with a bar are not.
+    #[test]
+    fn dateline_bars_need_a_date_and_fields() {
+        assert!(is_dateline_bar(
+            "January 13, 2020 at 08:45 AM | categories: Python | View Comments"
+        ));
+        assert!(is_dateline_bar("Staff Consortium | 10.05.2022 01:52:54 PM"));
+        assert!(!is_dateline_bar("Sunday, May 8, 2016"));
+        assert!(!is_dateline_bar("Sections | Opinion | Sports"));
     }
 
     /// Short credit lines are credits; a paragraph starting with the word

@@ -2,7 +2,8 @@
 //! puts after its article to introduce what the extraction left out
 //! ("Read more:", "Related articles", a heading over a dropped list) and
 //! the site's notices that read like prose (subscribe, follow us, rights
-//! and reprint notices); anywhere, one-line photo credits.
+//! and reprint notices); anywhere, one-line photo credits; at its head, a
+//! post's date-and-fields metadata bar.
 //!
 //! It must never touch anything but whole paragraphs, never trim a
 //! sentence that is not a notice, never remove more than
@@ -20,6 +21,11 @@ const MAX_TAIL_SHARE_PERCENT: usize = 33;
 /// Credit lines are removed only from a text of more than this many
 /// paragraphs: a short text may be the caption the caller asked for.
 const CREDIT_MIN_PARAGRAPHS: usize = 2;
+
+/// A dateline bar is looked for among this many first paragraphs: the
+/// title, a kicker, the bar; further down, a line with a date and `|` is
+/// the article's (a table row, a schedule).
+const DATELINE_PARAGRAPHS: usize = 3;
 
 /// A trailing paragraph at most this long (non-whitespace characters),
 /// one line and not ending like a sentence, is a label: what it titled
@@ -47,7 +53,8 @@ pub(super) fn trailing_labels(text: &str) -> &str {
 }
 
 /// `text` without its trailing labels and notices (while they stay
-/// within [`MAX_TAIL_SHARE_PERCENT`]) and without photo credit lines.
+/// within [`MAX_TAIL_SHARE_PERCENT`]), without photo credit lines and
+/// without a dateline bar among its first [`DATELINE_PARAGRAPHS`].
 pub(super) fn boilerplate(text: &str) -> String {
     let total = visible_chars(text);
     let mut end = text.len();
@@ -69,7 +76,12 @@ pub(super) fn boilerplate(text: &str) -> String {
     }
     paragraphs
         .into_iter()
-        .filter(|paragraph| !notice::is_credit(paragraph))
+        .enumerate()
+        .filter(|&(at, paragraph)| {
+            let dateline = at < DATELINE_PARAGRAPHS && notice::is_dateline_bar(paragraph);
+            !(dateline || notice::is_credit(paragraph))
+        })
+        .map(|(_, paragraph)| paragraph)
         .collect::<Vec<_>>()
         .join("\n\n")
 }
