@@ -618,3 +618,55 @@ fn lead_paragraph_beside_the_body_is_kept() {
         &["Topic link"],
     );
 }
+
+/// The site's own notices after an article (a subscription pitch, a
+/// follow-us line, a rights notice, in any of several languages) and a
+/// photo credit line are dropped, while the article's closing sentence
+/// that mentions a newsletter in passing stays.
+#[test]
+fn trailing_site_notices_and_credit_lines_are_dropped() {
+    let html = format!(
+        "<html><body><article><h1>Harbour reopens</h1>{}<p>Foto: Jane Roe</p>{}\
+         <p>The harbour office said the change would be announced in its newsletter and on \
+         the notice boards at the pier, where the ferry company also posts its timetable.</p>\
+         <p>Subscribe now to our e-edition for the full story.</p>\
+         <p>Síguenos en Telegram, Instagram y Twitter para recibir nuestras actualizaciones</p>\
+         <p>© 2024 Harbour News. All rights reserved.</p></article></body></html>",
+        article("harbour", 2),
+        article("pier", 2)
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &[
+            "Harbour reopens",
+            "The harbour 1",
+            "The pier 1",
+            "announced in its newsletter",
+        ],
+        &[
+            "Foto: Jane Roe",
+            "Subscribe now",
+            "Síguenos",
+            "All rights reserved",
+        ],
+    );
+}
+
+/// A post's metadata bar under its title (date, categories, comment
+/// count, separated by `|`) is dropped; the title and the article stay.
+#[test]
+fn dateline_bar_under_the_title_is_dropped() {
+    let html = format!(
+        "<html><body><article><h1>Porting the tool to Python 3</h1>\
+         <p>January 13, 2020 at 08:45 AM | categories: Python | View Comments</p>{}\
+         </article></body></html>",
+        article("port", 3)
+    );
+    let extracted = text_of(&html);
+    assert_kept(
+        &extracted.text,
+        &["Porting the tool to Python 3", "The port 0", "The port 2"],
+        &["January 13, 2020", "View Comments"],
+    );
+}

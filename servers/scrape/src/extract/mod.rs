@@ -10,6 +10,7 @@
 
 mod content;
 mod dom;
+mod notice;
 mod render;
 mod trim;
 
@@ -391,7 +392,7 @@ fn main_content(
             trace.push_str(&format!("{pass:?}: {chars} chars rendered\n"));
         }
         if long_enough(dom, chars) {
-            return (pass, output);
+            return (pass, trimmed(output));
         }
         if best.as_ref().is_none_or(|(_, _, most)| chars > *most) {
             best = Some((pass, output, chars));
@@ -399,8 +400,16 @@ fn main_content(
     }
     best.map_or(
         (Pass::WholeBody, (String::new(), Vec::new())),
-        |(pass, output, _)| (pass, output),
+        |(pass, output, _)| (pass, trimmed(output)),
     )
+}
+
+/// A pass's output without its trailing labels, site notices and credit
+/// lines (see [`trim::boilerplate`]). The pass is chosen on the text before
+/// this: a short article followed by a long subscription pitch is still
+/// the main content, not a reason to fall back to a looser pass.
+fn trimmed((text, links): (String, Vec<Link>)) -> (String, Vec<Link>) {
+    (trim::boilerplate(&text), links)
 }
 
 /// Whether `chars` of rendered text are enough to keep a pass: at least
