@@ -90,7 +90,7 @@ if [ "$run_wine" = 1 ] && [ ! -f "$WINEPREFIX/system.reg" ]; then
 fi
 if [ "$install_only" = 1 ]; then
   step "done"
-  printf '   %s\n' "${timings[@]:1}" >&2
+  if [ ${#timings[@]} -gt 1 ]; then printf '   %s\n' "${timings[@]:1}" >&2; fi
   exit 0
 fi
 # zig as the macOS linker (scripts/zig-link.sh); no cargo-zigbuild to build.
