@@ -5,7 +5,9 @@ It is checked against the registry's published schema, vendored as
 deploy/registry/server.schema.json (its source and date in
 deploy/registry/SCHEMA_SOURCE.md), with Python `jsonschema` (draft 7), plus
 the rules the schema states only in prose: an mcpb package needs fileSha256,
-and no version may be a range. With --version V --sha256 HEX --write OUT it
+and no version may be a range. The repository URL must be the one
+Cargo.toml gives (and README.md quotes), and the bundle's download URL must
+lie under it, so the three never disagree. With --version V --sha256 HEX --write OUT it
 writes the release copy with this version and the bundle's real SHA-256.
 Exit 1 with one line per problem. Needs `jsonschema` (scripts/release.sh
 runs it from the venv under target/platforms).
@@ -15,10 +17,12 @@ import json
 import pathlib
 import re
 import sys
+import tomllib
 
 import jsonschema
 
-SCHEMA = pathlib.Path(__file__).resolve().parent.parent / "deploy/registry/server.schema.json"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "deploy/registry/server.schema.json"
 # Version ranges the schema's prose rejects ('^1.2.3', '~1.2.3', '>=1.2.3', '1.x', '1.*').
 RANGE = re.compile(r"[\^~<>*]|(^|\.)x($|\.)|^latest$")
 PLACEHOLDER_HOST = "example.invalid"
@@ -38,6 +42,25 @@ def problems(server, schema):
     for where, version in versions:
         if RANGE.search(version):
             found.append(f"{where}: {version!r} is a range; give one specific version")
+    return found
+
+
+def disagreements(server):
+    """Where server.json's URLs differ from Cargo.toml's, or README.md does not quote them."""
+    package = tomllib.loads((ROOT / "Cargo.toml").read_text(encoding="utf-8"))["workspace"]["package"]
+    repository, homepage = package["repository"], package["homepage"]
+    found = []
+    if server.get("repository", {}).get("url") != repository:
+        found.append(f"repository/url: {server.get('repository', {}).get('url')!r}, Cargo.toml says {repository!r}")
+    if server.get("websiteUrl") != homepage:
+        found.append(f"websiteUrl: {server.get('websiteUrl')!r}, Cargo.toml's homepage is {homepage!r}")
+    for index, package in enumerate(server.get("packages", [])):
+        if package.get("registryType") == "mcpb" and not package["identifier"].startswith(
+            f"{repository}/releases/download/"
+        ):
+            found.append(f"packages/{index}/identifier: {package['identifier']!r} is not under {repository}/releases/download/")
+    if repository not in (ROOT / "README.md").read_text(encoding="utf-8"):
+        found.append(f"README.md does not quote the repository URL {repository!r}")
     return found
 
 
@@ -63,7 +86,7 @@ def main():
                 package["identifier"] = re.sub(r"/v[^/]+/", f"/v{args.version}/", package["identifier"])
         if args.sha256 and package.get("registryType") == "mcpb":
             package["fileSha256"] = args.sha256
-    found = problems(server, schema)
+    found = problems(server, schema) + disagreements(server)
     for problem in found:
         print(f"{args.file}: {problem}", file=sys.stderr)
     if found:

@@ -3,15 +3,15 @@
 # (scripts/test.sh runs it):
 #   1. builds moat-fs for x86_64-pc-windows-gnu, static
 #      x86_64-unknown-linux-musl, aarch64-apple-darwin and x86_64-apple-darwin
-#      (cargo profile `ci`: dev without debug info), all without default
-#      features: the one default, `jwks-fetch`, brings reqwest, rustls and
+#      (cargo profile `ci`: dev without debug info), in one cargo
+#      invocation, all without default features: the one default, `jwks-fetch`, brings reqwest, rustls and
 #      aws-lc's C build for each target, minutes of CI's two cores, and is
 #      target-independent code the native suites test (http_oauth);
 #      scripts/release.sh builds Windows and Linux with it;
 #   2. runs the moat-fs stdio end-to-end suites (fs_transports, fs_full,
-#      fs_escape, fs_windows) against the Windows .exe under Wine, while the
-#      macOS and musl builds run;
-#   3. clippy for the Windows target (moat-fs, moat-shared);
+#      fs_escape, fs_windows) against the Windows .exe under Wine, while
+#      steps 3-5 run;
+#   3. clippy for the Windows target (moat-fs, moat-shared, tests included);
 #   4. checks both macOS binaries and their universal lipo with `file`, and
 #      that the musl binary is static;
 #   5. validates and packs the MCP Bundle with the official mcpb CLI and
@@ -20,7 +20,10 @@
 # Installs what is missing: apt (wine, mingw-w64, llvm, musl-tools), rustup
 # targets, zig (PyPI `ziglang`) and jsonschema in a venv under
 # target/platforms, and the mcpb CLI (npm, under target/platforms).
-# Usage: scripts/test-platforms.sh [--no-wine]
+# Usage: scripts/test-platforms.sh [--no-wine | --install-only]
+#   --install-only: only install what is missing (and make the Wine
+#   prefix), then exit; scripts/test.sh runs this in the background while
+#   it compiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -28,7 +31,13 @@ tools=$root/target/platforms
 logs=$root/target/test-logs
 mkdir -p "$tools" "$logs"
 run_wine=1
-[ "${1:-}" = "--no-wine" ] && run_wine=0
+install_only=0
+case "${1:-}" in
+  --no-wine) run_wine=0 ;;
+  --install-only) install_only=1 ;;
+  "") ;;
+  *) echo "test-platforms.sh: unknown argument '$1' (expected --no-wine or --install-only)" >&2; exit 2 ;;
+esac
 started=$SECONDS
 last=$SECONDS
 timings=()
@@ -71,6 +80,19 @@ if [ ! -x "$mcpb" ]; then
   mkdir -p "$tools/npm"
   npm install --silent --no-audit --no-fund --prefix "$tools/npm" @anthropic-ai/mcpb@2
 fi
+export WINEPREFIX=$tools/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;bcryptprimitives=n"
+if [ "$run_wine" = 1 ] && [ ! -f "$WINEPREFIX/system.reg" ]; then
+  # Half a minute of Wine start-up that is mostly waiting: part of the
+  # installs, which scripts/test.sh overlaps with its compile steps.
+  step "create the Wine prefix (once)"
+  wineboot --init >/dev/null 2>&1 || true
+  wineserver --wait || true
+fi
+if [ "$install_only" = 1 ]; then
+  step "done"
+  if [ ${#timings[@]} -gt 1 ]; then printf '   %s\n' "${timings[@]:1}" >&2; fi
+  exit 0
+fi
 # zig as the macOS linker (scripts/zig-link.sh); no cargo-zigbuild to build.
 ZIG=$("$venv/bin/python" -c 'import ziglang, pathlib; print(pathlib.Path(ziglang.__file__).parent / "zig")')
 export ZIG
@@ -79,16 +101,23 @@ export CARGO_TARGET_X86_64_APPLE_DARWIN_LINKER=$root/scripts/zig-link.sh
 # zig keeps its cache under $HOME by default; keep it with the other tools.
 export ZIG_GLOBAL_CACHE_DIR=$tools/zig-cache ZIG_LOCAL_CACHE_DIR=$tools/zig-cache
 
-# --- Windows: build, then the stdio suites under Wine -----------------------
-step "build moat-fs for x86_64-pc-windows-gnu"
-build=(cargo build --quiet --profile "$profile" -p moat-fs --bin moat-fs --no-default-features)
-"${build[@]}" --target x86_64-pc-windows-gnu
+# --- the builds -------------------------------------------------------------
+step "build moat-fs for x86_64-pc-windows-gnu, aarch64-apple-darwin, x86_64-apple-darwin (zig links) and x86_64-unknown-linux-musl"
+# One invocation: cargo keeps both cores busy across the four targets, and
+# the build scripts and proc-macros they share are built once. (The macOS
+# binaries could not have the JWKS fetch anyway: its TLS verifier links
+# Apple's Security framework, which no cross build can link.)
+cargo build --quiet --profile "$profile" -p moat-fs --bin moat-fs --no-default-features \
+  --target x86_64-pc-windows-gnu --target aarch64-apple-darwin --target x86_64-apple-darwin \
+  --target x86_64-unknown-linux-musl
+
+# --- the stdio suites under Wine --------------------------------------------
 exe_dir=$root/target/x86_64-pc-windows-gnu/$profile
 wine_pid=""
 if [ "$run_wine" = 1 ]; then
   step "build the e2e suites (host)"
   # Built now and then run directly: a `cargo test` would hold the build
-  # directory's lock while the tests run, and the builds below need it.
+  # directory's lock while the tests run, and the clippy below needs it.
   suites=$(cargo test --quiet --no-run --message-format=json -p moat-tests \
     --test fs_transports --test fs_full --test fs_escape --test fs_windows |
     python3 -c 'import json, sys
@@ -101,15 +130,9 @@ for line in sys.stdin:
   if [ ! -f "$exe_dir/bcryptprimitives.dll" ] || [ scripts/wine/processprng.c -nt "$exe_dir/bcryptprimitives.dll" ]; then
     x86_64-w64-mingw32-gcc -shared -O2 -o "$exe_dir/bcryptprimitives.dll" scripts/wine/processprng.c -ladvapi32
   fi
-  export WINEPREFIX=$tools/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;bcryptprimitives=n"
-  if [ ! -f "$WINEPREFIX/system.reg" ]; then
-    step "create the Wine prefix (once)"
-    wineboot --init >/dev/null 2>&1 || true
-    wineserver --wait || true
-  fi
   step "moat-fs.exe under Wine (background): fs_transports, fs_full, fs_escape, fs_windows"
-  # The suites mostly wait on Wine starting servers; the macOS and musl
-  # builds below use the cores meanwhile. One wineserver stays up for the
+  # The suites mostly wait on Wine starting servers; the clippy and the
+  # bundle below use the cores meanwhile. One wineserver stays up for the
   # whole run (each server start is then cheap) and is stopped afterwards.
   # What Wine cannot show (Unix symlinks and FIFOs look like plain files to
   # the .exe) is skipped inside the tests, each with its reason printed:
@@ -129,16 +152,15 @@ for line in sys.stdin:
   wine_pid=$!
 fi
 
-# --- macOS and musl builds --------------------------------------------------
-step "build moat-fs for aarch64-apple-darwin, x86_64-apple-darwin (zig links) and x86_64-unknown-linux-musl"
-# One invocation: cargo keeps both cores busy across the three targets.
-# (The macOS binaries could not have the JWKS fetch anyway: its TLS
-# verifier links Apple's Security framework, which no cross build can link.)
-"${build[@]}" --target aarch64-apple-darwin --target x86_64-apple-darwin --target x86_64-unknown-linux-musl
-step "clippy for x86_64-pc-windows-gnu (moat-fs, moat-shared)"
-# The Windows-only code is moat-fs's platform/; the network code is the
-# same on every OS and linted by the workspace clippy.
-cargo clippy --quiet -p moat-fs -p moat-shared --no-default-features --target x86_64-pc-windows-gnu -- -D warnings
+
+step "clippy for x86_64-pc-windows-gnu (moat-fs, moat-shared, all targets)"
+# The Windows-only code is moat-fs's platform/; the network code behind
+# the default `jwks-fetch` is the same on every OS and linted by the
+# workspace clippy. With default features this step would also build
+# aws-lc's C code for Windows: about 2 more CPU-minutes for no line of
+# moat's own code that is not linted already.
+cargo clippy --quiet -p moat-fs -p moat-shared --no-default-features --all-targets \
+  --target x86_64-pc-windows-gnu -- -D warnings
 
 step "check the binaries with file"
 lipo=$(ls /usr/lib/llvm-*/bin/llvm-lipo | sort -V | tail -n 1)

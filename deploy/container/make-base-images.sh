@@ -141,7 +141,16 @@ make_rust() {
   local mount
   mount="$(buildah mount "$ctr")"
   mkdir -p "$mount/usr/local/rustup/toolchains/$version" "$mount/usr/local/cargo/bin"
-  tar -C "$sysroot" -cf - bin/cargo bin/rustc bin/rustdoc lib \
+  # Only the host's standard library: the cross targets scripts/test-platforms.sh
+  # adds (Windows, macOS, musl: 600 MB) are of no use to the image's build
+  # and would be copied, saved and loaded with it on every run.
+  local host excludes=()
+  host="$(rustc -vV | sed -n 's/^host: //p')"
+  for std in "$sysroot"/lib/rustlib/*/lib; do
+    std="${std%/lib}"
+    [ "${std##*/}" = "$host" ] || excludes+=(--exclude="lib/rustlib/${std##*/}")
+  done
+  tar -C "$sysroot" "${excludes[@]}" -cf - bin/cargo bin/rustc bin/rustdoc lib \
     | tar -C "$mount/usr/local/rustup/toolchains/$version" -xf -
   ln -s "../../rustup/toolchains/$version/bin/cargo" "$mount/usr/local/cargo/bin/cargo"
   ln -s "../../rustup/toolchains/$version/bin/rustc" "$mount/usr/local/cargo/bin/rustc"
