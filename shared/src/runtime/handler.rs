@@ -450,20 +450,31 @@ fn serialized_len(value: &serde_json::Value) -> usize {
 /// The length of `text` as a JSON string, quotes included, escaped as
 /// serde_json escapes: `\"`, `\\` and the control characters with a
 /// short form take two bytes, other control characters six (`\u00XX`).
+///
+/// Counted in `u8` lanes over 255-byte blocks (no lane can overflow), which
+/// the compiler vectorises: an iterator `filter().count()` with three
+/// conditions took about 17 instructions a byte, more than escaping.
 fn string_len(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let escaped = bytes
-        .iter()
-        .filter(|byte| **byte < 0x20 || **byte == b'"' || **byte == b'\\')
-        .count();
-    if escaped == 0 {
-        return bytes.len() + 2;
+    let mut escaped = 0usize;
+    let mut short = 0usize;
+    for block in text.as_bytes().chunks(255) {
+        let (mut all, mut two) = (0u8, 0u8);
+        for &byte in block {
+            let control = byte < 0x20;
+            let quote = byte == b'"' || byte == b'\\';
+            let brief = quote
+                || byte == b'\n'
+                || byte == b'\r'
+                || byte == b'\t'
+                || byte == 0x08
+                || byte == 0x0c;
+            all += u8::from(control || quote);
+            two += u8::from(brief);
+        }
+        escaped += usize::from(all);
+        short += usize::from(two);
     }
-    let short = bytes
-        .iter()
-        .filter(|byte| matches!(**byte, b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c))
-        .count();
-    bytes.len() + 2 + short + (escaped - short) * 5
+    text.len() + 2 + short + (escaped - short) * 5
 }
 
 /// The error for a URI this server does not offer, with the URI in `data`

@@ -88,7 +88,7 @@ impl<W: AsyncWrite + Send + Unpin + 'static> Transport<RoleServer> for LineTrans
         // Released before the answer is written, so a client that reuses
         // the id after reading the answer is never refused.
         self.inflight.answered(&item);
-        let line = serde_json::to_vec(&item);
+        let line = crate::runtime::wire::to_json(item);
         let writer = self.writer.clone();
         async move { write_line(&writer, line?).await }
     }

@@ -33,6 +33,8 @@
 //! - [`bounds`]: the limits the runtime applies to every server (timeouts,
 //!   grace periods, message sizes), each with its reason.
 //! - [`oauth`]: OAuth 2.1 resource-server mode (JWT validation, RFC 9728).
+//! - [`wire`]: the bytes of an outgoing stdio message, a tool result's
+//!   repeated text escaped once.
 //! - [`inprocess`]: a client wired to a server in memory, for the CLI's
 //!   `tools` and `call` and for tests.
 
@@ -56,6 +58,7 @@ pub mod stdio;
 pub mod tool;
 pub mod tool_prefix;
 pub mod toolbox;
+pub mod wire;
 
 pub use handler::{Handler, RuntimeState};
 pub use tool::{AsyncTool, BlockingTool, Tool, ToolEntry};

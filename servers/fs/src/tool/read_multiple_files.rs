@@ -101,7 +101,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         }
         let result = server.roots.resolve(path).and_then(|target| {
             let (file, _) = target.open_regular()?;
-            read_range(file, 1, None, remaining, context)
+            read_range(file.into_std(), 1, None, remaining, context)
                 .map_err(|error| FsError::io(&target.shown, error))
         });
         match result {

@@ -15,8 +15,15 @@
 //! - return more than the budget: past it, a `cursor` continues the search.
 
 use std::{
+    collections::{BTreeMap, VecDeque},
     io::{self, Read},
+    num::NonZeroUsize,
     path::{Path, PathBuf},
+    sync::{
+        Mutex,
+        mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, channel, sync_channel},
+    },
+    thread::{Scope, available_parallelism},
     time::Instant,
 };
 
@@ -84,6 +91,12 @@ const PREVIEW_CHARS: usize = 160;
 const PREVIEW_LEAD: usize = 40;
 /// Largest `.gitignore` read: real ones are a few KiB.
 const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
+/// Most threads searching files at once: past the cores the walk and the
+/// disk are the limit, not the matching.
+const MAX_SEARCH_THREADS: usize = 8;
+/// Most files opened and not yet merged: bounds the descriptors held
+/// (each queued file is open) and the results waiting to be put in order.
+const MAX_FILES_IN_FLIGHT: usize = 64;
 
 moat_shared::tool! {
     /// The `search_file_contents` tool.
@@ -167,9 +180,19 @@ pub struct Hit {
     pub preview: String,
 }
 
+impl Hit {
+    /// What the hit costs of the byte budget.
+    fn cost(&self) -> usize {
+        self.path.len() + self.preview.len() + 24
+    }
+}
+
 struct Collect<'a> {
     matcher: &'a RegexMatcher,
-    searcher: Searcher,
+    server: &'a FsServer,
+    /// Searches files on worker threads (a directory search); `None`:
+    /// files are searched on the walking thread.
+    pool: Option<Pool>,
     files: Option<&'a (globset::GlobSet, globset::GlobSet)>,
     exclude: &'a (globset::GlobSet, globset::GlobSet),
     gitignore: bool,
@@ -211,7 +234,8 @@ impl Collect<'_> {
         false
     }
 
-    /// Search one file; false when the budget is full.
+    /// Search one file (or queue it for a worker); false once the budget
+    /// is full.
     fn search(&mut self, entry: &Entry<'_>) -> bool {
         let skip_through = match &self.resume {
             Some(cursor) if cursor.rel == entry.rel => {
@@ -237,35 +261,252 @@ impl Collect<'_> {
                 return true;
             }
         };
-        self.files_searched += 1;
-        let reader = Bounded {
-            inner: file,
-            deadline: self.deadline,
-            cancel: self.cancel.clone(),
-        };
-        let mut sink = HitSink {
-            matcher: self.matcher,
-            path: &shown,
+        let job = Job {
+            file,
+            shown,
             skip_through,
-            hits: &mut self.hits,
-            budget: &mut self.budget,
-            full_at: None,
         };
-        let result = self.searcher.search_reader(self.matcher, reader, &mut sink);
-        let full_at = sink.full_at;
-        if let Err(error) = result
-            && error.kind() == io::ErrorKind::TimedOut
-        {
+        let rel = entry.rel.to_path_buf();
+        let Some(pool) = &mut self.pool else {
+            let found = search_file(
+                self.matcher,
+                &mut searcher(),
+                job,
+                self.deadline,
+                &self.cancel,
+                Budget::of(self.server),
+            );
+            return self.merge(rel, skip_through, found);
+        };
+        pool.waiting.push_back((rel, skip_through));
+        if pool.jobs.send(job).is_err() {
+            self.timed_out = true;
+            return false;
+        }
+        // Merge what is done; wait only when too many files are in flight.
+        while let Some(pool) = &self.pool {
+            let block = pool.waiting.len() >= MAX_FILES_IN_FLIGHT;
+            match self.next_done(block) {
+                Some(true) => {}
+                Some(false) => return false,
+                None => return !self.timed_out,
+            }
+        }
+        true
+    }
+
+    /// Merge the next file's hits, in walk order, once its worker is done:
+    /// `Some(false)` when the budget filled, `None` when it is not done yet
+    /// (or, waiting with `block`, the deadline passed).
+    fn next_done(&mut self, block: bool) -> Option<bool> {
+        let pool = self.pool.as_mut()?;
+        if pool.waiting.is_empty() {
+            return None;
+        }
+        let first = pool.merged;
+        while !pool.done.contains_key(&first) {
+            let received = if block {
+                let left = self.deadline.saturating_duration_since(Instant::now());
+                // Past the deadline, or every worker gone: stop either way.
+                pool.results
+                    .recv_timeout(left)
+                    .map_err(|_: RecvTimeoutError| true)
+            } else {
+                pool.results
+                    .try_recv()
+                    .map_err(|error| matches!(error, std::sync::mpsc::TryRecvError::Disconnected))
+            };
+            match received {
+                Ok((seq, found)) => {
+                    pool.done.insert(seq, found);
+                }
+                Err(gone) => {
+                    if gone {
+                        self.timed_out = true;
+                    }
+                    return None;
+                }
+            }
+        }
+        let found = pool.done.remove(&first)?;
+        let (rel, skip_through) = pool.waiting.pop_front()?;
+        pool.merged += 1;
+        Some(self.merge(rel, skip_through, found))
+    }
+
+    /// Count one searched file and take its hits into the result, in
+    /// order, until the budget is full; false when it filled.
+    fn merge(&mut self, rel: PathBuf, skip_through: u64, found: Found) -> bool {
+        self.files_searched += 1;
+        if found.timed_out {
             self.timed_out = true;
         }
-        if let Some(line) = full_at {
+        let mut last = skip_through;
+        for hit in found.hits {
+            if !self.budget.take(hit.cost()) {
+                self.stopped_at = Some(Cursor {
+                    rel,
+                    line: Some(last),
+                });
+                return false;
+            }
+            last = hit.line;
+            self.hits.push(hit);
+        }
+        if let Some(line) = found.full_at {
             self.stopped_at = Some(Cursor {
-                rel: entry.rel.to_path_buf(),
+                rel,
                 line: Some(line),
             });
             return false;
         }
         true
+    }
+
+    /// After the walk: merge every file still in flight.
+    fn finish(&mut self) {
+        let Some(pool) = &mut self.pool else {
+            return;
+        };
+        // No more jobs: the workers end once the queue is empty.
+        let (closed, _) = sync_channel(0);
+        drop(std::mem::replace(&mut pool.jobs, closed));
+        if self.stopped_at.is_some() {
+            return;
+        }
+        while let Some(merged) = self.next_done(true) {
+            if !merged {
+                return;
+            }
+        }
+    }
+}
+
+/// A file queued for a worker.
+struct Job {
+    file: cap_std::fs::File,
+    /// Its path as the client names it.
+    shown: String,
+    /// Lines up to this one were returned by an earlier call.
+    skip_through: u64,
+}
+
+/// What searching one file found.
+struct Found {
+    hits: Vec<Hit>,
+    timed_out: bool,
+    /// The file alone filled a whole budget: the last line kept.
+    full_at: Option<u64>,
+}
+
+/// The workers of one directory search, seen from the walking thread.
+struct Pool {
+    jobs: SyncSender<Job>,
+    results: Receiver<(u64, Found)>,
+    /// Each queued file, in walk order: where it is, and the line a
+    /// continued search starts after.
+    waiting: VecDeque<(PathBuf, u64)>,
+    /// Finished files not yet merged (a later file can finish first).
+    done: BTreeMap<u64, Found>,
+    /// Files merged so far (the sequence number of `waiting`'s front).
+    merged: u64,
+}
+
+impl Pool {
+    /// Start the workers of a directory search in `scope`.
+    fn start<'scope>(
+        scope: &'scope Scope<'scope, '_>,
+        server: &'scope FsServer,
+        matcher: &'scope RegexMatcher,
+        deadline: Instant,
+        cancel: &CancellationToken,
+    ) -> Self {
+        let threads = available_parallelism()
+            .map_or(1, NonZeroUsize::get)
+            .min(MAX_SEARCH_THREADS);
+        let (jobs, queue) = sync_channel::<Job>(MAX_FILES_IN_FLIGHT);
+        let (done, results) = channel();
+        let queue = std::sync::Arc::new(Mutex::new((queue, 0u64)));
+        for _ in 0..threads {
+            let queue = queue.clone();
+            let done: Sender<(u64, Found)> = done.clone();
+            let cancel = cancel.clone();
+            scope.spawn(move || {
+                let mut searcher = searcher();
+                loop {
+                    // The sequence number is taken with the job, so it is
+                    // the file's place in walk order.
+                    let next = queue.lock().ok().and_then(|mut queue| {
+                        let job = queue.0.recv().ok()?;
+                        queue.1 += 1;
+                        Some((queue.1 - 1, job))
+                    });
+                    let Some((seq, job)) = next else {
+                        return;
+                    };
+                    let found = search_file(
+                        matcher,
+                        &mut searcher,
+                        job,
+                        deadline,
+                        &cancel,
+                        Budget::of(server),
+                    );
+                    if done.send((seq, found)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        Self {
+            jobs,
+            results,
+            waiting: VecDeque::new(),
+            done: BTreeMap::new(),
+            merged: 0,
+        }
+    }
+}
+
+/// The searcher every file is searched with: line numbers on, and a file
+/// with a NUL byte is binary and left.
+fn searcher() -> Searcher {
+    SearcherBuilder::new()
+        .line_number(true)
+        .binary_detection(BinaryDetection::quit(0))
+        .build()
+}
+
+/// Every hit in one file, up to a whole `budget`.
+fn search_file(
+    matcher: &RegexMatcher,
+    searcher: &mut Searcher,
+    job: Job,
+    deadline: Instant,
+    cancel: &CancellationToken,
+    mut budget: Budget,
+) -> Found {
+    let reader = Bounded {
+        inner: job.file,
+        deadline,
+        cancel: cancel.clone(),
+    };
+    let mut hits = Vec::new();
+    let mut sink = HitSink {
+        matcher,
+        path: &job.shown,
+        skip_through: job.skip_through,
+        hits: &mut hits,
+        budget: &mut budget,
+        full_at: None,
+    };
+    let result = searcher.search_reader(matcher, reader, &mut sink);
+    let full_at = sink.full_at;
+    let timed_out = matches!(result, Err(error) if error.kind() == io::ErrorKind::TimedOut);
+    Found {
+        hits,
+        timed_out,
+        full_at,
     }
 }
 
@@ -300,9 +541,13 @@ impl Sink for HitSink<'_> {
             .chars()
             .count()
             + 1;
-        let preview = preview(text, column - 1);
-        let cost = self.path.len() + preview.len() + 24;
-        if !self.budget.take(cost) {
+        let hit = Hit {
+            path: self.path.to_string(),
+            line,
+            column,
+            preview: preview(text, column - 1),
+        };
+        if !self.budget.take(hit.cost()) {
             self.full_at = Some(self.hits.last().map_or(self.skip_through, |hit| {
                 if hit.path == self.path {
                     hit.line
@@ -312,12 +557,7 @@ impl Sink for HitSink<'_> {
             }));
             return Ok(false);
         }
-        self.hits.push(Hit {
-            path: self.path.to_string(),
-            line,
-            column,
-            preview,
-        });
+        self.hits.push(hit);
         Ok(true)
     }
 }
@@ -436,66 +676,79 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         .is_dir();
     // One file is shown as given: its parent as the base, its name as rel.
     let single_base = crate::platform::result_path::parent(&args.path);
-    let searcher = SearcherBuilder::new()
-        .line_number(true)
-        .binary_detection(BinaryDetection::quit(0))
-        .build();
-    let mut collect = Collect {
-        matcher: &matcher,
-        searcher,
-        files: files.as_ref(),
-        exclude: &exclude,
-        gitignore: args.respect_gitignore,
-        ignores: Vec::new(),
-        base: if is_dir { &args.path } else { &single_base },
-        resume,
-        hits: Vec::new(),
-        budget: Budget::of(server),
-        files_searched: 0,
-        stopped_at: None,
-        deadline: walk::deadline(context),
-        cancel: context.cancel.clone(),
-        timed_out: false,
-        unreadable_files: 0,
-        open_failure: None,
-    };
-    let mut report = if is_dir {
-        let resume_rel = collect.resume.as_ref().map(|cursor| cursor.rel.clone());
-        let plan = Plan {
-            resume_after: resume_rel.as_deref(),
-            resume_inclusive: true,
-            ..Plan::default()
+    let deadline = walk::deadline(context);
+    // The walk stays on this thread (it holds the directory handles and
+    // opens each file); a directory's files are searched by workers and
+    // merged back in walk order, so the answer and its cursor are the
+    // same as a one-thread search's.
+    let (mut report, mut collect) = std::thread::scope(|scope| {
+        let mut collect = Collect {
+            matcher: &matcher,
+            server,
+            pool: is_dir.then(|| Pool::start(scope, server, &matcher, deadline, &context.cancel)),
+            files: files.as_ref(),
+            exclude: &exclude,
+            gitignore: args.respect_gitignore,
+            ignores: Vec::new(),
+            base: if is_dir { &args.path } else { &single_base },
+            resume,
+            hits: Vec::new(),
+            budget: Budget::of(server),
+            files_searched: 0,
+            stopped_at: None,
+            deadline,
+            cancel: context.cancel.clone(),
+            timed_out: false,
+            unreadable_files: 0,
+            open_failure: None,
         };
-        walk::walk_target(server, &target, &plan, context, &mut collect)?
-    } else {
-        // One file: search it directly through its parent directory.
-        let (parent, name) = target.split()?;
-        let dir = target
-            .root
-            .dir
-            .open_dir(&parent)
-            .map_err(|error| FsError::io(&target.shown, error))?;
-        let rel = PathBuf::from(&name);
-        let entry = Entry {
-            rel: &rel,
-            name: &name,
-            kind: Kind::File,
-            depth: 1,
-            parent: &dir,
+        let report = if is_dir {
+            let resume_rel = collect.resume.as_ref().map(|cursor| cursor.rel.clone());
+            let plan = Plan {
+                resume_after: resume_rel.as_deref(),
+                resume_inclusive: true,
+                ..Plan::default()
+            };
+            let mut report = walk::walk_target(server, &target, &plan, context, &mut collect)?;
+            collect.finish();
+            // The budget filled while the last files were merged.
+            if collect.stopped_at.is_some() {
+                report.end = End::Stopped;
+            }
+            report
+        } else {
+            // One file: search it directly through its parent directory.
+            let (parent, name) = target.split()?;
+            let dir = target
+                .root
+                .dir
+                .open_dir(&parent)
+                .map_err(|error| FsError::io(&target.shown, error))?;
+            let rel = PathBuf::from(&name);
+            let entry = Entry {
+                rel: &rel,
+                name: &name,
+                kind: Kind::File,
+                depth: 1,
+                parent: &dir,
+            };
+            let whole = collect.search(&entry);
+            // The one file the client named could not be read: say why
+            // rather than "No matches found".
+            if let Some(error) = collect.open_failure.take() {
+                return Err(ToolError::from(error));
+            }
+            Report {
+                end: if whole { End::Complete } else { End::Stopped },
+                visited: 1,
+                last: None,
+                unreadable: 0,
+            }
         };
-        let whole = collect.search(&entry);
-        // The one file the client named could not be read: say why rather
-        // than "No matches found".
-        if let Some(error) = collect.open_failure.take() {
-            return Err(error.into());
-        }
-        Report {
-            end: if whole { End::Complete } else { End::Stopped },
-            visited: 1,
-            last: None,
-            unreadable: 0,
-        }
-    };
+        // Ends the workers before the scope waits for them.
+        collect.pool = None;
+        Ok((report, collect))
+    })?;
     if context.cancel.is_cancelled() {
         return Err(ToolError::Cancelled);
     }

@@ -1,0 +1,197 @@
+//! The bytes of one outgoing message on a line transport, with a tool
+//! result's text escaped once.
+//!
+//! A file read carries its text twice: in `content[0].text` for every
+//! client, and as `structuredContent.content` for clients that read only
+//! the structured result (the text may add a note after it). Escaping a
+//! 1 MiB text of short lines for JSON costs more than reading the file, so
+//! the repeated text is escaped once and its bytes are copied into both
+//! places (escaping is per character, so the escape of `a + b` is the
+//! escape of `a` followed by the escape of `b`).
+//!
+//! # Must never
+//! - write bytes that differ from `serde_json::to_vec` of the same message.
+
+use rmcp::{
+    RoleServer,
+    model::{CallToolResult, ContentBlock, JsonRpcMessage, ServerResult},
+    service::TxJsonRpcMessage,
+};
+use serde_json::Value;
+
+/// Shortest repeated text worth the splice: below it, escaping twice costs
+/// less than the placeholders and the copies.
+const SPLICE_MIN_BYTES: usize = 1024;
+
+/// Stand-ins for the two texts while the rest of the message is serialised.
+/// Control characters (escaped as `\u0001`) keep them apart from any text a
+/// tool returns in practice, and each is looked for only behind its own
+/// key, where a tool's text cannot put an unescaped quote.
+const TEXT_SLOT: &str = "\u{1}moat:text\u{1}";
+const CONTENT_SLOT: &str = "\u{1}moat:content\u{1}";
+
+/// The message as compact JSON, exactly as `serde_json::to_vec` writes it.
+pub fn to_json(mut message: TxJsonRpcMessage<RoleServer>) -> serde_json::Result<Vec<u8>> {
+    let taken = slots(&mut message).and_then(|(text, content)| {
+        (content.len() >= SPLICE_MIN_BYTES && text.starts_with(content.as_str())).then(|| {
+            (
+                std::mem::replace(text, TEXT_SLOT.to_string()),
+                std::mem::replace(content, CONTENT_SLOT.to_string()),
+            )
+        })
+    });
+    let Some((text, content)) = taken else {
+        return serde_json::to_vec(&message);
+    };
+    let skeleton = serde_json::to_vec(&message)?;
+    if let Some(bytes) = splice(&skeleton, &text, &content)? {
+        return Ok(bytes);
+    }
+    // The stand-ins were not where they should be: serialise plainly.
+    if let Some((slot_text, slot_content)) = slots(&mut message) {
+        *slot_text = text;
+        *slot_content = content;
+    }
+    serde_json::to_vec(&message)
+}
+
+/// The text of a tool result's first content block and its
+/// `structuredContent.content`, when it has both.
+fn slots(message: &mut TxJsonRpcMessage<RoleServer>) -> Option<(&mut String, &mut String)> {
+    let JsonRpcMessage::Response(response) = message else {
+        return None;
+    };
+    let ServerResult::CallToolResult(result) = &mut response.result else {
+        return None;
+    };
+    let CallToolResult {
+        content,
+        structured_content,
+        ..
+    } = result;
+    let Some(ContentBlock::Text(text)) = content.first_mut() else {
+        return None;
+    };
+    let Some(Value::Object(structured)) = structured_content else {
+        return None;
+    };
+    let Some(Value::String(inner)) = structured.get_mut("content") else {
+        return None;
+    };
+    Some((&mut text.text, inner))
+}
+
+/// `skeleton` with the stand-ins replaced by the escaped texts; `None`
+/// when a stand-in is missing. `text` starts with `content`.
+fn splice(skeleton: &[u8], text: &str, content: &str) -> serde_json::Result<Option<Vec<u8>>> {
+    let text_slot = keyed("text", TEXT_SLOT)?;
+    let content_slot = keyed("content", CONTENT_SLOT)?;
+    let Some(text_at) = find(skeleton, &text_slot) else {
+        return Ok(None);
+    };
+    let text_end = text_at + text_slot.len();
+    let Some(content_at) = find(&skeleton[text_end..], &content_slot).map(|at| text_end + at)
+    else {
+        return Ok(None);
+    };
+    let content_end = content_at + content_slot.len();
+    let rest = &text[content.len()..];
+    // Escaping adds a byte for each `\n` (a file of short lines has many);
+    // an eighth more is room for lines of eight bytes, and the vector
+    // grows if that is short.
+    let escaped = content.len() + content.len() / 8 + 2;
+    let mut out = Vec::with_capacity(skeleton.len() + 2 * escaped + 2 * rest.len());
+    out.extend_from_slice(&skeleton[..text_at]);
+    out.extend_from_slice(b"\"text\":");
+    // The escaped content, written once (quotes and all) and copied below
+    // (without its quotes).
+    let start = out.len();
+    serde_json::to_writer(&mut out, content)?;
+    let once = start + 1..out.len() - 1;
+    // The rest of the text (a note after it) continues the same string.
+    out.pop();
+    let mark = out.len();
+    serde_json::to_writer(&mut out, rest)?;
+    out.remove(mark);
+    out.extend_from_slice(&skeleton[text_end..content_at]);
+    out.extend_from_slice(b"\"content\":\"");
+    out.extend_from_within(once);
+    out.push(b'"');
+    out.extend_from_slice(&skeleton[content_end..]);
+    Ok(Some(out))
+}
+
+/// `"key":"escaped value"`, as it appears in compact JSON.
+fn keyed(key: &str, value: &str) -> serde_json::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec(key)?;
+    bytes.push(b':');
+    serde_json::to_writer(&mut bytes, value)?;
+    Ok(bytes)
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::model::{
+        CallToolResult, ContentBlock, JsonRpcMessage, JsonRpcResponse, JsonRpcVersion2_0,
+        NumberOrString, ServerResult,
+    };
+    use serde_json::json;
+
+    use super::to_json;
+
+    fn response(
+        text: &str,
+        structured: Option<serde_json::Value>,
+        id: &str,
+    ) -> super::TxJsonRpcMessage<super::RoleServer> {
+        let mut result = CallToolResult::success(vec![ContentBlock::text(text.to_string())]);
+        result.structured_content = structured;
+        JsonRpcMessage::Response(JsonRpcResponse {
+            jsonrpc: JsonRpcVersion2_0,
+            id: NumberOrString::String(id.into()),
+            result: ServerResult::CallToolResult(result),
+        })
+    }
+
+    /// The one-escape writer writes exactly serde_json's bytes: texts with
+    /// escapes, a note after the structured text, non-ASCII, a text that
+    /// does not start with the structured one, short texts, and a request
+    /// id that spells a stand-in.
+    #[test]
+    fn one_escape_writer_matches_serde_json() {
+        let lines = "line \"q\" \\ \t tab é ✓ \u{1}\n".repeat(200);
+        let note = "\n[truncated at the budget; call again with offset=9]";
+        let cases = [
+            (lines.clone(), lines.clone()),
+            (format!("{lines}{note}"), lines.clone()),
+            ("short\n".to_string(), "short\n".to_string()),
+            (format!("other {lines}"), lines.clone()),
+            ("x".repeat(5000), "x".repeat(5000)),
+        ];
+        for (text, content) in cases {
+            for id in [
+                "7",
+                "\u{1}moat:text\u{1}",
+                "\"text\":\"\u{1}moat:text\u{1}\"",
+            ] {
+                let structured = json!({"content": content, "startLine": 1, "truncated": false});
+                let message = response(&text, Some(structured), id);
+                let expected = serde_json::to_vec(&message).expect("serialise");
+                assert_eq!(
+                    String::from_utf8(to_json(message).expect("splice")).expect("utf-8"),
+                    String::from_utf8(expected).expect("utf-8"),
+                );
+            }
+        }
+        let plain = response(&lines, None, "1");
+        let expected = serde_json::to_vec(&plain).expect("serialise");
+        assert_eq!(to_json(plain).expect("plain"), expected);
+    }
+}
