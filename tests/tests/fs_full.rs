@@ -1100,3 +1100,36 @@ async fn deny_globs_hide_and_refuse_everywhere() {
         "a denied entry was copied"
     );
 }
+
+/// list_directory's outputSchema declares exactly the fields its
+/// structuredContent carries (its `entries` array was dropped from the
+/// answer to halve it, while the schema still promised it).
+#[tokio::test(flavor = "multi_thread")]
+async fn list_directory_schema_matches_what_is_sent() {
+    let tree = Tree::new();
+    fs::write(tree.root.join("a.txt"), "a").expect("write");
+    let session = start(&tree.root, &[]).await;
+    let tools = session.client.list_all_tools().await.expect("tools/list");
+    let tool = tools
+        .iter()
+        .find(|tool| tool.name == "list_directory")
+        .expect("list_directory listed");
+    let schema = tool.output_schema.as_ref().expect("outputSchema");
+    let mut declared: Vec<String> = schema["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .cloned()
+        .collect();
+    let listing = ok(&session, "list_directory", json!({"path": "."})).await;
+    let mut sent: Vec<String> = structured(&listing)
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
+    declared.sort();
+    sent.sort();
+    assert_eq!(declared, sent);
+    assert!(text(&listing).contains("[FILE] a.txt"), "{}", text(&listing));
+}

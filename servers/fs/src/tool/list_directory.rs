@@ -35,7 +35,6 @@ moat_shared::tool! {
 }
 
 super::structured_output!(super::output_schema(json!({
-    "entries": { "type": "array", "items": { "type": "object" } },
     "total": { "type": "integer" },
     "nextOffset": { "type": ["integer", "null"] },
 })));
