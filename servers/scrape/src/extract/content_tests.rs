@@ -670,3 +670,43 @@ fn dateline_bar_under_the_title_is_dropped() {
         &["January 13, 2020", "View Comments"],
     );
 }
+
+/// A subheading followed by bare prose in its own parent (`<h2>..</h2><br>
+/// text`, no `<p>`) is kept with that prose; a heading over a list of
+/// related links is still dropped.
+#[test]
+fn heading_over_bare_text_in_its_parent_is_kept() {
+    let bare = "The second part of the review covers the contracts, the domain law and the data \
+                protection rules, each with the court decisions that shaped them over the years.";
+    let html = format!(
+        "<html><body><div class=review><h1>Internet law, reviewed</h1>{}\
+         <h2>Structure and contents</h2><br>{bare}<br><br>\
+         <h2>Related posts</h2><ul>{}</ul></div></body></html>",
+        article("book", 3),
+        link_items("post", "Another review", 6)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &["Structure and contents", "the domain law", "book 2"],
+        &["Related posts", "Another review"],
+    );
+}
+
+/// A subheading whose id is its anchor made from its first words, with a
+/// generator's prefix and counter (`nav_how_the_bridge__1`), is not taken
+/// for navigation by the `nav` in its id; a real navigation block is.
+#[test]
+fn heading_with_prefixed_truncated_anchor_id_is_kept() {
+    let html = format!(
+        "<html><body><div id=nav-menu><p>Home, sections and archive of the whole site.</p></div>\
+         <article><h1>Bridge repair</h1>{}\
+         <h3 id=nav_how_the_bridge__1>How the bridge was rebuilt</h3>{}</article></body></html>",
+        article("bridge", 2),
+        article("rebuild", 2)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &["How the bridge was rebuilt", "rebuild 1"],
+        &["archive of the whole site"],
+    );
+}

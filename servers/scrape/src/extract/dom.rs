@@ -463,11 +463,18 @@ fn boiler_hint(node: ego_tree::NodeRef<'_, HtmlNode>, element: &scraper::node::E
                 .is_some_and(|id| is_heading_anchor(node, element, id)))
 }
 
+/// An id holding the first this many words of the heading, in order, is
+/// the heading's anchor too: generators truncate long headings and add a
+/// prefix or a counter (`nav_nur_die_folie__1` for "Nur die Folie bleibt
+/// zurück"). One word alone could be a furniture word the heading shares.
+const ANCHOR_PREFIX_WORDS: usize = 2;
+
 /// Elements looked at when searching a section for its heading: the
 /// heading opens the section, so it is among the first few.
 const HEADING_SEARCH_NODES: usize = 32;
 
-/// Whether `id` spells the words of the element's heading (the element
+/// Whether `id` spells the words of the element's heading, or its first
+/// [`ANCHOR_PREFIX_WORDS`] among others (the element
 /// itself when it is one, else the first heading near the start of its
 /// subtree).
 fn is_heading_anchor(
@@ -496,7 +503,12 @@ fn is_heading_anchor(
             .descendants()
             .filter_map(|descendant| descendant.value().as_text().map(|text| &**text))
             .collect();
-        slug_words(&text) == id_words
+        let heading_words = slug_words(&text);
+        heading_words == id_words
+            || (heading_words.len() >= ANCHOR_PREFIX_WORDS
+                && id_words
+                    .windows(ANCHOR_PREFIX_WORDS)
+                    .any(|run| run == &heading_words[..ANCHOR_PREFIX_WORDS]))
     })
 }
 
