@@ -710,3 +710,24 @@ fn heading_with_prefixed_truncated_anchor_id_is_kept() {
         &["archive of the whole site"],
     );
 }
+
+/// An opinion piece in a container labelled `commentary` (the genre news
+/// sites give their columns) is the article, not readers' comments; the
+/// comment thread and the sidebar after it are still dropped.
+#[test]
+fn commentary_column_is_the_article() {
+    let html = format!(
+        "<html><body><div class=\"sect sect_article commentary\"><article><h1>Coal and banks</h1>{}</article></div>\
+         <div id=comments><h3>What readers say</h3>{}</div><aside>{}</aside></body></html>",
+        article("opinion", 3),
+        article("reader remark", 2),
+        article("sidebar teaser", 2)
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &["opinion 2"],
+        &["reader remark", "sidebar teaser"],
+    );
+}

@@ -129,6 +129,11 @@ const BOILER_WORDS: &[&str] = &[
     "widget",
 ];
 
+/// Words a furniture word starts but that name the article itself:
+/// "commentary" is the opinion-piece genre news sites label their columns
+/// with (`sect_article commentary`), not the readers' comments below them.
+const ARTICLE_GENRE_WORDS: &[&str] = &["commentary", "commentaries"];
+
 /// First words of the class tokens that name the post's taxonomy
 /// (`tag-berlin`, `category-newsletter`: blog engines put one per tag and
 /// category on the element holding the post), not a box of tags.
@@ -528,7 +533,8 @@ fn slug_words(text: &str) -> Vec<String> {
 }
 
 fn boiler_word(word: &str) -> bool {
-    BOILER_WORDS.iter().any(|boiler| {
-        word == *boiler || (boiler.len() >= PREFIX_MIN_LEN && word.starts_with(boiler))
-    })
+    !ARTICLE_GENRE_WORDS.contains(&word)
+        && BOILER_WORDS.iter().any(|boiler| {
+            word == *boiler || (boiler.len() >= PREFIX_MIN_LEN && word.starts_with(boiler))
+        })
 }
