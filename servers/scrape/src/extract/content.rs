@@ -140,7 +140,8 @@ impl Analysis {
                 nearest[parent]
             };
             let wrapper = node.holds_main
-                || (node.chars * 100 >= body_chars * WRAPPER_SHARE_PERCENT
+                || (!node.sidebar
+                    && node.chars * 100 >= body_chars * WRAPPER_SHARE_PERCENT
                     && node.link_density() < MAX_LINK_DENSITY);
             boiler[index] = hints && (boiler[parent] || (node.boiler_hint && !wrapper));
             if let Data::Text(text) = &node.data {

@@ -731,3 +731,17 @@ fn commentary_column_is_the_article() {
         &["reader remark", "sidebar teaser"],
     );
 }
+
+/// A short post beside a column named `sidebar` whose widgets (recent
+/// comments quoted in full) hold most of the page's text keeps the post:
+/// that column is never taken for the frame around the article.
+#[test]
+fn sidebar_holding_most_text_is_not_the_article() {
+    let html = format!(
+        "<html><body><div id=wrapper><div id=content><div class=post><h2>Number two</h2>{}</div></div>\
+         <div id=sidebar><h2>Latest comments</h2>{}</div></div></body></html>",
+        article("newborn", 2),
+        article("widget quote", 3)
+    );
+    assert_kept(&text_of(&html).text, &["newborn 1"], &["widget quote"]);
+}

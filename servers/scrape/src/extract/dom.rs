@@ -187,6 +187,9 @@ pub(super) struct Node {
     pub href: Option<String>,
     /// Class, id or role say page furniture, or the tag does.
     pub boiler_hint: bool,
+    /// Its id or a class token is exactly a [`SIDEBAR_TOKENS`] word: a
+    /// column beside the article, never the frame holding it.
+    pub sidebar: bool,
     /// The caller's selector matches this element.
     pub selected: bool,
     /// A `<main>` or `role="main"` element is in the subtree (itself
@@ -276,6 +279,7 @@ impl Dom {
                             let index = nodes.len();
                             let mut entry = leaf(Data::Element(name), parent);
                             entry.boiler_hint = boiler_hint(node, element);
+                            entry.sidebar = is_sidebar(element);
                             if labels {
                                 entry.label = Some(
                                     format!(
@@ -367,6 +371,7 @@ fn leaf(data: Data, parent: usize) -> Node {
         children: Vec::new(),
         href: None,
         boiler_hint: false,
+        sidebar: false,
         selected: false,
         holds_main: false,
         chars: 0,
@@ -473,6 +478,20 @@ fn boiler_hint(node: ego_tree::NodeRef<'_, HtmlNode>, element: &scraper::node::E
 /// prefix or a counter (`nav_nur_die_folie__1` for "Nur die Folie bleibt
 /// zurück"). One word alone could be a furniture word the heading shares.
 const ANCHOR_PREFIX_WORDS: usize = 2;
+
+/// Ids and class tokens that name a side column as a whole (`id="sidebar"`):
+/// unlike compound layout names (`content-sidebar`), such an element never
+/// wraps the article, however much text its widgets hold.
+const SIDEBAR_TOKENS: &[&str] = &["sidebar", "aside"];
+
+fn is_sidebar(element: &scraper::node::Element) -> bool {
+    let exact = |value: &str| {
+        value
+            .split_ascii_whitespace()
+            .any(|token| SIDEBAR_TOKENS.contains(&token.to_ascii_lowercase().as_str()))
+    };
+    element.attr("id").is_some_and(exact) || element.attr("class").is_some_and(exact)
+}
 
 /// Elements looked at when searching a section for its heading: the
 /// heading opens the section, so it is among the first few.
