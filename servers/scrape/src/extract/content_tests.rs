@@ -745,3 +745,21 @@ fn sidebar_holding_most_text_is_not_the_article() {
     );
     assert_kept(&text_of(&html).text, &["newborn 1"], &["widget quote"]);
 }
+
+/// A modal (an age check, a lightbox, a sign-in popup: `class="dark-modal"`)
+/// inside the article's container is furniture, whatever prose it holds.
+#[test]
+fn modal_inside_the_article_is_dropped() {
+    let html = format!(
+        "<html><body><div class=story><h1>Bridge repair</h1>{}\
+         <div class=\"b-dialog dark-modal\"><h2>Check your age</h2><p>To watch programmes with an \
+         age restriction at any time of day, you can now verify your age once in your account.</p></div>\
+         </div></body></html>",
+        article("bridge", 3)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &["bridge 2"],
+        &["verify your age", "Check your age"],
+    );
+}

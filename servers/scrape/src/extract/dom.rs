@@ -96,6 +96,7 @@ const BOILER_WORDS: &[&str] = &[
     "login",
     "masthead",
     "menu",
+    "modal",
     "meta",
     "nav",
     "navbar",
