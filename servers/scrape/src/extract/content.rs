@@ -140,7 +140,8 @@ impl Analysis {
                 nearest[parent]
             };
             let wrapper = node.holds_main
-                || (node.chars * 100 >= body_chars * WRAPPER_SHARE_PERCENT
+                || (!node.sidebar
+                    && node.chars * 100 >= body_chars * WRAPPER_SHARE_PERCENT
                     && node.link_density() < MAX_LINK_DENSITY);
             boiler[index] = hints && (boiler[parent] || (node.boiler_hint && !wrapper));
             if let Data::Text(text) = &node.data {
@@ -176,15 +177,19 @@ impl Analysis {
         if hints {
             analysis.drop_teasers(dom);
         }
-        analysis.mark_orphans(dom);
+        analysis.mark_orphans(dom, &nearest);
         analysis
     }
 
     /// Mark the short headings whose next block of text (in page order)
     /// is link-dense or furniture, or that nothing follows: "More on this
     /// topic", "Related posts", "Share this" title what the rendering
-    /// leaves out. A long heading is a lead paragraph set as one.
-    fn mark_orphans(&mut self, dom: &Dom) {
+    /// leaves out. A long heading is a lead paragraph set as one. A
+    /// heading followed by bare prose in its own parent (`<h2>..</h2><br>
+    /// text`, `nearest` giving each node's nearest block) titles that
+    /// prose, which block order alone does not see: the parent comes
+    /// before the heading.
+    fn mark_orphans(&mut self, dom: &Dom, nearest: &[usize]) {
         self.orphan = vec![false; dom.nodes.len()];
         let mut pending: Vec<usize> = Vec::new();
         for index in 1..dom.nodes.len() {
@@ -207,6 +212,25 @@ impl Analysis {
         for title in pending {
             self.orphan[title] = true;
         }
+        for title in 1..dom.nodes.len() {
+            if self.orphan[title] && self.titles_parent_prose(dom, nearest, title) {
+                self.orphan[title] = false;
+            }
+        }
+    }
+
+    /// Whether the first text after heading `title` is prose owned by
+    /// the heading's parent block.
+    fn titles_parent_prose(&self, dom: &Dom, nearest: &[usize], title: usize) -> bool {
+        let parent = dom.nodes[title].parent;
+        let Some(next) = (title + 1..dom.nodes.len()).find(|&index| {
+            matches!(dom.nodes[index].data, Data::Text(_))
+                && dom.nodes[index].chars > 0
+                && nearest[index] != title
+        }) else {
+            return false;
+        };
+        nearest[next] == parent && !self.boiler[next] && self.class[parent] == Some(Class::Content)
     }
 
     /// Sum each class over every subtree, furniture counting as

@@ -670,3 +670,96 @@ fn dateline_bar_under_the_title_is_dropped() {
         &["January 13, 2020", "View Comments"],
     );
 }
+
+/// A subheading followed by bare prose in its own parent (`<h2>..</h2><br>
+/// text`, no `<p>`) is kept with that prose; a heading over a list of
+/// related links is still dropped.
+#[test]
+fn heading_over_bare_text_in_its_parent_is_kept() {
+    let bare = "The second part of the review covers the contracts, the domain law and the data \
+                protection rules, each with the court decisions that shaped them over the years.";
+    let html = format!(
+        "<html><body><div class=review><h1>Internet law, reviewed</h1>{}\
+         <h2>Structure and contents</h2><br>{bare}<br><br>\
+         <h2>Related posts</h2><ul>{}</ul></div></body></html>",
+        article("book", 3),
+        link_items("post", "Another review", 6)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &["Structure and contents", "the domain law", "book 2"],
+        &["Related posts", "Another review"],
+    );
+}
+
+/// A subheading whose id is its anchor made from its first words, with a
+/// generator's prefix and counter (`nav_how_the_bridge__1`), is not taken
+/// for navigation by the `nav` in its id; a real navigation block is.
+#[test]
+fn heading_with_prefixed_truncated_anchor_id_is_kept() {
+    let html = format!(
+        "<html><body><div id=nav-menu><p>Home, sections and archive of the whole site.</p></div>\
+         <article><h1>Bridge repair</h1>{}\
+         <h3 id=nav_how_the_bridge__1>How the bridge was rebuilt</h3>{}</article></body></html>",
+        article("bridge", 2),
+        article("rebuild", 2)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &["How the bridge was rebuilt", "rebuild 1"],
+        &["archive of the whole site"],
+    );
+}
+
+/// An opinion piece in a container labelled `commentary` (the genre news
+/// sites give their columns) is the article, not readers' comments; the
+/// comment thread and the sidebar after it are still dropped.
+#[test]
+fn commentary_column_is_the_article() {
+    let html = format!(
+        "<html><body><div class=\"sect sect_article commentary\"><article><h1>Coal and banks</h1>{}</article></div>\
+         <div id=comments><h3>What readers say</h3>{}</div><aside>{}</aside></body></html>",
+        article("opinion", 3),
+        article("reader remark", 2),
+        article("sidebar teaser", 2)
+    );
+    let extracted = text_of(&html);
+    assert_eq!(extracted.pass, Pass::Main);
+    assert_kept(
+        &extracted.text,
+        &["opinion 2"],
+        &["reader remark", "sidebar teaser"],
+    );
+}
+
+/// A short post beside a column named `sidebar` whose widgets (recent
+/// comments quoted in full) hold most of the page's text keeps the post:
+/// that column is never taken for the frame around the article.
+#[test]
+fn sidebar_holding_most_text_is_not_the_article() {
+    let html = format!(
+        "<html><body><div id=wrapper><div id=content><div class=post><h2>Number two</h2>{}</div></div>\
+         <div id=sidebar><h2>Latest comments</h2>{}</div></div></body></html>",
+        article("newborn", 2),
+        article("widget quote", 3)
+    );
+    assert_kept(&text_of(&html).text, &["newborn 1"], &["widget quote"]);
+}
+
+/// A modal (an age check, a lightbox, a sign-in popup: `class="dark-modal"`)
+/// inside the article's container is furniture, whatever prose it holds.
+#[test]
+fn modal_inside_the_article_is_dropped() {
+    let html = format!(
+        "<html><body><div class=story><h1>Bridge repair</h1>{}\
+         <div class=\"b-dialog dark-modal\"><h2>Check your age</h2><p>To watch programmes with an \
+         age restriction at any time of day, you can now verify your age once in your account.</p></div>\
+         </div></body></html>",
+        article("bridge", 3)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &["bridge 2"],
+        &["verify your age", "Check your age"],
+    );
+}

@@ -96,6 +96,7 @@ const BOILER_WORDS: &[&str] = &[
     "login",
     "masthead",
     "menu",
+    "modal",
     "meta",
     "nav",
     "navbar",
@@ -128,6 +129,11 @@ const BOILER_WORDS: &[&str] = &[
     "toolbar",
     "widget",
 ];
+
+/// Words a furniture word starts but that name the article itself:
+/// "commentary" is the opinion-piece genre news sites label their columns
+/// with (`sect_article commentary`), not the readers' comments below them.
+const ARTICLE_GENRE_WORDS: &[&str] = &["commentary", "commentaries"];
 
 /// First words of the class tokens that name the post's taxonomy
 /// (`tag-berlin`, `category-newsletter`: blog engines put one per tag and
@@ -182,6 +188,9 @@ pub(super) struct Node {
     pub href: Option<String>,
     /// Class, id or role say page furniture, or the tag does.
     pub boiler_hint: bool,
+    /// Its id or a class token is exactly a [`SIDEBAR_TOKENS`] word: a
+    /// column beside the article, never the frame holding it.
+    pub sidebar: bool,
     /// The caller's selector matches this element.
     pub selected: bool,
     /// A `<main>` or `role="main"` element is in the subtree (itself
@@ -271,6 +280,7 @@ impl Dom {
                             let index = nodes.len();
                             let mut entry = leaf(Data::Element(name), parent);
                             entry.boiler_hint = boiler_hint(node, element);
+                            entry.sidebar = is_sidebar(element);
                             if labels {
                                 entry.label = Some(
                                     format!(
@@ -362,6 +372,7 @@ fn leaf(data: Data, parent: usize) -> Node {
         children: Vec::new(),
         href: None,
         boiler_hint: false,
+        sidebar: false,
         selected: false,
         holds_main: false,
         chars: 0,
@@ -463,11 +474,32 @@ fn boiler_hint(node: ego_tree::NodeRef<'_, HtmlNode>, element: &scraper::node::E
                 .is_some_and(|id| is_heading_anchor(node, element, id)))
 }
 
+/// An id holding the first this many words of the heading, in order, is
+/// the heading's anchor too: generators truncate long headings and add a
+/// prefix or a counter (`nav_nur_die_folie__1` for "Nur die Folie bleibt
+/// zurück"). One word alone could be a furniture word the heading shares.
+const ANCHOR_PREFIX_WORDS: usize = 2;
+
+/// Ids and class tokens that name a side column as a whole (`id="sidebar"`):
+/// unlike compound layout names (`content-sidebar`), such an element never
+/// wraps the article, however much text its widgets hold.
+const SIDEBAR_TOKENS: &[&str] = &["sidebar", "aside"];
+
+fn is_sidebar(element: &scraper::node::Element) -> bool {
+    let exact = |value: &str| {
+        value
+            .split_ascii_whitespace()
+            .any(|token| SIDEBAR_TOKENS.contains(&token.to_ascii_lowercase().as_str()))
+    };
+    element.attr("id").is_some_and(exact) || element.attr("class").is_some_and(exact)
+}
+
 /// Elements looked at when searching a section for its heading: the
 /// heading opens the section, so it is among the first few.
 const HEADING_SEARCH_NODES: usize = 32;
 
-/// Whether `id` spells the words of the element's heading (the element
+/// Whether `id` spells the words of the element's heading, or its first
+/// [`ANCHOR_PREFIX_WORDS`] among others (the element
 /// itself when it is one, else the first heading near the start of its
 /// subtree).
 fn is_heading_anchor(
@@ -496,7 +528,12 @@ fn is_heading_anchor(
             .descendants()
             .filter_map(|descendant| descendant.value().as_text().map(|text| &**text))
             .collect();
-        slug_words(&text) == id_words
+        let heading_words = slug_words(&text);
+        heading_words == id_words
+            || (heading_words.len() >= ANCHOR_PREFIX_WORDS
+                && id_words
+                    .windows(ANCHOR_PREFIX_WORDS)
+                    .any(|run| run == &heading_words[..ANCHOR_PREFIX_WORDS]))
     })
 }
 
@@ -516,7 +553,8 @@ fn slug_words(text: &str) -> Vec<String> {
 }
 
 fn boiler_word(word: &str) -> bool {
-    BOILER_WORDS.iter().any(|boiler| {
-        word == *boiler || (boiler.len() >= PREFIX_MIN_LEN && word.starts_with(boiler))
-    })
+    !ARTICLE_GENRE_WORDS.contains(&word)
+        && BOILER_WORDS.iter().any(|boiler| {
+            word == *boiler || (boiler.len() >= PREFIX_MIN_LEN && word.starts_with(boiler))
+        })
 }

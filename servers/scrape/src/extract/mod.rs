@@ -49,6 +49,13 @@ const APP_ROOTS: &str =
 /// prescan looks at the first 1024).
 const CHARSET_PRESCAN_BYTES: usize = 1024;
 
+/// How many malformed UTF-8 sequences a body declared (or taken to be) UTF-8
+/// may hold and still be decoded as UTF-8: a few stray bytes are a pasted or
+/// truncated character in a UTF-8 page, hundreds are a page stored in GBK or
+/// windows-1250 under a template that declares UTF-8, whose every word would
+/// come out as mojibake.
+const MAX_STRAY_UTF8_ERRORS: usize = 8;
+
 /// What a response body is, for our purposes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -132,8 +139,9 @@ fn looks_binary(head: &[u8]) -> bool {
 
 /// Decode a body: BOM; then UTF-8 when the body is valid UTF-8 and not
 /// plain ASCII, whatever is declared; then the Content-Type charset, then
-/// (for HTML) a `<meta charset>` in the first 1024 bytes, else
-/// windows-1252 (what browsers assume).
+/// (for HTML) a `<meta charset>` in the first 1024 bytes; a body declaring
+/// UTF-8 (or nothing) that is not UTF-8 beyond a few stray bytes has its
+/// encoding detected from its bytes, as browsers do (Firefox's detector).
 ///
 /// Valid UTF-8 beats a declared legacy charset because the declaration is
 /// the part that goes stale: pages converted to UTF-8 by a CMS, a proxy or
@@ -141,7 +149,9 @@ fn looks_binary(head: &[u8]) -> bool {
 /// of ISO-8859-1), and decoding their bytes by it turns every word into
 /// mojibake. The reverse mistake needs legacy text whose every non-ASCII
 /// byte happens to form valid UTF-8 sequences, which real GBK, Shift_JIS,
-/// windows-125x or KOI8 text does not do beyond a few bytes.
+/// windows-125x or KOI8 text does not do beyond a few bytes. The same
+/// staleness hits a UTF-8 declaration: a template or an archive's wrapper
+/// declares UTF-8 around a body still stored in a legacy encoding.
 pub fn decode(body: &[u8], content_type: Option<&str>, kind: Kind) -> String {
     if Encoding::for_bom(body).is_none()
         && !body.is_ascii()
@@ -149,23 +159,45 @@ pub fn decode(body: &[u8], content_type: Option<&str>, kind: Kind) -> String {
     {
         return text.to_string();
     }
-    let encoding = Encoding::for_bom(body)
+    let declared = Encoding::for_bom(body)
         .map(|(encoding, _)| encoding)
         .or_else(|| {
             content_type
                 .and_then(charset_param)
                 .and_then(|label| Encoding::for_label(label.as_bytes()))
         })
-        .or_else(|| (kind == Kind::Html).then(|| meta_charset(body)).flatten())
-        .unwrap_or_else(|| {
-            if std::str::from_utf8(body).is_ok() {
-                encoding_rs::UTF_8
-            } else {
-                encoding_rs::WINDOWS_1252
-            }
-        });
+        .or_else(|| (kind == Kind::Html).then(|| meta_charset(body)).flatten());
+    let encoding = match declared {
+        Some(encoding) if encoding != encoding_rs::UTF_8 => encoding,
+        _ if mostly_utf8(body) => encoding_rs::UTF_8,
+        _ => detect_encoding(body),
+    };
     let (text, _, _) = encoding.decode(body);
     text.into_owned()
+}
+
+/// Whether a body is UTF-8 apart from at most [`MAX_STRAY_UTF8_ERRORS`]
+/// malformed sequences, with more well-formed non-ASCII characters than
+/// malformed ones (a windows-1252 page with one accented letter is not).
+fn mostly_utf8(body: &[u8]) -> bool {
+    let (mut errors, mut non_ascii) = (0, 0);
+    for chunk in body.utf8_chunks() {
+        non_ascii += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        errors += usize::from(!chunk.invalid().is_empty());
+        if errors > MAX_STRAY_UTF8_ERRORS {
+            return false;
+        }
+    }
+    errors == 0 || non_ascii > errors
+}
+
+/// The legacy encoding a body's bytes look like (chardetng, Firefox's
+/// detector for pages without a usable declaration); windows-1252 when
+/// nothing stands out, as browsers assume.
+fn detect_encoding(body: &[u8]) -> &'static Encoding {
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(body, true);
+    detector.guess(None, false)
 }
 
 fn charset_param(content_type: &str) -> Option<String> {
@@ -744,6 +776,29 @@ mod tests {
             "こんにちは"
         );
         assert_eq!(decode("é".as_bytes(), None, Kind::Text), "é");
+    }
+
+    /// A page declaring UTF-8 whose body is GBK (or, undeclared, windows-1250)
+    /// is decoded by its bytes' real encoding; a UTF-8 page with one stray
+    /// byte stays UTF-8.
+    #[test]
+    fn misdeclared_utf8_is_detected_from_the_bytes() {
+        const UTF8_HEAD: &[u8] = b"<html><head><meta charset=\"utf-8\"></head><body><p>";
+        let page = |head: &[u8], body: &[u8]| {
+            decode(
+                &[head, body, b"</p></body></html>"].concat(),
+                None,
+                Kind::Html,
+            )
+        };
+        let chinese = "一个约定，信守十五年，感人至深；一段真情，延续十五年，催人泪下。话剧在全省各地巡演，引起强烈反响。";
+        let (gbk, _, _) = encoding_rs::GBK.encode(chinese);
+        assert!(page(UTF8_HEAD, &gbk).contains(chinese));
+        let polish = "Ostra debata w Sejmie przybliżyła Polskę do zatwierdzenia decyzji. Koalicji nie udało się przełożyć głosowania, mówił premier.";
+        let (cp1250, _, _) = encoding_rs::WINDOWS_1250.encode(polish);
+        assert!(page(b"<html><body><p>", &cp1250).contains(polish));
+        let stray = ["Grüße aus München, schön".as_bytes(), b"\xe9"].concat();
+        assert!(page(UTF8_HEAD, &stray).contains("Grüße aus München, schön\u{fffd}"));
     }
 
     /// A documentation page whose sections carry ids made from their
