@@ -51,6 +51,7 @@ target/release/moat-compare \
   --machine "node=$(node --version)" \
   --machine "python=$("$venv/bin/python" --version)" \
   --machine "chromium=$(/usr/bin/chromium --version 2>/dev/null || echo none)" \
+  --machine "load average (1, 5, 15 min) at the start=$(cut -d' ' -f1-3 /proc/loadavg)" \
   --floor "moat-echo|$moat_version|protocol floor: answers at once|stdio:target/release/moat-echo" \
   --fs "moat-fs|$moat_version|--max-result-bytes $budget; directory_tree and searches stop at 1,000 entries (its default cap) with a cursor|stdio:target/release/moat-fs --max-result-bytes $budget {root}" \
   --fs "moat-fs (HTTP)|$moat_version|same, over Streamable HTTP on loopback (one session)|http:target/release/moat-fs --max-result-bytes $budget {root} serve --http 127.0.0.1:0" \
