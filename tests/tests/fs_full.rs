@@ -1131,5 +1131,9 @@ async fn list_directory_schema_matches_what_is_sent() {
     declared.sort();
     sent.sort();
     assert_eq!(declared, sent);
-    assert!(text(&listing).contains("[FILE] a.txt"), "{}", text(&listing));
+    assert!(
+        text(&listing).contains("[FILE] a.txt"),
+        "{}",
+        text(&listing)
+    );
 }
