@@ -718,12 +718,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             report
         } else {
             // One file: search it directly through its parent directory.
-            let (parent, name) = target.split()?;
-            let dir = target
-                .root
-                .dir
-                .open_dir(&parent)
-                .map_err(|error| FsError::io(&target.shown, error))?;
+            let (dir, name) = target.open_parent()?;
             let rel = PathBuf::from(&name);
             let entry = Entry {
                 rel: &rel,
