@@ -14,16 +14,14 @@
 //! - leave a partial file behind when a file copy fails.
 
 use std::{
-    io::{self, Read},
+    io,
     path::{Path, PathBuf},
-    time::Instant,
 };
 
 use cap_std::fs::{Dir, OpenOptions};
 use moat_shared::{CallContext, ToolError, ToolOutput, runtime::tool::structured};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use tokio_util::sync::CancellationToken;
 
 use crate::walk::Kind;
 use crate::{
@@ -70,22 +68,6 @@ moat_shared::tool! {
     }
 }
 
-/// A reader that fails past the deadline or on cancellation.
-struct Bounded<R> {
-    inner: R,
-    deadline: Instant,
-    cancel: CancellationToken,
-}
-
-impl<R: Read> Read for Bounded<R> {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        if self.cancel.is_cancelled() || Instant::now() >= self.deadline {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline"));
-        }
-        self.inner.read(buffer)
-    }
-}
-
 /// Copy the regular file `name` in `from` to a new file `to_name` in `to`;
 /// `shown` and `to_shown` are the two paths as the client sees them.
 fn copy_one(
@@ -107,7 +89,7 @@ fn copy_one(
             )),
             _ => FsError::io(to_shown, error),
         })?;
-    let mut reader = Bounded {
+    let mut reader = super::Bounded {
         inner: source,
         deadline: limits.deadline,
         cancel: limits.cancel.clone(),

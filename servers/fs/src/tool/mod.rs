@@ -204,3 +204,26 @@ pub fn glob_pair(
         .collect();
     Ok((all, glob_set(&names, field)?))
 }
+
+/// A reader that fails once a deadline passes or the call is cancelled, so
+/// one huge file cannot hold a copy or a content search past its deadline.
+pub struct Bounded<R> {
+    /// The file read.
+    pub inner: R,
+    /// When reading stops with `TimedOut`.
+    pub deadline: std::time::Instant,
+    /// The call's cancellation.
+    pub cancel: tokio_util::sync::CancellationToken,
+}
+
+impl<R: std::io::Read> std::io::Read for Bounded<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancel.is_cancelled() || std::time::Instant::now() >= self.deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "deadline",
+            ));
+        }
+        self.inner.read(buffer)
+    }
+}

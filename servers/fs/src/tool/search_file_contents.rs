@@ -149,23 +149,6 @@ impl Cursor {
     }
 }
 
-/// A reader that fails once the walk's deadline passes or the call is
-/// cancelled, so one huge file cannot hold the search past its deadline.
-struct Bounded<R> {
-    inner: R,
-    deadline: Instant,
-    cancel: CancellationToken,
-}
-
-impl<R: Read> Read for Bounded<R> {
-    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
-        if self.cancel.is_cancelled() || Instant::now() >= self.deadline {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "deadline"));
-        }
-        self.inner.read(buffer)
-    }
-}
-
 /// One match.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(inline)]
@@ -486,7 +469,7 @@ fn search_file(
     cancel: &CancellationToken,
     mut budget: Budget,
 ) -> Found {
-    let reader = Bounded {
+    let reader = super::Bounded {
         inner: job.file,
         deadline,
         cancel: cancel.clone(),
