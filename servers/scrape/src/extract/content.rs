@@ -431,6 +431,7 @@ impl Analysis {
             }
             stack.extend(dom.nodes[index].children.iter().rev().copied());
         }
+        span.first = list_start(dom, span.first);
         if span.first == usize::MAX {
             // No paragraph to anchor on: keep all the short text.
             span = Span {
@@ -571,6 +572,26 @@ impl Span {
         }
         true
     }
+}
+
+/// Where the content starting at `first` starts once a list is taken
+/// whole: when the first content block is an item of a list, the items
+/// before it are the same list (a recipe's ingredients, where only the
+/// longest line reads as a sentence; a feature list), not short text
+/// above the article.
+fn list_start(dom: &Dom, first: usize) -> usize {
+    let Some(node) = dom.nodes.get(first) else {
+        return first;
+    };
+    let list = &dom.nodes[node.parent];
+    if node.tag() != "li" || !matches!(list.tag(), "ul" | "ol") {
+        return first;
+    }
+    list.children
+        .iter()
+        .copied()
+        .find(|&child| dom.nodes[child].tag() == "li")
+        .map_or(first, |item| item.min(first))
 }
 
 fn is_heading(tag: &str) -> bool {

@@ -763,3 +763,28 @@ fn modal_inside_the_article_is_dropped() {
         &["verify your age", "Check your age"],
     );
 }
+
+/// A list that opens the article (a recipe's ingredients) is kept whole
+/// when only a later item reads as a sentence: the short items before it
+/// are the same list, not short text above the article; a date line above
+/// the list is still left out.
+#[test]
+fn short_items_before_the_first_sentence_of_a_list_are_kept() {
+    let html = format!(
+        "<html><body><div class=recipe><div class=byline>12 May</div><ul>\
+         <li>1 whole chicken</li><li>2 tablespoons oil</li><li>1 teaspoon ground cinnamon</li>\
+         <li>2 cups of long-grain rice, soaked in water for an hour and drained</li></ul>{}\
+         </div></body></html>",
+        article("method", 3)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &[
+            "1 whole chicken",
+            "2 tablespoons oil",
+            "ground cinnamon",
+            "method 2",
+        ],
+        &["12 May"],
+    );
+}
