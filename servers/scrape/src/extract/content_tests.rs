@@ -788,3 +788,26 @@ fn short_items_before_the_first_sentence_of_a_list_are_kept() {
         &["12 May"],
     );
 }
+
+/// A list that closes the article (a summary of findings) is kept whole
+/// when only an earlier item reads as a sentence: the short items after it
+/// are the same list; a short line under the list is still left out.
+#[test]
+fn short_items_after_the_last_sentence_of_a_list_are_kept() {
+    let html = format!(
+        "<html><body><div class=post>{}<ul>\
+         <li>Generators save memory only for large tuples, but are faster to iterate</li>\
+         <li>Slotted classes save memory</li><li>Map is sometimes faster</li></ul>\
+         <div class=footer-line>Posted in Python</div></div></body></html>",
+        article("benchmark", 3)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &[
+            "benchmark 2",
+            "Slotted classes save memory",
+            "Map is sometimes faster",
+        ],
+        &["Posted in Python"],
+    );
+}
