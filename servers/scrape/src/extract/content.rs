@@ -431,6 +431,8 @@ impl Analysis {
             }
             stack.extend(dom.nodes[index].children.iter().rev().copied());
         }
+        span.first = list_start(dom, span.first);
+        span.last = list_end(dom, span.last);
         if span.first == usize::MAX {
             // No paragraph to anchor on: keep all the short text.
             span = Span {
@@ -571,6 +573,46 @@ impl Span {
         }
         true
     }
+}
+
+/// Where the content starting at `first` starts once a list is taken
+/// whole: when the first content block is an item of a list, the items
+/// before it are the same list (a recipe's ingredients, where only the
+/// longest line reads as a sentence; a feature list), not short text
+/// above the article.
+fn list_start(dom: &Dom, first: usize) -> usize {
+    let Some(list) = enclosing_list(dom, first) else {
+        return first;
+    };
+    dom.nodes[list]
+        .children
+        .iter()
+        .copied()
+        .find(|&child| dom.nodes[child].tag() == "li")
+        .map_or(first, |item| item.min(first))
+}
+
+/// Where the content ending at `end` ends once a list is taken whole:
+/// when the last content block is an item of a list, the items after it
+/// (and what they hold) are the same list, not short text under the
+/// article.
+fn list_end(dom: &Dom, end: usize) -> usize {
+    let Some(list) = enclosing_list(dom, end) else {
+        return end;
+    };
+    // The last node of the list's subtree in page order.
+    let mut node = list;
+    while let Some(&child) = dom.nodes[node].children.last() {
+        node = child;
+    }
+    node.max(end)
+}
+
+/// The `<ul>` or `<ol>` whose item `index` is, if it is one.
+fn enclosing_list(dom: &Dom, index: usize) -> Option<usize> {
+    let node = dom.nodes.get(index)?;
+    (node.tag() == "li" && matches!(dom.nodes[node.parent].tag(), "ul" | "ol"))
+        .then_some(node.parent)
 }
 
 fn is_heading(tag: &str) -> bool {

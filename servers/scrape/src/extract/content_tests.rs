@@ -763,3 +763,51 @@ fn modal_inside_the_article_is_dropped() {
         &["verify your age", "Check your age"],
     );
 }
+
+/// A list that opens the article (a recipe's ingredients) is kept whole
+/// when only a later item reads as a sentence: the short items before it
+/// are the same list, not short text above the article; a date line above
+/// the list is still left out.
+#[test]
+fn short_items_before_the_first_sentence_of_a_list_are_kept() {
+    let html = format!(
+        "<html><body><div class=recipe><div class=byline>12 May</div><ul>\
+         <li>1 whole chicken</li><li>2 tablespoons oil</li><li>1 teaspoon ground cinnamon</li>\
+         <li>2 cups of long-grain rice, soaked in water for an hour and drained</li></ul>{}\
+         </div></body></html>",
+        article("method", 3)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &[
+            "1 whole chicken",
+            "2 tablespoons oil",
+            "ground cinnamon",
+            "method 2",
+        ],
+        &["12 May"],
+    );
+}
+
+/// A list that closes the article (a summary of findings) is kept whole
+/// when only an earlier item reads as a sentence: the short items after it
+/// are the same list; a short line under the list is still left out.
+#[test]
+fn short_items_after_the_last_sentence_of_a_list_are_kept() {
+    let html = format!(
+        "<html><body><div class=post>{}<ul>\
+         <li>Generators save memory only for large tuples, but are faster to iterate</li>\
+         <li>Slotted classes save memory</li><li>Map is sometimes faster</li></ul>\
+         <div class=footer-line>Posted in Python</div></div></body></html>",
+        article("benchmark", 3)
+    );
+    assert_kept(
+        &text_of(&html).text,
+        &[
+            "benchmark 2",
+            "Slotted classes save memory",
+            "Map is sometimes faster",
+        ],
+        &["Posted in Python"],
+    );
+}
