@@ -185,7 +185,9 @@ async fn as_json(response: Response) -> Result<Response, Response> {
         return Err(response);
     }
     let (mut parts, body) = response.into_parts();
-    let mut stream = body.into_data_stream();
+    // Fused: the stream may have ended here, and is then chained after
+    // what was read.
+    let mut stream = body.into_data_stream().fuse();
     let mut read = Vec::new();
     let wait = tokio::time::sleep(JSON_ANSWER_WAIT);
     tokio::pin!(wait);
