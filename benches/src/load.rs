@@ -4,6 +4,10 @@
 //! 1. Load: N concurrent clients (N = 1, 4, 16, 128), each with its own MCP
 //!    session, call `list_directory` on a small folder for a fixed time;
 //!    reports throughput, p50/p99 latency, errors and the server's RSS.
+//!    Each row is preceded by the same row against the floor,
+//!    `moat-echo-http` (rmcp's own Streamable HTTP service with an `echo`
+//!    tool that answers at once), and followed by moat's throughput as a
+//!    multiple of the floor's.
 //! 2. Capacity: open sessions one after another, each holding its GET SSE
 //!    stream open, up to a target (10,000 by default); then check every
 //!    session still answers a `ping`, and report the server's RSS per
@@ -11,7 +15,7 @@
 //!
 //! Usage: `cargo run --release -p moat-benches --bin moat-load -- [SECONDS] [SESSIONS]`
 //! (defaults 10 and 10000). It builds nothing: run `cargo build --release
-//! -p moat-fs` first (scripts/bench-load.sh does both).
+//! -p moat-fs -p moat-benches` first (scripts/bench-load.sh does both).
 
 use std::{
     path::PathBuf,
@@ -26,30 +30,45 @@ use serde_json::{Value, json};
 
 const PROTOCOL: &str = "2025-11-25";
 
+/// A release binary of this workspace, or the path in `variable`.
+fn binary(variable: &str, name: &str) -> PathBuf {
+    std::env::var(variable).map_or_else(
+        |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/release/{name}")),
+        PathBuf::from,
+    )
+}
+
 /// Start moat-fs on a temp folder of 20 files; returns the child and base URL.
 fn start_server(root: &std::path::Path) -> Result<(Child, String)> {
-    let binary = std::env::var("MOAT_FS").map_or_else(
-        |_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/moat-fs"),
-        PathBuf::from,
-    );
     let policy = root.join("../load-policy.toml");
     std::fs::write(&policy, "[http]\nmax_sessions = 100000\n")?;
-    let mut child = Command::new(&binary)
-        .arg(root)
-        .args([
-            "--policy",
-            &policy.to_string_lossy(),
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--no-audit",
-        ])
+    let mut command = Command::new(binary("MOAT_FS", "moat-fs"));
+    command.arg(root).args([
+        "--policy",
+        &policy.to_string_lossy(),
+        "serve",
+        "--http",
+        "127.0.0.1:0",
+        "--no-audit",
+    ]);
+    start_listening(command)
+}
+
+/// Start the floor, `moat-echo-http`; returns the child and base URL.
+fn start_floor() -> Result<(Child, String)> {
+    start_listening(Command::new(binary("MOAT_ECHO_HTTP", "moat-echo-http")))
+}
+
+/// Spawn `command` and read its `listening on URL` line from stderr.
+fn start_listening(mut command: Command) -> Result<(Child, String)> {
+    let binary = command.get_program().to_owned();
+    let mut child = command
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("spawn {}", binary.display()))?;
+        .with_context(|| format!("spawn {}", PathBuf::from(&binary).display()))?;
     let stderr = child.stderr.take().context("stderr")?;
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
     let address = loop {
@@ -153,11 +172,22 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-async fn load(base: &str, pid: u32, clients: usize, seconds: u64) -> Result<()> {
+/// One server under load: where it is, and the call each client repeats.
+struct Target<'a> {
+    name: &'a str,
+    base: &'a str,
+    pid: u32,
+    call: &'a Value,
+}
+
+/// Run `clients` clients against `target` for `seconds`, print the row,
+/// and return the calls per second.
+async fn load(target: &Target<'_>, clients: usize, seconds: u64) -> Result<f64> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let base = base.to_string();
+        let base = target.base.to_string();
+        let call = target.call.clone();
         tasks.push(tokio::spawn(async move {
             let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
             let session = Session::open(http, &base).await?;
@@ -166,14 +196,7 @@ async fn load(base: &str, pid: u32, clients: usize, seconds: u64) -> Result<()> 
             let mut id = 1;
             while Instant::now() < deadline {
                 let started = Instant::now();
-                match session
-                    .request(
-                        id,
-                        "tools/call",
-                        json!({"name": "list_directory", "arguments": {"path": "."}}),
-                    )
-                    .await
-                {
+                match session.request(id, "tools/call", call.clone()).await {
                     Ok(()) => latencies.push(started.elapsed()),
                     Err(_) => errors += 1,
                 }
@@ -186,20 +209,21 @@ async fn load(base: &str, pid: u32, clients: usize, seconds: u64) -> Result<()> 
     let mut errors = 0;
     let mut peak_rss = 0;
     for task in tasks {
-        peak_rss = peak_rss.max(rss_kib(pid));
+        peak_rss = peak_rss.max(rss_kib(target.pid));
         let (mut some, failed) = task.await??;
         latencies.append(&mut some);
         errors += failed;
     }
     latencies.sort();
+    let rate = latencies.len() as f64 / seconds as f64;
     println!(
-        "| {clients:>4} | {:>9.0} | {:>8.2} | {:>8.2} | {errors:>6} | {:>8.1} |",
-        latencies.len() as f64 / seconds as f64,
+        "| {} | {clients:>4} | {rate:>9.0} | {:>8.3} | {:>8.3} | {errors:>6} | {:>8.1} |",
+        target.name,
         percentile(&latencies, 0.50).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
-        peak_rss.max(rss_kib(pid)) as f64 / 1024.0,
+        peak_rss.max(rss_kib(target.pid)) as f64 / 1024.0,
     );
-    Ok(())
+    Ok(rate)
 }
 
 async fn capacity(base: &str, pid: u32, target: usize) -> Result<()> {
@@ -292,15 +316,44 @@ async fn main() -> Result<()> {
         std::fs::write(root.join(format!("file-{index:02}.txt")), "x")?;
     }
     let (mut child, base) = start_server(&root)?;
-    let pid = child.id();
+    let (mut floor, floor_base) = start_floor()?;
+    let moat_call = json!({"name": "list_directory", "arguments": {"path": "."}});
+    let floor_call = json!({"name": "echo", "arguments": {"path": "."}});
+    let moat = Target {
+        name: "moat-fs",
+        base: &base,
+        pid: child.id(),
+        call: &moat_call,
+    };
+    let floor_target = Target {
+        name: "floor",
+        base: &floor_base,
+        pid: floor.id(),
+        call: &floor_call,
+    };
     println!(
         "## moat-fs over Streamable HTTP, list_directory of 20 entries, {seconds} s per row\n"
     );
-    println!("| clients | calls/s | p50 ms | p99 ms | errors | server RSS MiB |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "The floor is moat-echo-http (rmcp's Streamable HTTP service, an echo tool), run just before.\n"
+    );
+    println!("| server | clients | calls/s | p50 ms | p99 ms | errors | server RSS MiB |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let mut ratios = Vec::new();
     for clients in [1, 4, 16, 128] {
-        load(&base, pid, clients, seconds).await?;
+        let floor_rate = load(&floor_target, clients, seconds).await?;
+        let moat_rate = load(&moat, clients, seconds).await?;
+        ratios.push(format!(
+            "{clients} clients {:.2}×",
+            moat_rate / floor_rate.max(1.0)
+        ));
     }
+    println!(
+        "\nmoat-fs throughput over the floor's: {}",
+        ratios.join(", ")
+    );
+    let _ = floor.kill();
+    let _ = floor.wait();
     let _ = child.kill();
     let _ = child.wait();
     let (mut child, base) = start_server(&root)?;

@@ -16,7 +16,12 @@
 //! `ClientBuilder::build`, socket connects, binds and name lookups
 //! everywhere else, so `grep disallowed_methods` lists every door.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Mutex, OnceLock, PoisonError},
+    time::Duration,
+};
 
 use reqwest::{
     StatusCode,
@@ -79,8 +84,9 @@ pub enum NetError {
 }
 
 /// A resolver that answers only with addresses the policy already checked.
-/// It never performs DNS itself: one client is built per hop, for one
-/// host, so there is exactly one answer to give.
+/// It never performs DNS itself: a client is only handed out for a URL
+/// whose host the policy just resolved to exactly these addresses (see
+/// [`ClientKey`]), so there is exactly one answer to give.
 struct PinnedResolver {
     addresses: Vec<SocketAddr>,
 }
@@ -92,9 +98,38 @@ impl Resolve for PinnedResolver {
     }
 }
 
-/// Resolve `url` through `policy` and build a client for it that connects
+/// Pinned clients kept for reuse. Building one loads and parses the
+/// system's root certificates (hundreds of files, milliseconds of work);
+/// a kept client also keeps its idle connections, so a second page from
+/// the same site skips the TCP and TLS handshakes. Bounded because each
+/// distinct set of addresses (each site) makes one: past the bound the
+/// whole set is dropped and rebuilt on demand, which costs only the
+/// builds.
+const MAX_CACHED_CLIENTS: usize = 64;
+
+/// What a pinned client was built from; a client is reused only for the
+/// same key, so it can still reach only the addresses the policy has just
+/// checked for the URL at hand.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ClientKey {
+    addresses: Vec<SocketAddr>,
+    /// The local proxy's address and credential, when sent through one.
+    via: Option<(SocketAddr, String)>,
+    connect_timeout: Duration,
+    user_agent: String,
+}
+
+/// The kept clients (see [`MAX_CACHED_CLIENTS`]).
+fn kept_clients() -> &'static Mutex<HashMap<ClientKey, reqwest::Client>> {
+    static KEPT: OnceLock<Mutex<HashMap<ClientKey, reqwest::Client>>> = OnceLock::new();
+    KEPT.get_or_init(Mutex::default)
+}
+
+/// Resolve `url` through `policy` and give a client for it that connects
 /// only to the addresses just checked, follows no redirect and uses no
-/// proxy. Build one per hop: its resolver knows one host.
+/// proxy. Ask again for every hop: each hop is resolved and checked anew,
+/// and a client is reused only when its addresses are exactly the ones
+/// just checked.
 ///
 /// # Errors
 /// [`NetError::Denied`] when the name does not resolve or an address is
@@ -138,6 +173,32 @@ pub async fn pinned_client_via(
     via: Option<&LocalProxy>,
 ) -> Result<reqwest::Client, NetError> {
     let addresses = policy.resolve(url).await?;
+    let key = ClientKey {
+        addresses,
+        via: via.map(|via| (via.address, via.authorization.expose().to_string())),
+        connect_timeout: settings.connect_timeout,
+        user_agent: settings.user_agent.clone(),
+    };
+    if let Some(client) = kept_clients()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return Ok(client.clone());
+    }
+    let client = build_pinned(&key, via)?;
+    let mut kept = kept_clients()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if kept.len() >= MAX_CACHED_CLIENTS {
+        kept.clear();
+    }
+    kept.insert(key, client.clone());
+    Ok(client)
+}
+
+/// Build the client [`pinned_client_via`] describes for `key`.
+fn build_pinned(key: &ClientKey, via: Option<&LocalProxy>) -> Result<reqwest::Client, NetError> {
     #[expect(
         clippy::disallowed_methods,
         reason = "the one HTTP client builder: pinned to addresses the URL policy checked (or moat's own checking proxy), no redirects, no environment proxy"
@@ -145,9 +206,11 @@ pub async fn pinned_client_via(
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .connect_timeout(settings.connect_timeout)
-        .user_agent(settings.user_agent.clone())
-        .dns_resolver(PinnedResolver { addresses });
+        .connect_timeout(key.connect_timeout)
+        .user_agent(key.user_agent.clone())
+        .dns_resolver(PinnedResolver {
+            addresses: key.addresses.clone(),
+        });
     if let Some(via) = via {
         let mut value = header::HeaderValue::from_str(via.authorization.expose())
             .map_err(|_| NetError::Client("the local proxy credential is not a header".into()))?;
@@ -161,10 +224,9 @@ pub async fn pinned_client_via(
         clippy::disallowed_methods,
         reason = "the one HTTP client builder: pinned to addresses the URL policy checked (or moat's own checking proxy), no redirects, no environment proxy"
     )]
-    let client = builder
+    builder
         .build()
-        .map_err(|error| NetError::Client(root_cause(&error)))?;
-    Ok(client)
+        .map_err(|error| NetError::Client(root_cause(&error)))
 }
 
 /// A TCP stream to an operator's service at `host:port` (a fleet's Redis):

@@ -506,3 +506,54 @@ async fn legacy_sse_endpoint_and_refusals() {
         .expect("sse");
     assert_eq!(evil.status(), 403);
 }
+
+/// A request whose answer is ready at once comes back as one JSON body
+/// (not an SSE stream), the session id header kept on `initialize`; a
+/// notification still gets 202.
+#[tokio::test(flavor = "multi_thread")]
+async fn quick_answers_come_back_as_one_json_body() {
+    let tree = Tree::new();
+    let server = start(&tree);
+    let opened = post(&server, &[], initialize_body().to_string()).await;
+    assert_eq!(opened.status(), 200);
+    assert_eq!(
+        opened.headers()["content-type"],
+        "application/json",
+        "{:?}",
+        opened.headers()
+    );
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .expect("session id")
+        .to_string();
+    let answer: Value = opened.json().await.expect("one JSON document");
+    assert_eq!(answer["id"], initialize_body()["id"], "{answer}");
+    assert!(answer["result"]["serverInfo"].is_object(), "{answer}");
+    let headers = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    let initialized = post(
+        &server,
+        &headers,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+    )
+    .await;
+    assert_eq!(initialized.status(), 202);
+    let called = post(
+        &server,
+        &headers,
+        json!({"jsonrpc": "2.0", "id": "read-1", "method": "tools/call",
+               "params": {"name": "read_text_file", "arguments": {"path": "hello.txt"}}})
+        .to_string(),
+    )
+    .await;
+    assert_eq!(called.status(), 200);
+    assert_eq!(called.headers()["content-type"], "application/json");
+    let answer: Value = called.json().await.expect("one JSON document");
+    assert_eq!(answer["id"], "read-1", "{answer}");
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "hello\nworld\n",
+        "{answer}"
+    );
+}

@@ -3,10 +3,11 @@
 //! Its job: GET an [`AllowedUrl`], following redirects by hand (each hop is
 //! checked again), with a connect timeout, a total timeout and a streamed
 //! body cap. It must never connect to an address the policy did not check:
-//! every hop gets its own client from [`net::pinned_client`], which
-//! resolves the hop once through [`UrlPolicy::resolve`] and can only
-//! connect to those addresses, so a second DNS answer (rebinding) is never
-//! asked for.
+//! every hop asks [`net::pinned_client`] for a client, which resolves the
+//! hop once through [`UrlPolicy::resolve`] and hands out a client that can
+//! only connect to those addresses (one kept from an earlier hop to the
+//! very same addresses, or a new one), so a second DNS answer (rebinding)
+//! is never asked for.
 //!
 //! Two more duties: each hop carries the headers and cookies the policy
 //! declares for that hop's exact host (so a redirect to another host gets

@@ -117,7 +117,12 @@ impl Politeness {
         let Some(wait) = self.store.reserve(host, self.interval, left).await else {
             return Err(self.throttled(host, start));
         };
-        tokio::time::sleep(wait).await;
+        // Not even a zero sleep when the host is free: tokio rounds a
+        // timer up to its next millisecond tick, so `sleep(0)` costs up to
+        // a millisecond (and a wake-up) on every fetch.
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
         Ok(turn)
     }
 
@@ -163,5 +168,16 @@ mod tests {
         polite.turn("b.example").await.expect("another host");
         drop(first);
         polite.turn("a.example").await.expect("freed");
+    }
+
+    /// Regression: a turn at a free host was still held on a zero-length
+    /// timer (a millisecond tick of tokio's clock) on every fetch; it is
+    /// now given at once, without waiting on any timer.
+    #[tokio::test]
+    async fn a_free_host_gives_its_turn_at_once() {
+        use futures::FutureExt as _;
+        let polite = politeness(8, 1000.0, Duration::from_secs(1));
+        let turn = polite.turn("a.example").now_or_never();
+        assert!(matches!(turn, Some(Ok(_))), "{turn:?}");
     }
 }

@@ -10,13 +10,24 @@
 //! `Accept` 406 (the spec's own statuses); only bodies declared as JSON
 //! are read here.
 //!
+//! A request's answer goes back as one `application/json` body when its
+//! first message is the final answer and comes within
+//! [`JSON_ANSWER_WAIT`] (the spec lets the server pick JSON or SSE for any
+//! request; the client must accept both): rmcp always opens an SSE stream,
+//! whose priming event, answer and end leave as separate chunked writes,
+//! each waking the client. An answer that starts with anything else (a
+//! progress notification, a request to the client) or takes longer streams
+//! as SSE, untouched.
+//!
 //! # Must never
 //! - hand rmcp a body other than the bytes it checked (less a byte order
 //!   mark, which rmcp refuses);
 //! - read more than the body cap (413 past it, as rmcp answers);
-//! - keep a request id claimed after its answer stream is gone.
+//! - keep a request id claimed after its answer stream is gone;
+//! - turn into JSON an answer stream that carries anything besides the
+//!   final answer (and rmcp's empty priming event).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json,
@@ -30,6 +41,13 @@ use futures::StreamExt;
 use rmcp::model::{JsonRpcMessage, RequestId};
 
 use crate::runtime::jsonrpc::{self, InflightIds, Refusal};
+
+/// How long a request's answer stream is read before it is sent on as SSE
+/// rather than as one JSON body. A cheap call answers in well under a
+/// millisecond; past a second the client is better served by the SSE
+/// stream's priming event (it may reconnect and resume) and its
+/// keep-alives, which hold idle proxies open on a long call.
+pub const JSON_ANSWER_WAIT: Duration = Duration::from_secs(1);
 
 /// What the check keeps across requests.
 #[derive(Debug)]
@@ -117,6 +135,7 @@ pub async fn check_post(
         .get("mcp-session-id")
         .and_then(|value| value.to_str().ok())
         .map(str::to_string);
+    let is_request = matches!(message, JsonRpcMessage::Request(_));
     let claim = match (&message, session, &check.inflight) {
         (JsonRpcMessage::Request(request), Some(session), Some(inflight)) => {
             match inflight.guard((session, request.id.clone())) {
@@ -131,6 +150,15 @@ pub async fn check_post(
     let skip = bytes.len() - jsonrpc::without_bom(&bytes).len();
     let body = Body::from(bytes.slice(skip..));
     let response = next.run(Request::from_parts(parts, body)).await;
+    let response = if is_request {
+        match as_json(response).await {
+            // The answer is complete: the id is free again.
+            Ok(answer) => return answer,
+            Err(stream) => stream,
+        }
+    } else {
+        response
+    };
     match claim {
         // The id stays claimed until the answer stream ends or the client
         // drops it.
@@ -142,6 +170,135 @@ pub async fn check_post(
         }),
         None => response,
     }
+}
+
+/// rmcp's SSE answer to a request as one JSON body (`Ok`), when its first
+/// message is the final answer and comes within [`JSON_ANSWER_WAIT`]; else
+/// (`Err`) the same stream, what was read of it first.
+async fn as_json(response: Response) -> Result<Response, Response> {
+    let is_stream = response.status() == StatusCode::OK
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"));
+    if !is_stream {
+        return Err(response);
+    }
+    let (mut parts, body) = response.into_parts();
+    // Fused: the stream may have ended here, and is then chained after
+    // what was read.
+    let mut stream = body.into_data_stream().fuse();
+    let mut read = Vec::new();
+    let wait = tokio::time::sleep(JSON_ANSWER_WAIT);
+    tokio::pin!(wait);
+    let answer = loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            () = &mut wait => break None,
+        };
+        let Some(Ok(frame)) = frame else {
+            read.extend(frame);
+            break None;
+        };
+        match sse_frame(&frame) {
+            SseFrame::Quiet => read.push(Ok(frame)),
+            SseFrame::Answer(data) => break Some(frame.slice(data)),
+            SseFrame::Other => {
+                read.push(Ok(frame));
+                break None;
+            }
+        }
+    };
+    if let Some(json) = answer {
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        parts.headers.remove(header::CACHE_CONTROL);
+        parts.headers.remove("x-accel-buffering");
+        return Ok(Response::from_parts(parts, Body::from(json)));
+    }
+    let replay = futures::stream::iter(read).chain(stream);
+    Err(Response::from_parts(parts, Body::from_stream(replay)))
+}
+
+/// What one frame of rmcp's SSE body holds (one event a frame).
+#[derive(Debug, PartialEq, Eq)]
+enum SseFrame {
+    /// No message: the priming event or a keep-alive comment.
+    Quiet,
+    /// The final answer to the request: a JSON-RPC result or error, whose
+    /// JSON text is at this range of the frame.
+    Answer(std::ops::Range<usize>),
+    /// Anything else (a notification, a request, an unexpected shape).
+    Other,
+}
+
+/// Read one SSE frame as [`SseFrame`]; anything this does not recognise is
+/// [`SseFrame::Other`] (the stream then stays SSE, which is always right).
+fn sse_frame(frame: &[u8]) -> SseFrame {
+    let Some(event) = frame.strip_suffix(b"\n\n") else {
+        return SseFrame::Other;
+    };
+    let mut data = None;
+    let mut offset = 0;
+    for line in event.split(|byte| *byte == b'\n') {
+        let start = offset;
+        offset += line.len() + 1;
+        if line.is_empty() || line.contains(&b'\r') {
+            // Two events in one frame, or CR line ends: not rmcp's shape.
+            return SseFrame::Other;
+        }
+        if let Some(value) = line.strip_prefix(b"data:") {
+            if data.is_some() {
+                return SseFrame::Other;
+            }
+            let skip = usize::from(value.first() == Some(&b' '));
+            data = Some(start + 5 + skip..start + line.len());
+        } else if !(line.starts_with(b":")
+            || line.starts_with(b"id:")
+            || line.starts_with(b"retry:"))
+        {
+            return SseFrame::Other;
+        }
+    }
+    match data {
+        None => SseFrame::Quiet,
+        Some(range) if range.is_empty() => SseFrame::Quiet,
+        Some(range) if is_final_answer(&frame[range.clone()]) => SseFrame::Answer(range),
+        Some(_) => SseFrame::Other,
+    }
+}
+
+/// Whether `json` (as rmcp writes a message: `jsonrpc`, then `id`, then
+/// `result`, `error` or `method`) is a JSON-RPC result or error. Read
+/// from its first bytes, so a large answer is not parsed twice; any other
+/// spelling reads as "no", which keeps the answer SSE.
+fn is_final_answer(json: &[u8]) -> bool {
+    let Some(rest) = json.strip_prefix(br#"{"jsonrpc":"2.0","#) else {
+        return false;
+    };
+    if rest.starts_with(br#""error":"#) {
+        return true;
+    }
+    let Some(id) = rest.strip_prefix(br#""id":"#) else {
+        return false;
+    };
+    let after = match id.first() {
+        Some(b'"') => match id[1..].iter().position(|byte| matches!(byte, b'"' | b'\\')) {
+            Some(end) if id[1 + end] == b'"' => &id[end + 2..],
+            _ => return false,
+        },
+        Some(byte) if byte.is_ascii_digit() || *byte == b'-' => {
+            let end = id
+                .iter()
+                .position(|byte| !(byte.is_ascii_digit() || *byte == b'-'))
+                .unwrap_or(id.len());
+            &id[end..]
+        }
+        _ => return false,
+    };
+    after.starts_with(br#","result":"#) || after.starts_with(br#","error":"#)
 }
 
 /// Whether the request says its body is JSON (else rmcp answers 415).
@@ -164,4 +321,82 @@ fn declares_json(request: &Request) -> bool {
 pub fn refused(refusal: &Refusal) -> Response {
     tracing::debug!(reason = %refusal.message, "refused a POST body");
     (StatusCode::BAD_REQUEST, Json(refusal.to_json())).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// rmcp's frames as sse-stream writes them: the priming event and a
+    /// keep-alive carry no message; a result or error is the final answer,
+    /// with the range of its JSON; a notification or a server request is
+    /// not.
+    #[test]
+    fn frames_are_read_as_rmcp_writes_them() {
+        assert_eq!(
+            sse_frame(b"data: \nid: 0/3\nretry: 3000\n\n"),
+            SseFrame::Quiet
+        );
+        assert_eq!(sse_frame(b":\n\n"), SseFrame::Quiet);
+        let answer = br#"data: {"jsonrpc":"2.0","id":7,"result":{}}
+id: 0/3
+
+"#;
+        let SseFrame::Answer(range) = sse_frame(answer) else {
+            panic!("not an answer");
+        };
+        assert_eq!(&answer[range], br#"{"jsonrpc":"2.0","id":7,"result":{}}"#);
+        for other in [
+            &br#"data: {"jsonrpc":"2.0","method":"notifications/progress","params":{}}
+id: 0/4
+
+"#[..],
+            br#"data: {"jsonrpc":"2.0","id":0,"method":"roots/list"}
+
+"#,
+            // Two events in one frame, or no blank line at the end.
+            br#"data: {"jsonrpc":"2.0","id":7,"result":{}}
+
+data: {"jsonrpc":"2.0","id":8,"result":{}}
+
+"#,
+            br#"data: {"jsonrpc":"2.0","id":7,"result":{}}
+"#,
+            br#"event: message
+data: {"jsonrpc":"2.0","id":7,"result":{}}
+
+"#,
+        ] {
+            assert_eq!(
+                sse_frame(other),
+                SseFrame::Other,
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    /// Results and errors, with number or string ids, are final answers;
+    /// requests, notifications, escaped string ids and other spellings
+    /// are not (they stay SSE).
+    #[test]
+    fn final_answers_are_told_from_their_first_bytes() {
+        for yes in [
+            &br#"{"jsonrpc":"2.0","id":12,"result":{"content":[]}}"#[..],
+            br#"{"jsonrpc":"2.0","id":-1,"error":{"code":-32602,"message":"x"}}"#,
+            br#"{"jsonrpc":"2.0","id":"a-b","result":{}}"#,
+            br#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"x"}}"#,
+        ] {
+            assert!(is_final_answer(yes), "{}", String::from_utf8_lossy(yes));
+        }
+        for no in [
+            &br#"{"jsonrpc":"2.0","id":3,"method":"sampling/createMessage"}"#[..],
+            br#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#,
+            br#"{"jsonrpc":"2.0","id":"a\"b","result":{}}"#,
+            br#"{"id":1,"jsonrpc":"2.0","result":{}}"#,
+            b"",
+        ] {
+            assert!(!is_final_answer(no), "{}", String::from_utf8_lossy(no));
+        }
+    }
 }
