@@ -848,3 +848,34 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Read};
+
+    use super::{SLICE_MAX_BYTES, Small, read_small};
+
+    /// A small file whose read returns its size is searched whole; one that
+    /// grew or shrank since it was opened, or is too big, is streamed from
+    /// where the read stopped, so nothing is lost or read twice.
+    #[test]
+    fn small_files_are_read_whole_and_others_streamed() {
+        let mut buffer = Vec::new();
+        let text = b"line one\nneedle\n";
+        let whole = read_small(&mut Cursor::new(text), text.len() as u64, &mut buffer);
+        assert!(matches!(whole, Ok(Small::Whole(bytes)) if bytes == text));
+        for size in [text.len() as u64 - 3, text.len() as u64 + 5] {
+            let mut reader = Cursor::new(text);
+            let Ok(Small::Started(start)) = read_small(&mut reader, size, &mut buffer) else {
+                panic!("size {size}: not streamed");
+            };
+            let mut all = start.to_vec();
+            reader.read_to_end(&mut all).expect("read");
+            assert_eq!(all, text, "size {size}");
+        }
+        let mut reader = Cursor::new(text);
+        let big = read_small(&mut reader, SLICE_MAX_BYTES + 1, &mut buffer);
+        assert!(matches!(big, Ok(Small::Started(bytes)) if bytes.is_empty()));
+        assert_eq!(reader.position(), 0, "a big file is not read ahead");
+    }
+}
