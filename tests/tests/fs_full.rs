@@ -781,6 +781,26 @@ async fn search_file_contents_behaviour() {
     )
     .await;
 
+    // A file past the size read in one go is streamed, and searched to its
+    // end: both of its matches are found.
+    let big = format!(
+        "farword first\n{}farword last\n",
+        "filler line\n".repeat(10_000)
+    );
+    fs::write(root.join("big.txt"), &big).expect("write");
+    let streamed = ok(
+        &session,
+        "search_file_contents",
+        json!({"path": "big.txt", "query": "farword"}),
+    )
+    .await;
+    assert!(
+        text(&streamed).contains("big.txt:1:1: farword first")
+            && text(&streamed).contains("big.txt:10002:1: farword last"),
+        "{}",
+        text(&streamed)
+    );
+
     // Many matches in one file and across files: the cut continues exactly.
     fs::write(root.join("many.txt"), "needle\n".repeat(30)).expect("write");
     grow(&root.join("more"), 12);

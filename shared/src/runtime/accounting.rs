@@ -11,7 +11,7 @@ use std::{
     fmt::Write as _,
     io::Write,
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
         mpsc,
     },
@@ -26,6 +26,13 @@ use sha2::{Digest, Sha256};
 /// sink (a full pipe nobody reads) cannot hold the exit.
 const AUDIT_DRAIN_WAIT: Duration = Duration::from_secs(2);
 
+/// How long the writer thread lets records gather after writing some:
+/// woken for every record, it cost each call a wake-up of a second thread
+/// (two futex calls, a context switch, a write to the sink) on the way to
+/// its answer. A server of 1,000 calls a second queues ten records in that
+/// time; a lone call's line still reaches the sink within this wait.
+const AUDIT_GATHER_WAIT: Duration = Duration::from_millis(10);
+
 /// Records queued for the writer thread before a call waits for room: a
 /// sink that stalls (a full stderr pipe nobody reads) then slows calls, as
 /// a synchronous write would, instead of growing the queue without bound.
@@ -36,9 +43,13 @@ const AUDIT_QUEUE_RECORDS: usize = 1024;
 /// Lines are built and written on their own thread (`moat-audit`): a call
 /// only queues its record, so the digest, the JSON and a slow or blocked
 /// sink never hold a runtime worker. Lines queued together are written with
-/// one write and one flush.
+/// one write and one flush. The thread starts with the first record, not
+/// with the server: a thread start is a tenth of the time from spawn to
+/// the `initialize` answer, and a session may never call a tool.
 pub struct Audit {
-    sink: Sink,
+    /// The sink, until the first record starts the writer thread.
+    out: Output,
+    sink: OnceLock<Sink>,
     /// Also log the raw arguments (operator opt-in).
     pub include_arguments: bool,
 }
@@ -82,8 +93,8 @@ pub struct CallRecord<'a> {
     pub transport: &'static str,
     /// The tool.
     pub tool: &'a str,
-    /// The arguments as received.
-    pub arguments: &'a Value,
+    /// The arguments as received (owned: they go to the writer thread).
+    pub arguments: Value,
     /// How long the call took.
     pub duration: Duration,
     /// `ok`, `error`, `timeout`, `cancelled`, `panic`, `refused`.
@@ -129,42 +140,49 @@ impl Owned {
 impl Audit {
     /// An audit log writing to `out`, from its own thread.
     pub fn new(out: Box<dyn Write + Send>, include_arguments: bool) -> Self {
-        let out: Output = Arc::new(Mutex::new(out));
-        let (queue, jobs) = mpsc::sync_channel(AUDIT_QUEUE_RECORDS);
-        let thread_out = out.clone();
-        let started = std::thread::Builder::new()
-            .name("moat-audit".into())
-            .spawn(move || write_lines(&thread_out, &jobs, include_arguments));
-        let sink = match started {
-            Ok(_) => Sink::Queue(queue),
-            Err(error) => {
-                tracing::warn!(%error, "cannot start the audit thread; writing audit lines inline");
-                Sink::Inline(out)
-            }
-        };
         Self {
-            sink,
+            out: Arc::new(Mutex::new(out)),
+            sink: OnceLock::new(),
             include_arguments,
         }
     }
 
+    /// The writer thread's queue, the thread started on first use.
+    fn sink(&self) -> &Sink {
+        self.sink.get_or_init(|| {
+            let (queue, jobs) = mpsc::sync_channel(AUDIT_QUEUE_RECORDS);
+            let thread_out = self.out.clone();
+            let include_arguments = self.include_arguments;
+            let started = std::thread::Builder::new()
+                .name("moat-audit".into())
+                .spawn(move || write_lines(&thread_out, &jobs, include_arguments));
+            match started {
+                Ok(_) => Sink::Queue(queue),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot start the audit thread; writing audit lines inline");
+                    Sink::Inline(self.out.clone())
+                }
+            }
+        })
+    }
+
     /// Queue one line for `record`. A failing sink is reported on the
     /// tracing log and never fails the call.
-    pub fn record(&self, record: &CallRecord<'_>) {
+    pub fn record(&self, record: CallRecord<'_>) {
         let owned = Owned {
             timestamp_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |since| since.as_millis()),
-            client: record.client.clone(),
-            session: record.session.clone(),
+            client: record.client,
+            session: record.session,
             transport: record.transport,
             tool: record.tool.to_string(),
-            arguments: record.arguments.clone(),
+            arguments: record.arguments,
             duration: record.duration,
             outcome: record.outcome,
             bytes: record.bytes,
         };
-        match &self.sink {
+        match self.sink() {
             Sink::Queue(queue) => {
                 if queue.send(Job::Record(Box::new(owned))).is_err() {
                     tracing::warn!("the audit thread is gone; an audit line was lost");
@@ -186,7 +204,8 @@ impl Audit {
     /// is written: the end of serving calls it so the last calls' lines
     /// are not lost when the process exits.
     pub fn drain(&self) {
-        let Sink::Queue(queue) = &self.sink else {
+        // Nothing recorded yet: nothing to wait for.
+        let Some(Sink::Queue(queue)) = self.sink.get() else {
             return;
         };
         let (done, drained) = mpsc::sync_channel(1);
@@ -219,8 +238,13 @@ fn write_lines(out: &Output, jobs: &mpsc::Receiver<Job>, include_arguments: bool
             tracing::warn!(%error, "cannot write the audit log");
         }
         buffer.clear();
+        let waited = !drained.is_empty();
         for done in drained.drain(..) {
             let _ = done.send(());
+        }
+        // A drain (the end of serving) is not kept waiting.
+        if !waited {
+            std::thread::sleep(AUDIT_GATHER_WAIT);
         }
     }
 }
@@ -396,12 +420,12 @@ mod tests {
         let audit = Audit::new(Box::new(sink.clone()), false);
         let arguments = json!({"path": "a.txt"});
         for tool in ["first", "second", "third"] {
-            audit.record(&CallRecord {
+            audit.record(CallRecord {
                 client: "c".into(),
                 session: "stdio".into(),
                 transport: "stdio",
                 tool,
-                arguments: &arguments,
+                arguments: arguments.clone(),
                 duration: Duration::from_millis(1),
                 outcome: "ok",
                 bytes: 3,

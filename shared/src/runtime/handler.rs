@@ -289,9 +289,9 @@ impl Handler {
         };
         let duration = started.elapsed();
         self.state.metrics.observe(&name, outcome, duration);
-        if let (Some(audit), Some(arguments)) = (&self.state.audit, &audited) {
+        if let (Some(audit), Some(arguments)) = (&self.state.audit, audited) {
             let (client, session, transport) = describe_caller(&context);
-            audit.record(&CallRecord {
+            audit.record(CallRecord {
                 client,
                 session,
                 transport,

@@ -19,15 +19,17 @@
 //! - do I/O: the transports write what this module decides.
 
 use std::{
+    borrow::Cow,
     collections::HashSet,
     hash::Hash,
     sync::{Arc, Mutex, PoisonError},
 };
 
 use rmcp::model::{
-    ClientJsonRpcMessage, ClientNotification, ErrorCode, JsonRpcMessage, RequestId,
-    ServerJsonRpcMessage,
+    CallToolRequest, ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode,
+    JsonRpcMessage, JsonRpcRequest, RequestId, ServerJsonRpcMessage,
 };
+use serde::{Deserialize, de::IgnoredAny};
 use serde_json::{Map, Value, json};
 
 use crate::error::one_line;
@@ -116,6 +118,9 @@ pub fn without_bom(bytes: &[u8]) -> &[u8] {
 /// again to say precisely what was wrong.
 pub fn check(bytes: &[u8]) -> Result<ClientJsonRpcMessage, Refusal> {
     let bytes = without_bom(bytes);
+    if let Some(message) = tool_call(bytes) {
+        return Ok(message);
+    }
     let typed_error = match serde_json::from_slice::<ClientJsonRpcMessage>(bytes) {
         Ok(message) => return Ok(message),
         Err(error) => error,
@@ -137,6 +142,45 @@ pub fn check(bytes: &[u8]) -> Result<ClientJsonRpcMessage, Refusal> {
         }
     };
     Err(explain(&object, &typed_error))
+}
+
+/// The keys that decide a message's shape, as rmcp reads them: present or
+/// not, whatever their value.
+#[derive(Deserialize)]
+struct Shape<'a> {
+    #[serde(borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "present")]
+    id: bool,
+    #[serde(default, deserialize_with = "present")]
+    result: bool,
+    #[serde(default, deserialize_with = "present")]
+    error: bool,
+}
+
+/// True for a key that is there, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// A `tools/call` request read straight into its type, or `None` (then
+/// rmcp's own parse decides). rmcp reads a request as an untagged enum of
+/// every request type, and `tools/call` comes fourteenth: the thirteen
+/// refusals before it, each a formatted error, were most of the cost of
+/// reading a call. No earlier type accepts that method, so the untagged
+/// parse would end with the same value; the shape check is rmcp's own
+/// (a request has `method` and `id` and neither `result` nor `error`).
+fn tool_call(bytes: &[u8]) -> Option<ClientJsonRpcMessage> {
+    let shape: Shape<'_> = serde_json::from_slice(bytes).ok()?;
+    if shape.method.as_deref() != Some("tools/call") || !shape.id || shape.result || shape.error {
+        return None;
+    }
+    let request: JsonRpcRequest<CallToolRequest> = serde_json::from_slice(bytes).ok()?;
+    Some(JsonRpcMessage::Request(JsonRpcRequest {
+        jsonrpc: request.jsonrpc,
+        id: request.id,
+        request: ClientRequest::CallToolRequest(request.request),
+    }))
 }
 
 /// Why rmcp refused `object`, a JSON object, with `typed_error`.
@@ -335,6 +379,40 @@ mod tests {
 
     fn refusal(line: &str) -> Refusal {
         check(line.as_bytes()).expect_err(line)
+    }
+
+    /// The direct `tools/call` read gives exactly what rmcp's own parse
+    /// gives (progress token, `_meta`, string and number ids, stray keys),
+    /// and leaves to rmcp what it must refuse (a request that also carries
+    /// `result` or `error`, a repeated key, params it cannot read).
+    #[test]
+    fn tool_call_fast_path_matches_rmcp() {
+        let same = [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_text_file","arguments":{"path":"a"}}}"#,
+            r#"{"params":{"name":"x","_meta":{"progressToken":"p"}},"method":"tools/call","id":"s","jsonrpc":"2.0"}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x"},"stray":[1,{"a":null}]}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools\/call","params":{"name":"x","arguments":{}}}"#,
+        ];
+        for line in same {
+            let fast = tool_call(line.as_bytes()).expect(line);
+            let rmcp: ClientJsonRpcMessage = serde_json::from_str(line).expect(line);
+            assert_eq!(
+                serde_json::to_value(&fast).expect("serialise"),
+                serde_json::to_value(&rmcp).expect("serialise"),
+                "{line}"
+            );
+        }
+        let left = [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"},"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"},"error":null}"#,
+            r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/call","params":{"name":"x"}}"#,
+            r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        ];
+        for line in left {
+            assert!(tool_call(line.as_bytes()).is_none(), "{line}");
+        }
     }
 
     /// Each kind of bad input gets the JSON-RPC code and id it must, and a

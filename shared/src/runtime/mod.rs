@@ -35,6 +35,8 @@
 //! - [`oauth`]: OAuth 2.1 resource-server mode (JWT validation, RFC 9728).
 //! - [`wire`]: the bytes of an outgoing stdio message, a tool result's
 //!   repeated text escaped once.
+//! - [`json_text`]: a text escaped for a JSON string, as serde_json
+//!   escapes it, a word at a time.
 //! - [`inprocess`]: a client wired to a server in memory, for the CLI's
 //!   `tools` and `call` and for tests.
 
@@ -47,6 +49,7 @@ pub mod handler;
 pub mod http;
 pub mod http_post;
 pub mod inprocess;
+pub mod json_text;
 pub mod jsonrpc;
 pub mod legacy_sse;
 pub mod line_transport;

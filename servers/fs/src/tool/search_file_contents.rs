@@ -94,6 +94,13 @@ const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
 /// Most threads searching files at once: past the cores the walk and the
 /// disk are the limit, not the matching.
 const MAX_SEARCH_THREADS: usize = 8;
+/// Files handed to a worker at once: one hand-over (a lock and a wake on
+/// each side) per file was more system calls than searching a small file.
+const BATCH_FILES: usize = 8;
+/// Largest file read whole in one system call and searched as one slice
+/// ([`read_small`]): source files are mostly smaller, and the searcher's
+/// own buffer is this size.
+const SLICE_MAX_BYTES: u64 = 64 * 1024;
 /// Most files opened and not yet merged: bounds the descriptors held
 /// (each queued file is open) and the results waiting to be put in order.
 const MAX_FILES_IN_FLIGHT: usize = 64;
@@ -232,8 +239,8 @@ impl Collect<'_> {
             _ => 0,
         };
         let shown = walk::shown(self.base, entry.rel);
-        let file = match open_regular_in(entry.parent, Path::new(entry.name), &shown) {
-            Ok((file, _)) => file,
+        let (file, size) = match open_regular_in(entry.parent, Path::new(entry.name), &shown) {
+            Ok((file, metadata)) => (file, metadata.len()),
             Err(error) => {
                 // Gone since the listing: it is simply not there any more.
                 if !matches!(&error, FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
@@ -246,6 +253,7 @@ impl Collect<'_> {
         };
         let job = Job {
             file,
+            size,
             shown,
             skip_through,
         };
@@ -254,6 +262,7 @@ impl Collect<'_> {
             let found = search_file(
                 self.matcher,
                 &mut searcher(),
+                &mut Vec::new(),
                 job,
                 self.deadline,
                 &self.cancel,
@@ -262,13 +271,19 @@ impl Collect<'_> {
             return self.merge(rel, skip_through, found);
         };
         pool.waiting.push_back((rel, skip_through));
-        if pool.jobs.send(job).is_err() {
+        pool.batch.push(job);
+        if pool.batch.len() >= BATCH_FILES && !pool.send_batch() {
             self.timed_out = true;
             return false;
         }
         // Merge what is done; wait only when too many files are in flight.
-        while let Some(pool) = &self.pool {
+        while let Some(pool) = &mut self.pool {
             let block = pool.waiting.len() >= MAX_FILES_IN_FLIGHT;
+            // The file waited for may still be in the batch being filled.
+            if block && !pool.send_batch() {
+                self.timed_out = true;
+                return false;
+            }
             match self.next_done(block) {
                 Some(true) => {}
                 Some(false) => return false,
@@ -351,6 +366,9 @@ impl Collect<'_> {
         let Some(pool) = &mut self.pool else {
             return;
         };
+        if !pool.send_batch() {
+            self.timed_out = true;
+        }
         // No more jobs: the workers end once the queue is empty.
         let (closed, _) = sync_channel(0);
         drop(std::mem::replace(&mut pool.jobs, closed));
@@ -368,6 +386,8 @@ impl Collect<'_> {
 /// A file queued for a worker.
 struct Job {
     file: cap_std::fs::File,
+    /// Its size when it was opened.
+    size: u64,
     /// Its path as the client names it.
     shown: String,
     /// Lines up to this one were returned by an earlier call.
@@ -382,9 +402,17 @@ struct Found {
     full_at: Option<u64>,
 }
 
+/// Files handed to a worker at once, numbered from the first one's place
+/// in walk order.
+type Batch = (u64, Vec<Job>);
+
 /// The workers of one directory search, seen from the walking thread.
 struct Pool {
-    jobs: SyncSender<Job>,
+    jobs: SyncSender<Batch>,
+    /// Files queued but not yet handed over.
+    batch: Vec<Job>,
+    /// Files handed over so far (the number of the batch's first file).
+    sent: u64,
     results: Receiver<(u64, Found)>,
     /// Each queued file, in walk order: where it is, and the line a
     /// continued search starts after.
@@ -407,47 +435,59 @@ impl Pool {
         let threads = available_parallelism()
             .map_or(1, NonZeroUsize::get)
             .min(MAX_SEARCH_THREADS);
-        let (jobs, queue) = sync_channel::<Job>(MAX_FILES_IN_FLIGHT);
+        let (jobs, queue) = sync_channel::<Batch>(MAX_FILES_IN_FLIGHT / BATCH_FILES);
         let (done, results) = channel();
-        let queue = std::sync::Arc::new(Mutex::new((queue, 0u64)));
+        let queue = std::sync::Arc::new(Mutex::new(queue));
         for _ in 0..threads {
             let queue = queue.clone();
             let done: Sender<(u64, Found)> = done.clone();
             let cancel = cancel.clone();
             scope.spawn(move || {
                 let mut searcher = searcher();
+                let mut buffer = Vec::new();
                 loop {
-                    // The sequence number is taken with the job, so it is
-                    // the file's place in walk order.
-                    let next = queue.lock().ok().and_then(|mut queue| {
-                        let job = queue.0.recv().ok()?;
-                        queue.1 += 1;
-                        Some((queue.1 - 1, job))
-                    });
-                    let Some((seq, job)) = next else {
+                    let next = queue.lock().ok().and_then(|queue| queue.recv().ok());
+                    let Some((first, batch)) = next else {
                         return;
                     };
-                    let found = search_file(
-                        matcher,
-                        &mut searcher,
-                        job,
-                        deadline,
-                        &cancel,
-                        Budget::of(server),
-                    );
-                    if done.send((seq, found)).is_err() {
-                        return;
+                    for (seq, job) in (first..).zip(batch) {
+                        let found = search_file(
+                            matcher,
+                            &mut searcher,
+                            &mut buffer,
+                            job,
+                            deadline,
+                            &cancel,
+                            Budget::of(server),
+                        );
+                        if done.send((seq, found)).is_err() {
+                            return;
+                        }
                     }
                 }
             });
         }
         Self {
             jobs,
+            batch: Vec::with_capacity(BATCH_FILES),
+            sent: 0,
             results,
             waiting: VecDeque::new(),
             done: BTreeMap::new(),
             merged: 0,
         }
+    }
+
+    /// Hand the files queued so far to a worker; false when every worker
+    /// is gone.
+    fn send_batch(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_FILES));
+        let first = self.sent;
+        self.sent += batch.len() as u64;
+        self.jobs.send((first, batch)).is_ok()
     }
 }
 
@@ -460,16 +500,18 @@ fn searcher() -> Searcher {
         .build()
 }
 
-/// Every hit in one file, up to a whole `budget`.
+/// Every hit in one file, up to a whole `budget`. `buffer` is the
+/// worker's, reused from file to file.
 fn search_file(
     matcher: &RegexMatcher,
     searcher: &mut Searcher,
+    buffer: &mut Vec<u8>,
     job: Job,
     deadline: Instant,
     cancel: &CancellationToken,
     mut budget: Budget,
 ) -> Found {
-    let reader = super::Bounded {
+    let mut reader = super::Bounded {
         inner: job.file,
         deadline,
         cancel: cancel.clone(),
@@ -483,7 +525,11 @@ fn search_file(
         budget: &mut budget,
         full_at: None,
     };
-    let result = searcher.search_reader(matcher, reader, &mut sink);
+    let result = match read_small(&mut reader, job.size, buffer) {
+        Ok(Small::Whole(bytes)) => searcher.search_slice(matcher, bytes, &mut sink),
+        Ok(Small::Started(bytes)) => searcher.search_reader(matcher, bytes.chain(reader), &mut sink),
+        Err(error) => Err(error),
+    };
     let full_at = sink.full_at;
     let timed_out = matches!(result, Err(error) if error.kind() == io::ErrorKind::TimedOut);
     Found {
@@ -491,6 +537,38 @@ fn search_file(
         timed_out,
         full_at,
     }
+}
+
+/// What [`read_small`] read.
+enum Small<'a> {
+    /// The whole file.
+    Whole(&'a [u8]),
+    /// Its start (perhaps nothing): the rest is still to read.
+    Started(&'a [u8]),
+}
+
+/// A file of at most [`SLICE_MAX_BYTES`] in one read, when that read
+/// returns exactly the size the file had when opened: a file a few dozen
+/// bytes long then costs one `read` instead of three (the searcher's
+/// three-byte look for a byte-order mark, the text, and the read that
+/// finds the end), which was a third of a search's system calls over a
+/// tree of small files. A bigger file, or one whose size changed, is
+/// streamed from where this read stopped.
+fn read_small<'a>(reader: &mut impl Read, size: u64, buffer: &'a mut Vec<u8>) -> io::Result<Small<'a>> {
+    if size > SLICE_MAX_BYTES {
+        return Ok(Small::Started(&[]));
+    }
+    // One byte more than the size: a file that grew fills it.
+    let want = size as usize + 1;
+    if buffer.len() < want {
+        buffer.resize(want, 0);
+    }
+    let read = reader.read(&mut buffer[..want])?;
+    Ok(if read as u64 == size {
+        Small::Whole(&buffer[..read])
+    } else {
+        Small::Started(&buffer[..read])
+    })
 }
 
 struct HitSink<'a> {
@@ -769,4 +847,35 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             ending,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Read};
+
+    use super::{SLICE_MAX_BYTES, Small, read_small};
+
+    /// A small file whose read returns its size is searched whole; one that
+    /// grew or shrank since it was opened, or is too big, is streamed from
+    /// where the read stopped, so nothing is lost or read twice.
+    #[test]
+    fn small_files_are_read_whole_and_others_streamed() {
+        let mut buffer = Vec::new();
+        let text = b"line one\nneedle\n";
+        let whole = read_small(&mut Cursor::new(text), text.len() as u64, &mut buffer);
+        assert!(matches!(whole, Ok(Small::Whole(bytes)) if bytes == text));
+        for size in [text.len() as u64 - 3, text.len() as u64 + 5] {
+            let mut reader = Cursor::new(text);
+            let Ok(Small::Started(start)) = read_small(&mut reader, size, &mut buffer) else {
+                panic!("size {size}: not streamed");
+            };
+            let mut all = start.to_vec();
+            reader.read_to_end(&mut all).expect("read");
+            assert_eq!(all, text, "size {size}");
+        }
+        let mut reader = Cursor::new(text);
+        let big = read_small(&mut reader, SLICE_MAX_BYTES + 1, &mut buffer);
+        assert!(matches!(big, Ok(Small::Started(bytes)) if bytes.is_empty()));
+        assert_eq!(reader.position(), 0, "a big file is not read ahead");
+    }
 }
