@@ -23,5 +23,11 @@ pub fn init() {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .with_target(false)
+        // By default the logger reports a failed write with `eprintln!`,
+        // which panics when stderr is a closed pipe (a launcher that stopped
+        // reading it): the panic killed whichever task was logging, so calls
+        // went unanswered and SIGTERM was ignored. A log line that cannot be
+        // written is dropped instead.
+        .log_internal_errors(false)
         .try_init();
 }

@@ -61,6 +61,17 @@ impl RawStdio {
 
     /// [`RawStdio::spawn`] with `RUST_LOG=log`.
     pub fn spawn_logging(name: &str, args: &[&str], log: &str) -> Self {
+        Self::spawn_with(name, args, log, true)
+    }
+
+    /// [`RawStdio::spawn_logging`] with the read end of the server's stderr
+    /// closed at once, as by a launcher that stopped reading it: every log
+    /// or audit line the server writes then fails with a broken pipe.
+    pub fn spawn_stderr_closed(name: &str, args: &[&str], log: &str) -> Self {
+        Self::spawn_with(name, args, log, false)
+    }
+
+    fn spawn_with(name: &str, args: &[&str], log: &str, read_stderr: bool) -> Self {
         let mut child = server_command(name)
             .args(args)
             .env("RUST_LOG", log)
@@ -88,7 +99,7 @@ impl RawStdio {
             }
         });
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        {
+        if read_stderr {
             let stderr = stderr.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {

@@ -557,3 +557,114 @@ async fn quick_answers_come_back_as_one_json_body() {
         "{answer}"
     );
 }
+
+/// Regression: once the read end of a stdio server's stderr was closed (a
+/// launcher that stopped reading it), the first failed log write panicked
+/// inside the logger (it reported its own write error on stderr), killing
+/// the audit thread and then the task of the next call: calls went
+/// unanswered and SIGTERM no longer ended the process.
+#[test]
+fn stdio_server_keeps_answering_after_its_stderr_closes() {
+    let tree = Tree::new();
+    let mut server = moat_tests::raw_stdio::RawStdio::spawn_stderr_closed(
+        "moat-fs",
+        &[&tree.root_arg()],
+        "info",
+    );
+    server.initialize();
+    for _ in 0..5 {
+        let answer = server.call(
+            "tools/call",
+            &json!({"name": "read_text_file", "arguments": {"path": "hello.txt"}}),
+        );
+        assert_eq!(answer["result"]["isError"], json!(false), "{answer}");
+    }
+    server.signal("TERM");
+    let status = server.wait_exit().expect("exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+}
+
+/// Regression: the same over Streamable HTTP, where the server has no
+/// stdin to end it: with its stderr closed, the second call went
+/// unanswered and SIGTERM left the process running for good.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_server_answers_and_stops_after_its_stderr_closes() {
+    use std::io::BufRead;
+    let tree = Tree::new();
+    let mut child = Command::new(binary("moat-fs"))
+        .args([&tree.root_arg(), "serve", "--http", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let url = {
+        let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        stderr
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| line.split("listening on ").nth(1).map(str::to_string))
+            .expect("the server prints its address")
+        // The read end of stderr is dropped here.
+    };
+    let http = reqwest::Client::new();
+    let post = |body: Value, session: Option<String>| {
+        let mut request = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25");
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            request.body(body.to_string()).send(),
+        )
+    };
+    let initialized = post(initialize_body(), None)
+        .await
+        .expect("initialize answered")
+        .expect("initialize");
+    let session = initialized
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    let status = initialized.status();
+    let body = initialized.text().await.unwrap_or_default();
+    assert!(
+        status.is_success() && session.is_some(),
+        "initialize: {status} {body}"
+    );
+    post(
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        session.clone(),
+    )
+    .await
+    .expect("notification accepted")
+    .expect("notification");
+    for id in 2..7 {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "read_text_file", "arguments": {"path": "hello.txt"}}});
+        let answer = post(body, session.clone())
+            .await
+            .unwrap_or_else(|_| panic!("call {id} got no answer"))
+            .expect("call");
+        let text = tokio::time::timeout(Duration::from_secs(30), answer.text())
+            .await
+            .unwrap_or_else(|_| panic!("call {id}'s answer never ended"))
+            .expect("body");
+        assert!(text.contains("\"isError\":false"), "call {id}: {text}");
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = moat_tests::wait_exit(&mut child, Duration::from_secs(30));
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let status = status.expect("exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+}

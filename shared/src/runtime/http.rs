@@ -20,6 +20,7 @@
 
 use std::{
     future::Future,
+    io::Write as _,
     net::{IpAddr, SocketAddr},
     sync::Arc,
     time::Duration,
@@ -375,7 +376,11 @@ where
         ))
         .with_state(guard);
 
-    eprintln!("{fronted_name} listening on http://{local}/mcp");
+    // Not `eprintln!`: it panics when stderr is a closed pipe.
+    let _ = writeln!(
+        std::io::stderr(),
+        "{fronted_name} listening on http://{local}/mcp"
+    );
     tracing::info!(%local, stateless = options.stateless, "serving Streamable HTTP");
 
     // Shutdown, in order: refuse new calls and close the listening socket
