@@ -33,13 +33,13 @@ venv=$peers/venv
 if ! "$venv/bin/python" -c 'import mcp_server_fetch' 2>/dev/null; then
   say "installing mcp-server-fetch (PyPI)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet mcp-server-fetch >&2
+  "$venv/bin/python" -m pip install --quiet mcp-server-fetch >&2
 fi
 
 moat_version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) ($(git rev-parse --short HEAD))"
 reference_version=$(node -p "require('./$reference/package.json').version")
 rust_peer_version=$("$rust_peer" --version | awk '{print $NF}')
-fetch_version=$("$venv/bin/pip" show mcp-server-fetch | sed -n 's/^Version: //p')
+fetch_version=$("$venv/bin/python" -m pip show mcp-server-fetch | sed -n 's/^Version: //p')
 budget=2097152 # moat-fs result budget: 2 MiB, so a 1 MiB read fits in one call
 # moat-scrape's per-host politeness (default 10 requests started per second
 # and 8 in flight to one host) would time its own pacing on the one local

@@ -591,14 +591,25 @@ fn stdio_server_keeps_answering_after_its_stderr_closes() {
 async fn http_server_answers_and_stops_after_its_stderr_closes() {
     use std::io::BufRead;
     let tree = Tree::new();
-    let mut child = Command::new(binary("moat-fs"))
-        .args([&tree.root_arg(), "serve", "--http", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    /// Kills the server when the test ends, passed or failed.
+    struct Reaped(std::process::Child);
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Reaped(
+        Command::new(binary("moat-fs"))
+            .args([&tree.root_arg(), "serve", "--http", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn"),
+    );
+    let child = &mut server.0;
     let url = {
         let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
         stderr
@@ -661,10 +672,7 @@ async fn http_server_answers_and_stops_after_its_stderr_closes() {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let status = moat_tests::wait_exit(&mut child, Duration::from_secs(30));
-    if status.is_none() {
-        let _ = child.kill();
-    }
-    let status = status.expect("exits after SIGTERM");
+    let status =
+        moat_tests::wait_exit(child, Duration::from_secs(30)).expect("exits after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
 }
