@@ -584,6 +584,16 @@ fn stdio_server_keeps_answering_after_its_stderr_closes() {
     assert!(status.success(), "exit status {status:?}");
 }
 
+/// A server process killed when the test ends, passed or failed.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Regression: the same over Streamable HTTP, where the server has no
 /// stdin to end it: with its stderr closed, the second call went
 /// unanswered and SIGTERM left the process running for good.
@@ -591,14 +601,6 @@ fn stdio_server_keeps_answering_after_its_stderr_closes() {
 async fn http_server_answers_and_stops_after_its_stderr_closes() {
     use std::io::BufRead;
     let tree = Tree::new();
-    /// Kills the server when the test ends, passed or failed.
-    struct Reaped(std::process::Child);
-    impl Drop for Reaped {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut server = Reaped(
         Command::new(binary("moat-fs"))
             .args([&tree.root_arg(), "serve", "--http", "127.0.0.1:0"])
