@@ -81,6 +81,13 @@ wait_for_installs() {
 
 step fmt
 cargo fmt --all --check
+# fuzz/ is its own workspace with its own lock file: a dependency added to a
+# moat crate must be recorded there too, or the fuzz step fails at the very
+# end of the run. Checked here, in a second, instead.
+if ! (cd fuzz && cargo metadata --format-version 1 --locked --offline >/dev/null 2>&1); then
+  echo "fuzz/Cargo.lock is out of date: run (cd fuzz && cargo metadata --format-version 1 >/dev/null) and commit it" >&2
+  exit 1
+fi
 step clippy
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 # Build every binary first: the end-to-end suites spawn them.
