@@ -463,9 +463,9 @@ fn string_len(text: &str) -> usize {
     for block in text.as_bytes().chunks(255) {
         let (mut all, mut six) = (0u8, 0u8);
         for &byte in block {
-            let escapes = byte < 0x20 || byte == b'"' || byte == b'\\';
+            let needs_escape = byte < 0x20 || byte == b'"' || byte == b'\\';
             let no_short_form = byte < 0x08 || byte == 0x0b || (0x0e..0x20).contains(&byte);
-            all += u8::from(escapes);
+            all += u8::from(needs_escape);
             six += u8::from(no_short_form);
         }
         escaped += usize::from(all);
