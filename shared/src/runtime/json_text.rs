@@ -30,35 +30,52 @@ const BACKSLASHES: u64 = lanes(b'\\');
 /// serde_json's hex digits for `\u00XX` (lower case).
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Room kept past what the rest of the text needs unescaped: a word
+/// written whole and the longest escape (`\u00XX`).
+const SLACK: usize = 8 + 6;
+
 /// Append `text`, escaped, to `out` (without the surrounding quotes).
 ///
-/// Each word is copied whole as a fixed eight-byte store (no `memcpy`
-/// call per clean run: on a file of 16-byte lines that call cost more than
-/// the scan). A word holding an escape is copied too, then cut back to the
-/// bytes before its first escape, and the scan goes on right after that
-/// byte, so dense escapes cost one word each.
+/// `out` is first grown (zero-filled) by the text's length, and each word
+/// is stored into it with one fixed eight-byte copy: a `memcpy` call per
+/// clean run, or a capacity check per pushed word, cost more than the scan
+/// on a file of short lines. A word holding an escape is stored too, the
+/// escape written over the byte it replaces, and the scan goes on right
+/// after that byte, so dense escapes cost one word each.
 pub fn escape_into(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
-    out.reserve(bytes.len());
+    let mut end = out.len();
+    out.resize(end + bytes.len() + SLACK, 0);
     let mut at = 0;
     while let Some(word) = bytes.get(at..at + 8) {
         let mut lanes = [0; 8];
         lanes.copy_from_slice(word);
-        out.extend_from_slice(&lanes);
+        out[end..end + 8].copy_from_slice(&lanes);
         let flagged = flag(u64::from_le_bytes(lanes));
         if flagged == 0 {
             at += 8;
+            end += 8;
             continue;
         }
         // Little-endian: the lowest flagged lane is the first escape.
         let clean = (flagged.trailing_zeros() / 8) as usize;
-        out.truncate(out.len() - (8 - clean));
-        push_escape(out, lanes[clean]);
+        let (escape, length) = escape_of(lanes[clean]);
+        end += clean;
+        out[end..end + 6].copy_from_slice(&escape);
+        end += length;
         at += clean + 1;
+        // Escapes make the output outgrow the text: keep the room the
+        // stores above rely on, growing by an eighth of the text at a time.
+        let room = end + (bytes.len() - at) + SLACK;
+        if out.len() < room {
+            out.resize(room + bytes.len() / 8, 0);
+        }
     }
+    out.truncate(end);
     for &byte in &bytes[at..] {
         if needs_escape(byte) {
-            push_escape(out, byte);
+            let (escape, length) = escape_of(byte);
+            out.extend_from_slice(&escape[..length]);
         } else {
             out.push(byte);
         }
@@ -81,8 +98,9 @@ const fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
-/// The escape of one byte [`needs_escape`] flagged.
-fn push_escape(out: &mut Vec<u8>, byte: u8) {
+/// The escape of one byte [`needs_escape`] flagged, padded to six bytes,
+/// and how many of them it takes.
+const fn escape_of(byte: u8) -> ([u8; 6], usize) {
     let short = match byte {
         b'"' => b'"',
         b'\\' => b'\\',
@@ -92,18 +110,20 @@ fn push_escape(out: &mut Vec<u8>, byte: u8) {
         b'\r' => b'r',
         b'\t' => b't',
         _ => {
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(byte >> 4)],
-                HEX[usize::from(byte & 0xf)],
-            ]);
-            return;
+            return (
+                [
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(byte >> 4) as usize],
+                    HEX[(byte & 0xf) as usize],
+                ],
+                6,
+            );
         }
     };
-    out.extend_from_slice(&[b'\\', short]);
+    ([b'\\', short, 0, 0, 0, 0], 2)
 }
 
 #[cfg(test)]
