@@ -30,61 +30,43 @@ const BACKSLASHES: u64 = lanes(b'\\');
 /// serde_json's hex digits for `\u00XX` (lower case).
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Room kept past what the rest of the text needs unescaped: a word
-/// written whole and the longest escape (`\u00XX`).
-const SLACK: usize = 8 + 6;
-
 /// Append `text`, escaped, to `out` (without the surrounding quotes).
-///
-/// `out` is first grown (zero-filled) by the text's length, and each word
-/// is stored into it with one fixed eight-byte copy: a `memcpy` call per
-/// clean run, or a capacity check per pushed word, cost more than the scan
-/// on a file of short lines. A word holding an escape is stored too, the
-/// escape written over the byte it replaces, and the scan goes on right
-/// after that byte, so dense escapes cost one word each.
 pub fn escape_into(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
-    let mut end = out.len();
-    out.resize(end + bytes.len() + SLACK, 0);
+    out.reserve(bytes.len());
+    let mut clean_from = 0;
     let mut at = 0;
-    while let Some(word) = bytes.get(at..at + 8) {
+    while let Some(found) = next_escape(bytes, at) {
+        out.extend_from_slice(&bytes[clean_from..found]);
+        push_escape(out, bytes[found]);
+        at = found + 1;
+        clean_from = at;
+    }
+    out.extend_from_slice(&bytes[clean_from..]);
+}
+
+/// The first byte at or after `from` that JSON escapes.
+fn next_escape(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(word) = bytes.get(from..from + 8) {
         let mut lanes = [0; 8];
         lanes.copy_from_slice(word);
-        out[end..end + 8].copy_from_slice(&lanes);
         let flagged = flag(u64::from_le_bytes(lanes));
-        if flagged == 0 {
-            at += 8;
-            end += 8;
-            continue;
+        if flagged != 0 {
+            // Little-endian: the lowest flagged lane is the first byte.
+            return Some(from + (flagged.trailing_zeros() / 8) as usize);
         }
-        // Little-endian: the lowest flagged lane is the first escape.
-        let clean = (flagged.trailing_zeros() / 8) as usize;
-        let (escape, length) = escape_of(lanes[clean]);
-        end += clean;
-        out[end..end + 6].copy_from_slice(&escape);
-        end += length;
-        at += clean + 1;
-        // Escapes make the output outgrow the text: keep the room the
-        // stores above rely on, growing by an eighth of the text at a time.
-        let room = end + (bytes.len() - at) + SLACK;
-        if out.len() < room {
-            out.resize(room + bytes.len() / 8, 0);
-        }
+        from += 8;
     }
-    out.truncate(end);
-    for &byte in &bytes[at..] {
-        if needs_escape(byte) {
-            let (escape, length) = escape_of(byte);
-            out.extend_from_slice(&escape[..length]);
-        } else {
-            out.push(byte);
-        }
-    }
+    bytes
+        .get(from..)?
+        .iter()
+        .position(|byte| needs_escape(*byte))
+        .map(|at| from + at)
 }
 
 /// The high bit of each lane of `word` that JSON escapes. Only the lowest
 /// flagged lane is sure to be one (a borrow can flag lanes above a real
-/// one), which is all [`escape_into`] reads. A lane of 0x80 or more never
+/// one), which is all [`next_escape`] reads. A lane of 0x80 or more never
 /// borrows or is flagged, so UTF-8 passes untouched.
 const fn flag(word: u64) -> u64 {
     let control = word.wrapping_sub(CONTROL_END);
@@ -98,9 +80,8 @@ const fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
-/// The escape of one byte [`needs_escape`] flagged, padded to six bytes,
-/// and how many of them it takes.
-const fn escape_of(byte: u8) -> ([u8; 6], usize) {
+/// The escape of one byte [`needs_escape`] flagged.
+fn push_escape(out: &mut Vec<u8>, byte: u8) {
     let short = match byte {
         b'"' => b'"',
         b'\\' => b'\\',
@@ -110,20 +91,18 @@ const fn escape_of(byte: u8) -> ([u8; 6], usize) {
         b'\r' => b'r',
         b'\t' => b't',
         _ => {
-            return (
-                [
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(byte >> 4) as usize],
-                    HEX[(byte & 0xf) as usize],
-                ],
-                6,
-            );
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xf)],
+            ]);
+            return;
         }
     };
-    ([b'\\', short, 0, 0, 0, 0], 2)
+    out.extend_from_slice(&[b'\\', short]);
 }
 
 #[cfg(test)]
@@ -166,9 +145,9 @@ mod tests {
         }
     }
 
-    /// A long clean run (copied a word at a time) and a long run of
-    /// escapes only (one word per escape, each cut back) match serde_json
-    /// at every length around a word edge, alone and next to each other.
+    /// A long clean run (many clean words in a row) and a long run of
+    /// escapes only (an escape in every word) match serde_json at every
+    /// length around a word edge, alone and next to each other.
     #[test]
     fn long_clean_and_dirty_runs_match_serde_json() {
         for length in [63, 64, 65, 1000, 1001, 1007] {
