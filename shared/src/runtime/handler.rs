@@ -690,6 +690,7 @@ mod tests {
     fn serialized_len_is_the_compact_json_length() {
         let values = [
             serde_json::json!(null),
+            serde_json::json!((0u8..0x80).map(char::from).collect::<String>()),
             serde_json::json!({
                 "content": "line \"one\"\n\ttab \\ back\u{1}slash é ✓\u{8}\u{c}\u{7f}\r\n",
                 "ke\"y\u{1f}": [true, false, null, 1e300, 0.1, u64::MAX, -0.0],

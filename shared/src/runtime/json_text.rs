@@ -145,6 +145,28 @@ mod tests {
         }
     }
 
+    /// A long clean run (many clean words in a row) and a long run of
+    /// escapes only (an escape in every word) match serde_json at every
+    /// length around a word edge, alone and next to each other.
+    #[test]
+    fn long_clean_and_dirty_runs_match_serde_json() {
+        for length in [63, 64, 65, 1000, 1001, 1007] {
+            let clean: String = "abcdé✓xyz".chars().cycle().take(length).collect();
+            let dirty: String = (0..length)
+                .map(|at| ['\n', '"', '\\', '\u{1}', '\t', '\u{1f}'][at % 6])
+                .collect();
+            for text in [
+                clean.clone(),
+                dirty.clone(),
+                format!("{clean}{dirty}"),
+                format!("{dirty}{clean}"),
+                format!("{clean}\n{clean}"),
+            ] {
+                assert_eq!(ours(&text), serde_escape(&text), "{text:?}");
+            }
+        }
+    }
+
     /// Long mixed texts (the shapes the benches read) match too, as do
     /// texts whose escapes sit next to each other or to multi-byte
     /// characters across word edges.
