@@ -26,8 +26,9 @@ use std::{
 };
 
 use rmcp::model::{
-    CallToolRequest, ClientJsonRpcMessage, ClientNotification, ClientRequest, ErrorCode,
-    JsonRpcMessage, JsonRpcRequest, RequestId, ServerJsonRpcMessage,
+    CallToolRequest, CallToolRequestParams, ClientJsonRpcMessage, ClientNotification,
+    ClientRequest, ErrorCode, InputResponses, JsonObject, JsonRpcMessage, JsonRpcRequest,
+    JsonRpcVersion2_0, RequestId, RequestMetaObject, ServerJsonRpcMessage,
 };
 use serde::{Deserialize, de::IgnoredAny};
 use serde_json::{Map, Value, json};
@@ -144,18 +145,34 @@ pub fn check(bytes: &[u8]) -> Result<ClientJsonRpcMessage, Refusal> {
     Err(explain(&object, &typed_error))
 }
 
-/// The keys that decide a message's shape, as rmcp reads them: present or
-/// not, whatever their value.
+/// A `tools/call` request as rmcp reads it, in one pass: the envelope,
+/// the params, and whether `result` or `error` is present (then it is not
+/// a request). Unknown keys are ignored and a repeated known key is an
+/// error, as in rmcp's own types.
 #[derive(Deserialize)]
-struct Shape<'a> {
+struct Call<'a> {
+    jsonrpc: JsonRpcVersion2_0,
+    id: RequestId,
     #[serde(borrow)]
-    method: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "present")]
-    id: bool,
+    method: Cow<'a, str>,
+    params: CallParams,
     #[serde(default, deserialize_with = "present")]
     result: bool,
     #[serde(default, deserialize_with = "present")]
     error: bool,
+}
+
+/// `CallToolRequestParams` with `_meta` apart, as rmcp's request parse
+/// splits it off into the request's extensions.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallParams {
+    #[serde(rename = "_meta", default)]
+    meta: Option<JsonObject>,
+    name: Cow<'static, str>,
+    arguments: Option<JsonObject>,
+    input_responses: Option<InputResponses>,
+    request_state: Option<String>,
 }
 
 /// True for a key that is there, whatever its value (`null` included).
@@ -170,16 +187,26 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
 /// reading a call. No earlier type accepts that method, so the untagged
 /// parse would end with the same value; the shape check is rmcp's own
 /// (a request has `method` and `id` and neither `result` nor `error`).
+/// One pass over the bytes into plain structs: rmcp's
+/// `JsonRpcRequest<CallToolRequest>` buffers the message twice through
+/// `#[serde(flatten)]`, which cost more than the rest of the read.
 fn tool_call(bytes: &[u8]) -> Option<ClientJsonRpcMessage> {
-    let shape: Shape<'_> = serde_json::from_slice(bytes).ok()?;
-    if shape.method.as_deref() != Some("tools/call") || !shape.id || shape.result || shape.error {
+    let call: Call<'_> = serde_json::from_slice(bytes).ok()?;
+    if call.method != "tools/call" || call.result || call.error {
         return None;
     }
-    let request: JsonRpcRequest<CallToolRequest> = serde_json::from_slice(bytes).ok()?;
+    let mut params = CallToolRequestParams::new(call.params.name);
+    params.arguments = call.params.arguments;
+    params.input_responses = call.params.input_responses;
+    params.request_state = call.params.request_state;
+    let mut request = CallToolRequest::new(params);
+    if let Some(meta) = call.params.meta {
+        request.extensions.insert(RequestMetaObject::from(meta));
+    }
     Some(JsonRpcMessage::Request(JsonRpcRequest {
-        jsonrpc: request.jsonrpc,
-        id: request.id,
-        request: ClientRequest::CallToolRequest(request.request),
+        jsonrpc: call.jsonrpc,
+        id: call.id,
+        request: ClientRequest::CallToolRequest(request),
     }))
 }
 
@@ -392,6 +419,9 @@ mod tests {
             r#"{"params":{"name":"x","_meta":{"progressToken":"p"}},"method":"tools/call","id":"s","jsonrpc":"2.0"}"#,
             r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x"},"stray":[1,{"a":null}]}"#,
             r#"{"jsonrpc":"2.0","id":7,"method":"tools\/call","params":{"name":"x","arguments":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"x","_meta":null,"arguments":{"n":1.5e300,"big":18446744073709551615,"neg":-3,"s":"\u00e9\n"}}}"#,
+            r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"x","inputResponses":{"a":{"b":[1]}},"requestState":"opaque","extra":true}}"#,
+            r#"{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"_meta":{"progressToken":3,"k":{"v":null}},"name":"n\u00e4me"}}"#,
         ];
         for line in same {
             let fast = tool_call(line.as_bytes()).expect(line);
@@ -401,6 +431,8 @@ mod tests {
                 serde_json::to_value(&rmcp).expect("serialise"),
                 "{line}"
             );
+            // Also where `_meta` sits (the extensions, not the params).
+            assert_eq!(format!("{fast:?}"), format!("{rmcp:?}"), "{line}");
         }
         let left = [
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"},"result":{}}"#,
@@ -409,6 +441,10 @@ mod tests {
             r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"x"}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{}}}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","name":"y"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","_meta":7}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":[]}}"#,
+            r#"{"jsonrpc":"1.0","id":1,"method":"tools/call","params":{"name":"x"}}"#,
         ];
         for line in left {
             assert!(tool_call(line.as_bytes()).is_none(), "{line}");

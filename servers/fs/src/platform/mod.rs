@@ -16,6 +16,9 @@
 //! - [`atomic_replace`]: put a finished temporary file over a name.
 //! - [`write_permission`]: may this user write an existing file?
 //! - [`special_file`]: open without blocking on a FIFO or device.
+//! - [`directory_entries`]: a directory's entry names and types, read
+//!   through its handle without an allocation per entry where the platform
+//!   allows.
 //! - [`file_mode`]: keep a file's permissions across a rewrite or copy,
 //!   and describe them.
 //! - [`result_path`]: spell a result path the way the client spelled its
@@ -24,6 +27,7 @@
 //!   names, streams), parsed on every OS so they are tested everywhere.
 
 pub mod atomic_replace;
+pub mod directory_entries;
 pub mod file_mode;
 pub mod no_replace_rename;
 pub mod result_path;

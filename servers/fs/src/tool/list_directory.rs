@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::{FsServer, Target, error::FsError, walk::Kind};
+use crate::{FsServer, Target, error::FsError, platform::directory_entries, walk::Kind};
 
 /// Arguments of `list_directory`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -48,25 +48,129 @@ pub struct Entry {
     pub kind: Kind,
 }
 
-/// The entries of `target` (sorted by name, deny globs hidden).
-pub fn entries(server: &FsServer, target: &Target<'_>) -> Result<Vec<Entry>, FsError> {
-    let io = |error| FsError::io(&target.shown, error);
-    let directory = target.root.dir.open_dir(&target.rel).map_err(io)?;
-    let denies = server.roots.has_deny_globs();
-    let mut entries = Vec::new();
-    for entry in directory.entries().map_err(io)? {
-        let entry = entry.map_err(io)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if denies && server.roots.is_denied(target.root, &target.rel.join(&name)) {
-            continue;
+/// A directory's entries, sorted by name: every name in one string, so a
+/// listing costs a few allocations, not one or more per entry.
+pub struct Listing {
+    /// The names, one after another (bytes that are not UTF-8 shown as
+    /// U+FFFD).
+    names: String,
+    /// Where each name is, in name order.
+    slots: Vec<Slot>,
+}
+
+/// One entry of a [`Listing`].
+struct Slot {
+    /// The first 16 bytes of the name, big-endian, zero-padded: comparing
+    /// two keys orders most pairs of names in one instruction (a name holds
+    /// no NUL byte, so a shorter name sorts before any name it begins).
+    key: u128,
+    /// The name: `names[start..end]`.
+    start: usize,
+    end: usize,
+    kind: Kind,
+}
+
+/// Bytes of a name its sort key holds.
+const KEY_BYTES: usize = 16;
+
+impl Listing {
+    /// The entries of `target` (sorted by name, deny globs hidden).
+    ///
+    /// # Errors
+    /// The directory cannot be opened or read.
+    pub fn read(server: &FsServer, target: &Target<'_>) -> Result<Self, FsError> {
+        let io = |error| FsError::io(&target.shown, error);
+        let denies = server.roots.has_deny_globs();
+        let mut raw = Vec::new();
+        let mut slots = Vec::new();
+        directory_entries::for_each(&target.root.dir, &target.rel, |name, kind| {
+            if denies && server.roots.is_denied(target.root, &target.rel.join(name)) {
+                return;
+            }
+            let start = raw.len();
+            // Unix: the name's bytes as the file system holds them, shown
+            // below as `to_string_lossy` would. Windows: its encoding
+            // (WTF-8) would show an unpaired surrogate as three U+FFFD, not
+            // one, so it is converted here.
+            #[cfg(unix)]
+            raw.extend_from_slice(name.as_encoded_bytes());
+            #[cfg(not(unix))]
+            raw.extend_from_slice(name.to_string_lossy().as_bytes());
+            slots.push(Slot {
+                key: 0,
+                start,
+                end: raw.len(),
+                kind,
+            });
+        })
+        .map_err(io)?;
+        // Checked as UTF-8 once for all names (a check per short name cost
+        // more than a hundred instructions); when some name is not UTF-8,
+        // each is converted on its own, the bad bytes shown as U+FFFD.
+        let names = String::from_utf8(raw).unwrap_or_else(|error| {
+            let raw = error.into_bytes();
+            let mut names = String::with_capacity(raw.len());
+            for slot in &mut slots {
+                let start = names.len();
+                names.push_str(&String::from_utf8_lossy(&raw[slot.start..slot.end]));
+                (slot.start, slot.end) = (start, names.len());
+            }
+            names
+        });
+        for slot in &mut slots {
+            let name = &names.as_bytes()[slot.start..slot.end];
+            let mut key = [0u8; KEY_BYTES];
+            let head = name.len().min(KEY_BYTES);
+            key[..head].copy_from_slice(&name[..head]);
+            slot.key = u128::from_be_bytes(key);
         }
-        let kind = entry.file_type().map_or(Kind::Other, Kind::of);
-        entries.push(Entry { name, kind });
+        // Byte order of the names, as `str`'s `Ord`: the key settles any
+        // pair that differs in its first 16 bytes, the rest of the names
+        // any other. Unstable (no scratch buffer): names in one directory
+        // are distinct, and the sort is deterministic, so pages cut with
+        // `offset` agree.
+        let bytes = names.as_bytes();
+        let tail = |slot: &Slot| bytes[slot.start..slot.end].get(KEY_BYTES..).unwrap_or(&[]);
+        slots.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| tail(a).cmp(tail(b))));
+        Ok(Self { names, slots })
     }
-    // Unstable (no scratch buffer): names in one directory are distinct,
-    // and the sort is deterministic, so pages cut with `offset` agree.
-    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-    Ok(entries)
+
+    /// How many entries.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// True when the directory is empty (or every entry is denied).
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Total bytes of the names.
+    pub fn name_bytes(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Each entry's name and kind, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Kind)> {
+        self.slots
+            .iter()
+            .map(|slot| (&self.names[slot.start..slot.end], slot.kind))
+    }
+}
+
+/// The entries of `target` (sorted by name, deny globs hidden), each with
+/// its own name.
+///
+/// # Errors
+/// The directory cannot be opened or read.
+pub fn entries(server: &FsServer, target: &Target<'_>) -> Result<Vec<Entry>, FsError> {
+    Ok(Listing::read(server, target)?
+        .iter()
+        .map(|(name, kind)| Entry {
+            name: name.to_string(),
+            kind,
+        })
+        .collect())
 }
 
 /// Run the tool.
@@ -78,15 +182,19 @@ pub fn entries(server: &FsServer, target: &Target<'_>) -> Result<Vec<Entry>, FsE
 /// client nothing the `[MARKER] name` lines do not.
 pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     let target = server.roots.resolve(&args.path)?;
-    let all = entries(server, &target)?;
+    let all = Listing::read(server, &target)?;
     let total = all.len();
-    let mut text = String::new();
+    // Every line fits: a marker is at most 7 bytes, then a space and a
+    // newline.
+    let mut text = String::with_capacity(
+        (all.name_bytes() + 9 * total).min(server.policy.max_result_bytes) + 128,
+    );
     let mut listed = 0usize;
     let mut next = None;
-    for (index, entry) in all.iter().enumerate().skip(args.offset) {
-        let marker = entry.kind.marker();
+    for (index, (name, kind)) in all.iter().enumerate().skip(args.offset) {
+        let marker = kind.marker();
         // "[MARKER] name\n"
-        let line_bytes = marker.len() + 1 + entry.name.len() + 1;
+        let line_bytes = marker.len() + 1 + name.len() + 1;
         if listed >= server.policy.max_entries
             || text.len() + line_bytes > server.policy.max_result_bytes
         {
@@ -95,7 +203,7 @@ pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
         }
         text.push_str(marker);
         text.push(' ');
-        text.push_str(&entry.name);
+        text.push_str(name);
         text.push('\n');
         listed += 1;
     }
@@ -113,4 +221,57 @@ pub fn run(server: &FsServer, args: &Args) -> Result<ToolOutput, ToolError> {
     structured.insert("total".into(), total.into());
     structured.insert("nextOffset".into(), next.into());
     Ok(ToolOutput::with_structured(text, Value::Object(structured)))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::{ffi::OsStr, os::unix::ffi::OsStrExt as _};
+
+    use moat_shared::policy::{FsPolicy, Mode};
+
+    use super::*;
+
+    /// Names come out in the byte order of their shown (UTF-8) form, as a
+    /// sort of the names as strings gives: names equal in their first 16
+    /// bytes, a name that begins another, and names that are not UTF-8
+    /// (shown with U+FFFD) included.
+    #[test]
+    fn sorted_like_the_names_as_strings() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let dir = cap_std::fs::Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority())
+            .expect("open");
+        let mut names: Vec<&[u8]> = vec![
+            b"b",
+            b"a",
+            b"ab",
+            b"abcdefghijklmnop",
+            b"abcdefghijklmnopq10",
+            b"abcdefghijklmnopq2",
+            b"abcdefghijklmnopq",
+            b"\xc3\xa9t\xc3\xa9",
+            b"Z",
+            b"\xff\xfe-not-utf8",
+            b"x\xffy",
+        ];
+        for name in &names {
+            dir.write(OsStr::from_bytes(name), "x").expect("write");
+        }
+        let roots = [(temp.path().to_string_lossy().into_owned(), Mode::Ro)];
+        let server = FsServer::new(&roots, FsPolicy::default()).expect("server");
+        let target = server.roots.resolve(".").expect("resolve");
+        let listed: Vec<String> = Listing::read(&server, &target)
+            .expect("listing")
+            .iter()
+            .map(|(name, kind)| {
+                assert_eq!(kind, Kind::File);
+                name.to_string()
+            })
+            .collect();
+        names.sort_unstable_by_key(|name| String::from_utf8_lossy(name));
+        let expected: Vec<String> = names
+            .iter()
+            .map(|name| String::from_utf8_lossy(name).into_owned())
+            .collect();
+        assert_eq!(listed, expected);
+    }
 }
