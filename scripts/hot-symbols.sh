@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Regenerates servers/fs/link/hot-symbols.txt: the functions a moat-fs
+# session runs (start-up, initialize, tools/list and every tool on a small
+# data set), which servers/fs/build.rs asks lld to place together at the
+# front of .text so the code a session touches sits on a few pages instead
+# of ~135 scattered 64 KiB windows (docs/fs.md, "Memory and start-up").
+#
+# Run it after a dependency or toolchain update (the symbol names carry
+# hashes of both; names lld no longer finds are skipped, so a stale list
+# only loses the gain). Needs valgrind (apt: valgrind).
+# Usage: scripts/hot-symbols.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=servers/fs/link/hot-symbols.txt
+say() { echo "hot-symbols: $*" >&2; }
+
+say "building moat-fs (release)"
+cargo build --release -q -p moat-fs --bin moat-fs
+binary=$PWD/target/release/moat-fs
+work=$(mktemp -d "${TMPDIR:-/tmp}/moat-hot-symbols.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+say "session under callgrind"
+python3 - "$work" > "$work/session.jsonl" <<'PY'
+import json, os, sys
+root = sys.argv[1] + "/root"
+os.makedirs(root + "/flat")
+os.makedirs(root + "/tree/a/b")
+with open(root + "/file4k.txt", "w") as f: f.write(("x" * 15 + "\n") * 256)
+with open(root + "/lines16.txt", "w") as f: f.write(("y" * 15 + "\n") * 65536)
+with open(root + "/prose.txt", "w") as f: f.write(("z" * 51 + "\n") * 20164)
+with open(root + "/utf8.txt", "w") as f: f.write(("é" * 25 + "\n") * 20164)
+for i in range(1000):
+    open(f"{root}/flat/f{i:04}.txt", "w").close()
+for i in range(200):
+    with open(f"{root}/tree/a/b/m{i}.rs", "w") as f: f.write(f"fn f{i}() {{}} // needle_{i}\n")
+def path(p): return f"{root}/{p}"
+calls = [
+    ("read_text_file", {"path": path("file4k.txt")}),
+    ("read_text_file", {"path": path("lines16.txt")}),
+    ("read_text_file", {"path": path("prose.txt")}),
+    ("read_text_file", {"path": path("utf8.txt")}),
+    ("read_text_file", {"path": path("prose.txt"), "head": 5}),
+    ("read_file", {"path": path("file4k.txt"), "tail": 5}),
+    ("read_multiple_files", {"paths": [path("file4k.txt"), path("utf8.txt")]}),
+    ("read_media_file", {"path": path("file4k.txt")}),
+    ("list_directory", {"path": path("flat")}),
+    ("list_directory_with_sizes", {"path": path("flat")}),
+    ("directory_tree", {"path": path("tree")}),
+    ("directory_tree", {"path": path("tree"), "maxDepth": 2}),
+    ("search_files", {"path": path("tree"), "pattern": "**/*.rs"}),
+    ("search_file_contents", {"path": path("tree"), "query": "needle_"}),
+    ("get_file_info", {"path": path("file4k.txt")}),
+    ("list_allowed_directories", {}),
+    ("create_directory", {"path": path("new")}),
+    ("write_file", {"path": path("new/w.txt"), "content": "one\ntwo\n"}),
+    ("edit_file", {"path": path("new/w.txt"), "edits": [{"oldText": "two", "newText": "three"}]}),
+    ("copy_file", {"source": path("new/w.txt"), "destination": path("new/c.txt")}),
+    ("move_file", {"source": path("new/c.txt"), "destination": path("new/m.txt")}),
+]
+def send(message): print(json.dumps(message))
+send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    "protocolVersion": "2025-11-25", "capabilities": {},
+    "clientInfo": {"name": "hot-symbols", "version": "1"}}})
+send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+for number, (tool, arguments) in enumerate(calls, start=10):
+    send({"jsonrpc": "2.0", "id": number, "method": "tools/call",
+          "params": {"name": tool, "arguments": arguments}})
+PY
+valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.out" \
+  "$binary" --max-result-bytes 2097152 "$work/root" < "$work/session.jsonl" > /dev/null 2> "$work/valgrind.log" \
+  || { cat "$work/valgrind.log" >&2; exit 1; }
+
+say "writing $out"
+nm "$binary" > "$work/nm.txt"
+python3 - "$work/callgrind.out" "$binary" "$work/nm.txt" "$out" <<'PY'
+import os, re, sys
+profile, binary, nm, out = sys.argv[1:]
+binary = os.path.realpath(binary)
+# callgrind names each object and function once ("ob=(3) /path",
+# "fn=(12) name") and by number after that; a cost line under an
+# fn= means that function ran.
+objects, functions, ran = {}, {}, set()
+current_object = current_function = None
+for line in open(profile):
+    line = line.rstrip("\n")
+    match = re.match(r"(c?)(ob|fn)=\((\d+)\)(?: (.*))?$", line)
+    if match:
+        called, kind, number, name = match.groups()
+        table = objects if kind == "ob" else functions
+        if name:
+            table[number] = name
+        if not called:
+            if kind == "ob":
+                current_object = table.get(number)
+            else:
+                current_function = table.get(number)
+        continue
+    if line[:1] in "0123456789+-*" and current_object and os.path.realpath(current_object) == binary and current_function:
+        ran.add(current_function)
+defined = {fields[2] for fields in (line.split() for line in open(nm))
+           if len(fields) == 3 and fields[1] in "tTwW"}
+hot = sorted(ran & defined)
+with open(out, "w") as f:
+    f.write("\n".join(hot) + "\n")
+print(f"hot-symbols: {len(hot)} functions", file=sys.stderr)
+PY
