@@ -193,11 +193,11 @@ fn main() -> ExitCode {
         None => Arc::new(server),
     };
     let execute = cli::execute(command, &policy.http, toolbox);
-    // HTTP serves many clients at once: a worker per core. Anything else
-    // (stdio, `tools`, `call`) serves one, on one thread (tool bodies still
-    // run on the blocking pool).
+    // HTTP serves many clients at once: a worker per two cores. Anything
+    // else (stdio, `tools`, `call`) serves one, on one thread (tool bodies
+    // still run on the blocking pool).
     match serving {
-        Serving::Http { .. } => cli::block_on(execute),
+        Serving::Http { .. } => cli::block_on_http(execute),
         Serving::Local => cli::block_on_current_thread(execute),
     }
 }

@@ -19,6 +19,7 @@
 //! closed and the function returns.
 
 use std::{
+    convert::Infallible,
     future::Future,
     io::Write as _,
     net::{IpAddr, SocketAddr},
@@ -28,16 +29,16 @@ use std::{
 
 use axum::{
     Json, Router,
+    body::Body,
     extract::{Request, State},
     http::{HeaderMap, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
 };
+use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto::Builder, graceful::GracefulShutdown},
-    service::TowerToHyperService,
 };
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
@@ -160,6 +161,8 @@ struct ListenerState {
     /// `None`: any Host (an authenticated server on a public address with
     /// no host list: the token, not the name, keeps browsers out).
     hosts: Option<Vec<String>>,
+    /// `hosts` split into host and port once, rather than on every request.
+    host_entries: Option<Vec<HostEntry>>,
     tokens: Tokens,
     oauth: Option<OAuth>,
     limiter: Option<RateLimiter>,
@@ -313,8 +316,10 @@ where
     check_authenticated(local, &options)?;
     let check_hosts =
         local.ip().is_loopback() || options.tokens.is_empty() || !options.allowed_hosts.is_empty();
+    let hosts = check_hosts.then(|| allowed_hosts(local, &options.allowed_hosts));
     let guard = Arc::new(ListenerState {
-        hosts: check_hosts.then(|| allowed_hosts(local, &options.allowed_hosts)),
+        host_entries: hosts.as_deref().map(host_entries),
+        hosts,
         tokens: options.tokens.clone(),
         oauth: options.oauth.clone(),
         limiter: rate_limiter(&options.limits, local),
@@ -339,7 +344,7 @@ where
     .with_cancellation_token(state.shutdown.child_token());
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.limits.session_idle_timeout);
-    let service: StreamableHttpService<H, LocalSessionManager> = {
+    let mcp: StreamableHttpService<H, LocalSessionManager> = {
         let factory = factory.clone();
         StreamableHttpService::new(move || Ok(factory()), Arc::new(sessions), config)
     };
@@ -364,17 +369,13 @@ where
             &format!("{}/mcp", oauth::METADATA_PATH),
             get(resource_metadata),
         )
-        .merge(Router::new().nest_service("/mcp", service).layer(
-            axum::middleware::from_fn_with_state(
-                Arc::new(PostCheck::new(options.max_body_bytes, options.stateless)),
-                http_post::check_post,
-            ),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            guard.clone(),
-            guard_request,
-        ))
-        .with_state(guard);
+        .with_state(guard.clone());
+    let app = Arc::new(App {
+        guard,
+        post_check: PostCheck::new(options.max_body_bytes, options.stateless),
+        mcp,
+        router,
+    });
 
     // Not `eprintln!`: it panics when stderr is a closed pipe.
     let _ = writeln!(
@@ -438,16 +439,13 @@ where
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
-        let service = tower::ServiceBuilder::new()
-            .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
-                request
-                    .extensions_mut()
-                    .insert(axum::extract::ConnectInfo(remote));
-                request
-            })
-            .service(router.clone());
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(app.serve(request.map(Body::new), remote).await) }
+        });
         let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();
         tokio::spawn(graceful.watch(connection));
     }
@@ -498,41 +496,69 @@ async fn metrics(State(guard): State<Arc<ListenerState>>) -> impl IntoResponse {
     )
 }
 
-/// Host and Origin validation for every route.
+/// What every accepted connection serves: the guards in front of every
+/// route, then rmcp's Streamable HTTP service at `/mcp` (behind the POST
+/// check) or the router for the other routes.
+///
+/// `/mcp` is called directly rather than through the router: axum's route
+/// and rmcp's `Service::call` each clone the service per request (its
+/// config holds the host and origin lists), and each middleware layer
+/// boxes a future of its own; here one shared service answers every
+/// request.
+struct App<H: rmcp::ServerHandler + Send + 'static> {
+    guard: Arc<ListenerState>,
+    post_check: PostCheck,
+    mcp: StreamableHttpService<H, LocalSessionManager>,
+    router: Router,
+}
+
+impl<H: rmcp::ServerHandler + Send + 'static> App<H> {
+    /// Answer one request from `remote`.
+    async fn serve(self: Arc<Self>, mut request: Request, remote: SocketAddr) -> Response {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(remote));
+        // The request is not `Sync`: what the checks need from it is read
+        // first, so it is not held across the rate limiter's await.
+        let admitted = match admit_headers(&self.guard, &request) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return *refusal,
+        };
+        if let Some((client, opens)) = admitted
+            && let Err(refusal) = admit(&self.guard, &client, opens).await
+        {
+            return *refusal;
+        }
+        let path = request.uri().path();
+        if path == "/mcp" || path.starts_with("/mcp/") {
+            let mcp = &self.mcp;
+            return http_post::check_post(&self.post_check, request, |request| async move {
+                mcp.handle(request).await.map(Body::new)
+            })
+            .await;
+        }
+        match tower::ServiceExt::oneshot(self.router.clone(), request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// The rate limit and the session cap for a request from `client` that
+/// passed [`admit_headers`] (`opens`: it would open a session); `Err` is
+/// the refusal to send.
 ///
 /// Shutdown is not refused here: a request on a connection that is still
 /// open reaches the handler, which answers a new tool call with a clear
 /// `isError` line (an HTTP 503 would leave an rmcp client's request
 /// unanswered).
-async fn guard_request(
-    State(guard): State<Arc<ListenerState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Err(message) = check_headers(&guard, request.headers()) {
-        return (StatusCode::FORBIDDEN, message).into_response();
-    }
-    let path = request.uri().path();
-    if path == "/health" || path.starts_with(oauth::METADATA_PATH) {
-        return next.run(request).await;
-    }
-    let authorization = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let client = match identify(&guard, &request, authorization) {
-        Ok(client) => client,
-        Err(response) => {
-            guard
-                .state
-                .metrics
-                .auth_refusals
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return *response;
-        }
-    };
+async fn admit(
+    guard: &ListenerState,
+    client: &ClientKey,
+    opens: bool,
+) -> Result<(), Box<Response>> {
     let refused = match &guard.limiter {
-        Some(limiter) => limiter.check_shared(&client).await.err(),
+        Some(limiter) => limiter.check_shared(client).await.err(),
         None => None,
     };
     if let Some(wait) = refused {
@@ -542,14 +568,16 @@ async fn guard_request(
             .rate_limited
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let seconds = wait.as_secs_f64().ceil().max(1.0).to_string();
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, seconds)],
-            "too many requests from this client; retry later",
-        )
-            .into_response();
+        return Err(Box::new(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, seconds)],
+                "too many requests from this client; retry later",
+            )
+                .into_response(),
+        ));
     }
-    if opens_session(&request)
+    if opens
         && guard
             .state
             .metrics
@@ -557,14 +585,44 @@ async fn guard_request(
             .load(std::sync::atomic::Ordering::Relaxed)
             >= guard.max_sessions
     {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "5".to_string())],
-            "the server holds as many sessions as it allows; retry later",
-        )
-            .into_response();
+        return Err(Box::new(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5".to_string())],
+                "the server holds as many sessions as it allows; retry later",
+            )
+                .into_response(),
+        ));
     }
-    next.run(request).await
+    Ok(())
+}
+
+/// The checks that read the request, for every route: Host and Origin, then
+/// who the request comes from and whether it would open a session (`None`
+/// for the always-open paths, `/health` and the OAuth metadata).
+fn admit_headers(
+    guard: &ListenerState,
+    request: &Request,
+) -> Result<Option<(ClientKey, bool)>, Box<Response>> {
+    if let Err(message) = check_headers(guard, request.headers()) {
+        return Err(Box::new((StatusCode::FORBIDDEN, message).into_response()));
+    }
+    let path = request.uri().path();
+    if path == "/health" || path.starts_with(oauth::METADATA_PATH) {
+        return Ok(None);
+    }
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let client = identify(guard, request, authorization).inspect_err(|_| {
+        guard
+            .state
+            .metrics
+            .auth_refusals
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    })?;
+    Ok(Some((client, opens_session(request))))
 }
 
 /// The rate limiter for a listener on `local`: the configured rate, or by
@@ -694,7 +752,7 @@ fn check_headers(guard: &ListenerState, headers: &HeaderMap) -> Result<(), &'sta
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
         .ok_or("missing or unreadable Host header")?;
-    if let Some(hosts) = &guard.hosts
+    if let Some(hosts) = &guard.host_entries
         && !host_allowed(hosts, host)
     {
         return Err("Host header not allowed");
@@ -759,12 +817,33 @@ fn split_host(value: &str) -> (String, Option<&str>) {
     }
 }
 
-fn host_allowed(allowed: &[String], value: &str) -> bool {
+/// One allowed `Host` value: a host, and the one port it is allowed on
+/// (`None`: any port).
+#[derive(Debug)]
+struct HostEntry {
+    host: String,
+    port: Option<String>,
+}
+
+/// The allow-list `allowed`, split as [`host_allowed`] compares it.
+fn host_entries(allowed: &[String]) -> Vec<HostEntry> {
+    allowed
+        .iter()
+        .map(|entry| {
+            let (host, port) = split_host(entry);
+            HostEntry {
+                host,
+                port: port.map(str::to_string),
+            }
+        })
+        .collect()
+}
+
+fn host_allowed(allowed: &[HostEntry], value: &str) -> bool {
     let (host, port) = split_host(value);
-    allowed.iter().any(|entry| {
-        let (entry_host, entry_port) = split_host(entry);
-        entry_host == host && (entry_port.is_none() || entry_port == port)
-    })
+    allowed
+        .iter()
+        .any(|entry| entry.host == host && (entry.port.is_none() || entry.port.as_deref() == port))
 }
 
 fn origin_allowed(allowed: &[String], origin: &str) -> bool {
@@ -788,11 +867,11 @@ fn origin_allowed(allowed: &[String], origin: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn hosts() -> Vec<String> {
-        allowed_hosts(
+    fn hosts() -> Vec<HostEntry> {
+        host_entries(&allowed_hosts(
             SocketAddr::from(([127, 0, 0, 1], 8080)),
             &["mcp.example.com:443".into()],
-        )
+        ))
     }
 
     /// Loopback names pass with any port; other names fail.

@@ -27,14 +27,13 @@
 //! - turn into JSON an answer stream that carries anything besides the
 //!   final answer (and rmcp's empty priming event).
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Json,
     body::Body,
-    extract::{Request, State},
+    extract::Request,
     http::{Method, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use futures::StreamExt;
@@ -72,21 +71,22 @@ impl PostCheck {
     }
 }
 
-/// The middleware (see the module documentation).
-pub async fn check_post(
-    State(check): State<Arc<PostCheck>>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The check (see the module documentation); `next` hands the request on
+/// to rmcp's service.
+pub async fn check_post<F, Fut>(check: &PostCheck, request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     if request.method() == Method::DELETE {
-        let mut response = next.run(request).await;
+        let mut response = next(request).await;
         if response.status() == StatusCode::ACCEPTED {
             *response.status_mut() = StatusCode::NO_CONTENT;
         }
         return response;
     }
     if request.method() != Method::POST || !declares_json(&request) {
-        return next.run(request).await;
+        return next(request).await;
     }
     let too_large = || {
         (
@@ -109,7 +109,10 @@ pub async fn check_post(
     }
     let (parts, body) = request.into_parts();
     let mut chunks = body.into_data_stream();
-    let mut bytes = Vec::new();
+    // A small body arrives as one chunk: it is kept as it came, and copied
+    // into one buffer only when a second chunk follows.
+    let mut first = axum::body::Bytes::new();
+    let mut joined: Option<Vec<u8>> = None;
     while let Some(chunk) = chunks.next().await {
         let chunk = match chunk {
             Ok(chunk) => chunk,
@@ -121,11 +124,17 @@ pub async fn check_post(
                     .into_response();
             }
         };
-        if bytes.len().saturating_add(chunk.len()) > check.max_body_bytes {
+        let read = joined.as_ref().map_or(first.len(), Vec::len);
+        if read.saturating_add(chunk.len()) > check.max_body_bytes {
             return too_large();
         }
-        bytes.extend_from_slice(&chunk);
+        match &mut joined {
+            Some(bytes) => bytes.extend_from_slice(&chunk),
+            None if first.is_empty() => first = chunk,
+            None => joined = Some([&first[..], &chunk[..]].concat()),
+        }
     }
+    let bytes = joined.map_or(first, axum::body::Bytes::from);
     let message = match jsonrpc::check(&bytes) {
         Ok(message) => message,
         Err(refusal) => return refused(&refusal),
@@ -146,10 +155,9 @@ pub async fn check_post(
         _ => None,
     };
     // rmcp refuses a byte order mark that the check skipped.
-    let bytes = axum::body::Bytes::from(bytes);
     let skip = bytes.len() - jsonrpc::without_bom(&bytes).len();
     let body = Body::from(bytes.slice(skip..));
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let response = next(Request::from_parts(parts, body)).await;
     let response = if is_request {
         match as_json(response).await {
             // The answer is complete: the id is free again.
@@ -240,13 +248,20 @@ fn sse_frame(frame: &[u8]) -> SseFrame {
     let Some(event) = frame.strip_suffix(b"\n\n") else {
         return SseFrame::Other;
     };
+    // CR line ends are not rmcp's shape. Both scans are memchr's: an
+    // answer's data line is the whole answer (kilobytes for a file read),
+    // and a byte-at-a-time split cost more than the rest of the check.
+    if memchr::memchr(b'\r', event).is_some() {
+        return SseFrame::Other;
+    }
     let mut data = None;
-    let mut offset = 0;
-    for line in event.split(|byte| *byte == b'\n') {
-        let start = offset;
-        offset += line.len() + 1;
-        if line.is_empty() || line.contains(&b'\r') {
-            // Two events in one frame, or CR line ends: not rmcp's shape.
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', event).chain(std::iter::once(event.len())) {
+        let line = &event[start..end];
+        let line_start = start;
+        start = end + 1;
+        if line.is_empty() {
+            // Two events in one frame: not rmcp's shape.
             return SseFrame::Other;
         }
         if let Some(value) = line.strip_prefix(b"data:") {
@@ -254,7 +269,7 @@ fn sse_frame(frame: &[u8]) -> SseFrame {
                 return SseFrame::Other;
             }
             let skip = usize::from(value.first() == Some(&b' '));
-            data = Some(start + 5 + skip..start + line.len());
+            data = Some(line_start + 5 + skip..end);
         } else if !(line.starts_with(b":")
             || line.starts_with(b"id:")
             || line.starts_with(b"retry:"))
@@ -373,6 +388,26 @@ data: {"jsonrpc":"2.0","id":7,"result":{}}
                 "{}",
                 String::from_utf8_lossy(other)
             );
+        }
+    }
+
+    /// A long answer (a file read's whole text on one data line) is found
+    /// whole, and a CR or an extra line anywhere in it keeps the stream SSE
+    /// (the scans that find line ends cover every byte of the frame).
+    #[test]
+    fn long_answers_are_scanned_whole() {
+        let text = "x".repeat(10_000);
+        let json = format!(r#"{{"jsonrpc":"2.0","id":3,"result":{{"text":"{text}"}}}}"#);
+        let frame = format!("data: {json}\nid: 1/0\n\n");
+        let SseFrame::Answer(range) = sse_frame(frame.as_bytes()) else {
+            panic!("not an answer");
+        };
+        assert_eq!(&frame.as_bytes()[range], json.as_bytes());
+        for inserted in ["\r", "\n", "\n\n"] {
+            let mut broken = json.clone();
+            broken.insert_str(5_000, inserted);
+            let frame = format!("data: {broken}\nid: 1/0\n\n");
+            assert_eq!(sse_frame(frame.as_bytes()), SseFrame::Other, "{inserted:?}");
         }
     }
 
