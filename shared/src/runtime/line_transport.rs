@@ -88,9 +88,9 @@ impl<W: AsyncWrite + Send + Unpin + 'static> Transport<RoleServer> for LineTrans
         // Released before the answer is written, so a client that reuses
         // the id after reading the answer is never refused.
         self.inflight.answered(&item);
-        let line = crate::runtime::wire::to_json(item);
+        let line = crate::runtime::wire::to_line(item);
         let writer = self.writer.clone();
-        async move { write_line(&writer, line?).await }
+        async move { write_line(&writer, &line?.pieces()).await }
     }
 
     async fn receive(&mut self) -> Option<ClientJsonRpcMessage> {
@@ -103,12 +103,12 @@ impl<W: AsyncWrite + Send + Unpin + 'static> Transport<RoleServer> for LineTrans
     }
 }
 
-/// Write one message and its newline, and flush.
+/// Write one message and its newline, given as pieces (see
+/// [`crate::runtime::wire::Line`]), and flush.
 async fn write_line<W: AsyncWrite + Unpin>(
     writer: &SharedWriter<W>,
-    mut line: Vec<u8>,
+    pieces: &[&[u8]],
 ) -> std::io::Result<()> {
-    line.push(b'\n');
     let mut writer = writer.lock().await;
     let Some(writer) = writer.as_mut() else {
         return Err(std::io::Error::new(
@@ -116,7 +116,11 @@ async fn write_line<W: AsyncWrite + Unpin>(
             "the transport is closed",
         ));
     };
-    writer.write_all(&line).await?;
+    for piece in pieces {
+        if !piece.is_empty() {
+            writer.write_all(piece).await?;
+        }
+    }
     writer.flush().await
 }
 
@@ -165,11 +169,9 @@ async fn read_messages<R, W>(
             }
             Err(refusal) => {
                 tracing::debug!(reason = %refusal.message, "refused an incoming message");
-                if refusal.answer
-                    && write_line(&writer, refusal.to_json().to_string().into_bytes())
-                        .await
-                        .is_err()
-                {
+                let mut answer = refusal.to_json().to_string();
+                answer.push('\n');
+                if refusal.answer && write_line(&writer, &[answer.as_bytes()]).await.is_err() {
                     return;
                 }
             }
