@@ -190,8 +190,14 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D:
 /// One pass over the bytes into plain structs: rmcp's
 /// `JsonRpcRequest<CallToolRequest>` buffers the message twice through
 /// `#[serde(flatten)]`, which cost more than the rest of the read.
+///
+/// The bytes are checked as UTF-8 first: serde_json skips the keys it
+/// ignores without checking their bytes, so a line with invalid UTF-8 in
+/// an unknown key would otherwise be read as a call instead of refused as
+/// not JSON.
 fn tool_call(bytes: &[u8]) -> Option<ClientJsonRpcMessage> {
-    let call: Call<'_> = serde_json::from_slice(bytes).ok()?;
+    let text = std::str::from_utf8(bytes).ok()?;
+    let call: Call<'_> = serde_json::from_str(text).ok()?;
     if call.method != "tools/call" || call.result || call.error {
         return None;
     }
@@ -547,6 +553,19 @@ mod tests {
             );
             assert!(!refusal.message.contains('\n'), "{line}: {json}");
         }
+    }
+
+    /// A line that is not UTF-8 is refused as a parse error with no id,
+    /// even when the bad bytes sit in a key the call read skips (a
+    /// fuzzer's line: before, it was answered as a call with its id).
+    #[test]
+    fn invalid_utf8_in_a_skipped_key_is_a_parse_error() {
+        let mut line = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search_files","argumenjs":{"#.to_vec();
+        line.extend_from_slice(b"\"\x9eath\":\".\"}}}");
+        assert!(tool_call(&line).is_none());
+        let refusal = check(&line).expect_err("not UTF-8");
+        assert_eq!(refusal.to_json()["id"], Value::Null);
+        assert_eq!(refusal.to_json()["error"]["code"], json!(-32700));
     }
 
     /// Valid messages pass, a byte order mark included.
