@@ -5,14 +5,31 @@
 # front of .text so the code a session touches sits on a few pages instead
 # of ~135 scattered 64 KiB windows (docs/fs.md, "Memory and start-up").
 #
-# Run it after a dependency or toolchain update (the symbol names carry
-# hashes of both; names lld no longer finds are skipped, so a stale list
-# only loses the gain). Needs valgrind (apt: valgrind).
-# Usage: scripts/hot-symbols.sh
+# The release profile links with fat LTO, so the names carry no ThinLTO
+# `.llvm.N` suffixes (which changed with any code change) and survive
+# ordinary code changes; they still carry hashes of the crate graph and
+# the toolchain, so a dependency or toolchain update renames them (names
+# lld no longer finds are skipped: a stale list only loses the gain).
+# `--check` says how many of the list's names the built binary defines and
+# fails below MIN_FOUND_PERCENT; scripts/bench-compare.sh runs it and
+# regenerates a stale list before measuring. Needs valgrind (apt: valgrind).
+# Usage: scripts/hot-symbols.sh [--check]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=servers/fs/link/hot-symbols.txt
 say() { echo "hot-symbols: $*" >&2; }
+# Below this share of the list's names found in the binary, the list is
+# stale: a fresh one finds them all, one ordinary change costs a few.
+MIN_FOUND_PERCENT=90
+
+if [ "${1:-}" = "--check" ]; then
+  binary=target/release/moat-fs
+  found=$(nm "$binary" | awk '{print $NF}' | sort -u | comm -12 - <(sort -u "$out") | wc -l)
+  listed=$(sort -u "$out" | wc -l)
+  say "$found of $listed names found in $binary"
+  [ $((found * 100)) -ge $((listed * MIN_FOUND_PERCENT)) ]
+  exit
+fi
 
 say "building moat-fs (release)"
 cargo build --release -q -p moat-fs --bin moat-fs
@@ -106,3 +123,5 @@ with open(out, "w") as f:
     f.write("\n".join(hot) + "\n")
 print(f"hot-symbols: {len(hot)} functions", file=sys.stderr)
 PY
+say "relinking moat-fs with the new list"
+cargo build --release -q -p moat-fs --bin moat-fs
