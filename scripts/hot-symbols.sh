@@ -5,10 +5,9 @@
 # front of .text so the code a session touches sits on a few pages instead
 # of ~135 scattered 64 KiB windows (docs/fs.md, "Memory and start-up").
 #
-# The release profile links with fat LTO, so the names carry no ThinLTO
-# `.llvm.N` suffixes (which changed with any code change) and survive
-# ordinary code changes; they still carry hashes of the crate graph and
-# the toolchain, so a dependency or toolchain update renames them (names
+# The names carry ThinLTO's `.llvm.N` suffixes (which change with the code
+# of their module) and hashes of the crate graph and the toolchain (which a
+# dependency or toolchain update changes), so the list goes stale (names
 # lld no longer finds are skipped: a stale list only loses the gain).
 # `--check` says how many of the list's names the built binary defines and
 # fails below MIN_FOUND_PERCENT; scripts/bench-compare.sh runs it and

@@ -16,11 +16,12 @@
 //!   `--symbol-ordering-file`). Scattered over 15 MB of code they were ~1.6
 //!   MB of code on ~135 different 64 KiB windows, and the kernel maps a whole
 //!   window around every code page fault: ~8 MiB of the process's resident
-//!   memory was code. The release profile's fat LTO keeps the names free of
-//!   ThinLTO's `.llvm.N` suffixes, which changed with any code change; a
-//!   list made stale by other dependency versions or another compiler (the
-//!   names' hashes) only costs the gain: names lld does not find are
-//!   skipped. scripts/hot-symbols.sh regenerates it, and `--check`s it.
+//!   memory was code. The names carry ThinLTO's `.llvm.N` suffixes (which
+//!   change with the code of their module) and hashes of the crate graph
+//!   (which a dependency or toolchain update changes), so the list goes
+//!   stale; a stale list only costs the gain: names lld does not find are
+//!   skipped. scripts/hot-symbols.sh `--check`s it and regenerates it, and
+//!   scripts/bench-compare.sh does both before measuring.
 //!
 //! # Must never
 //! - change code generation (only the final link), or touch other targets;
