@@ -558,6 +558,98 @@ async fn quick_answers_come_back_as_one_json_body() {
     );
 }
 
+/// A call in a live session answers with the same bytes whether it takes
+/// the direct route to the session (plain headers) or rmcp's own POST
+/// handling (an allowed `Origin`, which only rmcp checks): a short read
+/// and one past the one-escape splice, with quotes, tabs, control
+/// characters and non-ASCII text. Requests rmcp refuses (an unknown
+/// session, an unsupported protocol version, a foreign `Host` spelling
+/// only rmcp refuses) are still refused as rmcp refuses them.
+#[tokio::test(flavor = "multi_thread")]
+async fn session_calls_answer_the_same_bytes_by_either_route() {
+    let tree = Tree::new();
+    let text = "line \"q\" \\ \t tab é ✓ \u{1}\n".repeat(300);
+    std::fs::write(tree.root.join("mixed.txt"), &text).expect("write");
+    let server = start(&tree);
+    let opened = post(&server, &[], initialize_body().to_string()).await;
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .expect("session id")
+        .to_string();
+    let direct = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    let initialized = post(
+        &server,
+        &direct,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+    )
+    .await;
+    assert_eq!(initialized.status(), 202);
+    let origin = server.base.clone();
+    let through_rmcp = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+        ("Origin", origin.as_str()),
+    ];
+    for path in ["hello.txt", "mixed.txt"] {
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                          "params": {"name": "read_text_file", "arguments": {"path": path}}})
+        .to_string();
+        let mut answers = Vec::new();
+        for headers in [&direct[..], &through_rmcp[..]] {
+            let answer = post(&server, headers, body.clone()).await;
+            assert_eq!(answer.status(), 200, "{path}");
+            assert_eq!(answer.headers()["content-type"], "application/json");
+            answers.push(answer.bytes().await.expect("body"));
+        }
+        assert_eq!(answers[0], answers[1], "{path}");
+        let answer: Value = serde_json::from_slice(&answers[0]).expect("JSON");
+        let expected = if path == "hello.txt" {
+            "hello\nworld\n"
+        } else {
+            text.as_str()
+        };
+        assert_eq!(answer["result"]["content"][0]["text"], expected);
+    }
+    let ping = json!({"jsonrpc": "2.0", "id": "p", "method": "ping"}).to_string();
+    let unknown = post(
+        &server,
+        &[
+            ("Mcp-Session-Id", "no-such-session"),
+            ("MCP-Protocol-Version", "2025-11-25"),
+        ],
+        ping.clone(),
+    )
+    .await;
+    assert_eq!(unknown.status(), 404);
+    let unsupported = post(
+        &server,
+        &[
+            ("Mcp-Session-Id", session.as_str()),
+            ("MCP-Protocol-Version", "1999-01-01"),
+        ],
+        ping.clone(),
+    )
+    .await;
+    assert_eq!(unsupported.status(), 400);
+    let port = server.base.rsplit(':').next().expect("port");
+    let dotted = format!("localhost.:{port}");
+    let refused = post(
+        &server,
+        &[
+            ("Mcp-Session-Id", session.as_str()),
+            ("Host", dotted.as_str()),
+        ],
+        ping.clone(),
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+    let answered = post(&server, &direct, ping).await;
+    assert_eq!(answered.status(), 200);
+}
+
 /// Regression: once the read end of a stdio server's stderr was closed (a
 /// launcher that stopped reading it), the first failed log write panicked
 /// inside the logger (it reported its own write error on stderr), killing

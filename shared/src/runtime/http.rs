@@ -53,6 +53,7 @@ use crate::{
         bounds::{DEFAULT_MAX_BODY_BYTES, SHUTDOWN_GRACE},
         handler::{Handler, RuntimeState},
         http_post::{self, PostCheck},
+        http_session::SessionRoute,
         legacy_sse::{self, LegacySessions},
         oauth::{self, OAuth, Refusal},
         rate_limit::{ClientKey, RateLimiter},
@@ -344,9 +345,16 @@ where
     .with_cancellation_token(state.shutdown.child_token());
     let mut sessions = LocalSessionManager::default();
     sessions.session_config.keep_alive = Some(options.limits.session_idle_timeout);
+    let sessions = Arc::new(sessions);
+    let post_check = PostCheck::new(options.max_body_bytes, options.stateless);
+    let post_check = if options.stateless {
+        post_check
+    } else {
+        post_check.with_sessions(SessionRoute::new(sessions.clone(), &config))
+    };
     let mcp: StreamableHttpService<H, LocalSessionManager> = {
         let factory = factory.clone();
-        StreamableHttpService::new(move || Ok(factory()), Arc::new(sessions), config)
+        StreamableHttpService::new(move || Ok(factory()), sessions, config)
     };
 
     let legacy = Router::new()
@@ -372,7 +380,7 @@ where
         .with_state(guard.clone());
     let app = Arc::new(App {
         guard,
-        post_check: PostCheck::new(options.max_body_bytes, options.stateless),
+        post_check,
         mcp,
         router,
     });

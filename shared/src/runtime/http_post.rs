@@ -17,7 +17,10 @@
 //! whose priming event, answer and end leave as separate chunked writes,
 //! each waking the client. An answer that starts with anything else (a
 //! progress notification, a request to the client) or takes longer streams
-//! as SSE, untouched.
+//! as SSE, untouched. A request in a live session whose headers pass
+//! every check of rmcp's is handed to the session's worker directly
+//! ([`SessionRoute`]), skipping rmcp's second read of the body and its SSE
+//! framing.
 //!
 //! # Must never
 //! - hand rmcp a body other than the bytes it checked (less a byte order
@@ -39,7 +42,10 @@ use axum::{
 use futures::StreamExt;
 use rmcp::model::{JsonRpcMessage, RequestId};
 
-use crate::runtime::jsonrpc::{self, InflightIds, Refusal};
+use crate::runtime::{
+    http_session::SessionRoute,
+    jsonrpc::{self, InflightIds, Refusal},
+};
 
 /// How long a request's answer stream is read before it is sent on as SSE
 /// rather than as one JSON body. A cheap call answers in well under a
@@ -58,6 +64,9 @@ pub struct PostCheck {
     /// service, so equal ids never meet, and a client's stray
     /// `Mcp-Session-Id` names nothing).
     inflight: Option<Arc<InflightIds<(String, RequestId)>>>,
+    /// Where a live session's requests go without rmcp's HTTP layer, when
+    /// the server keeps sessions.
+    sessions: Option<SessionRoute>,
 }
 
 impl PostCheck {
@@ -67,7 +76,16 @@ impl PostCheck {
         Self {
             max_body_bytes,
             inflight: (!stateless).then(Arc::default),
+            sessions: None,
         }
+    }
+
+    /// The same check, answering a live session's requests through
+    /// `sessions` (see [`SessionRoute`]).
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: SessionRoute) -> Self {
+        self.sessions = Some(sessions);
+        self
     }
 }
 
@@ -154,18 +172,30 @@ where
         }
         _ => None,
     };
-    // rmcp refuses a byte order mark that the check skipped.
-    let skip = bytes.len() - jsonrpc::without_bom(&bytes).len();
-    let body = Body::from(bytes.slice(skip..));
-    let response = next(Request::from_parts(parts, body)).await;
-    let response = if is_request {
-        match as_json(response).await {
-            // The answer is complete: the id is free again.
-            Ok(answer) => return answer,
-            Err(stream) => stream,
-        }
+    let routed = match &check.sessions {
+        Some(sessions) if claim.is_some() => sessions
+            .admits(&parts.headers, &message)
+            .await
+            .map(|session| (sessions, session)),
+        _ => None,
+    };
+    let answered = if let Some((sessions, session)) = routed {
+        sessions.answer(&session, parts, message).await
     } else {
-        response
+        // rmcp refuses a byte order mark that the check skipped.
+        let skip = bytes.len() - jsonrpc::without_bom(&bytes).len();
+        let body = Body::from(bytes.slice(skip..));
+        let response = next(Request::from_parts(parts, body)).await;
+        if is_request {
+            as_json(response).await
+        } else {
+            Err(response)
+        }
+    };
+    let response = match answered {
+        // The answer is complete: the id is free again.
+        Ok(answer) => return answer,
+        Err(stream) => stream,
     };
     match claim {
         // The id stays claimed until the answer stream ends or the client

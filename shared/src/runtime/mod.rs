@@ -18,6 +18,8 @@
 //!   that is not, and the ids in flight per session.
 //! - [`http_post`]: the same checks for `/mcp` POST bodies, and the status
 //!   of a session `DELETE`.
+//! - [`http_session`]: a request in a live HTTP session handed straight
+//!   to its rmcp worker, the answer written as JSON by [`wire`].
 //! - [`http`]: serve many clients over Streamable HTTP at `/mcp`, with
 //!   `/health` and the listener guards.
 //! - [`accounting`]: what calls leave behind: the audit log and the
@@ -33,7 +35,8 @@
 //! - [`bounds`]: the limits the runtime applies to every server (timeouts,
 //!   grace periods, message sizes), each with its reason.
 //! - [`oauth`]: OAuth 2.1 resource-server mode (JWT validation, RFC 9728).
-//! - [`wire`]: the bytes of an outgoing stdio message, a tool result's
+//! - [`wire`]: the bytes of an outgoing stdio message (and of an HTTP
+//!   answer sent as JSON), a tool result's
 //!   repeated text escaped once.
 //! - [`json_text`]: a text escaped for a JSON string, as serde_json
 //!   escapes it, a word at a time.
@@ -48,6 +51,7 @@ pub mod confirm;
 pub mod handler;
 pub mod http;
 pub mod http_post;
+pub mod http_session;
 pub mod inprocess;
 pub mod json_text;
 pub mod jsonrpc;

@@ -73,6 +73,19 @@ impl Line {
     pub fn pieces(&self) -> [&[u8]; 3] {
         [&self.head, &self.head[self.repeat.clone()], &self.tail]
     }
+
+    /// The pieces joined into one buffer (the whole message is returned as
+    /// it is, without a copy).
+    pub fn into_bytes(self) -> Vec<u8> {
+        if self.repeat.is_empty() && self.tail.is_empty() {
+            return self.head;
+        }
+        let mut bytes = Vec::with_capacity(self.head.len() + self.repeat.len() + self.tail.len());
+        bytes.extend_from_slice(&self.head);
+        bytes.extend_from_slice(&self.head[self.repeat]);
+        bytes.extend_from_slice(&self.tail);
+        bytes
+    }
 }
 
 /// The message as compact JSON and a newline, exactly as
@@ -207,7 +220,10 @@ mod tests {
     /// The bytes `message` is written as, joined.
     fn written(message: super::TxJsonRpcMessage<super::RoleServer>) -> String {
         let line = to_line(message).expect("serialise");
-        String::from_utf8(line.pieces().concat()).expect("utf-8")
+        let pieces = line.pieces().concat();
+        let joined = line.into_bytes();
+        assert_eq!(joined, pieces, "into_bytes joins the pieces");
+        String::from_utf8(joined).expect("utf-8")
     }
 
     /// What serde_json writes for `message`, and the newline.
