@@ -499,6 +499,47 @@ async fn session_delete_answers_204() {
     assert_eq!(status, 404, "{body}");
 }
 
+// ------------------------------------------------------ stdio answer lines
+
+/// Big answers written at once never interleave on stdout: two 1 MiB reads
+/// and a ping in flight together come back as three whole JSON lines, each
+/// read carrying the file's text in both places.
+#[test]
+fn stdio_big_answers_in_flight_together_stay_whole_lines() {
+    let tree = Tree::new();
+    let text = "line \"quoted\" \\ é ✓\n".repeat(40_000);
+    std::fs::write(tree.root.join("big.txt"), &text).expect("write");
+    let mut server = RawStdio::start(
+        "moat-fs",
+        &["--max-result-bytes", "4194304", &tree.root_arg()],
+    );
+    let read = json!({ "name": "read_text_file", "arguments": { "path": "big.txt" } });
+    for id in ["a", "b"] {
+        server.send(&request(&json!(id), "tools/call", &read));
+    }
+    server.send(&request(&json!("p"), "ping", &json!({})));
+    // `answer` fails on any line that is not whole JSON.
+    let mut pending = vec![json!("a"), json!("b"), json!("p")];
+    while let Some(id) = pending.pop() {
+        let (answer, others) = server.answer(&id);
+        for message in std::iter::once(answer).chain(others) {
+            let id = message["id"].clone();
+            pending.retain(|waiting| *waiting != id);
+            if id == "p" {
+                assert!(message["result"].is_object(), "{message}");
+                continue;
+            }
+            let result = &message["result"];
+            assert_eq!(result["content"][0]["text"], text.as_str(), "{id}");
+            assert_eq!(
+                result["structuredContent"]["content"],
+                text.as_str(),
+                "{id}"
+            );
+        }
+    }
+}
+
 // ----------------------------------------------------------- stdio signals
 
 /// Regression (issue 11): SIGTERM killed a stdio server (exit status -15)
