@@ -36,7 +36,9 @@ step() {
   step_started=$SECONDS
   echo "== $1 (at $((SECONDS - started)) s)" >&2
 }
-trap 'status=$?; end_step "stopped with status $status"; echo "== total: $((SECONDS - started)) s" >&2' EXIT
+# A suite still running in the background (the conformance suite, below)
+# is stopped with the script.
+trap 'status=$?; end_step "stopped with status $status"; [ -z "${conformance_pid:-}" ] || kill "$conformance_pid" 2>/dev/null || true; echo "== total: $((SECONDS - started)) s" >&2' EXIT
 
 # --- installs and base images, in the background ------------------------
 need_apt=()
@@ -98,7 +100,36 @@ cargo test --workspace --quiet --no-run
 step "wait for the installs"
 wait_for_installs
 step "run the tests"
-cargo test --workspace --quiet
+# The official conformance suite (one test binary: three servers, each
+# driven by the suite's Node client in two protocol eras) is the longest
+# suite and mostly waits on Node and loopback: it runs beside everything
+# else, from here to just before the container step, instead of holding up
+# the other suites. Its binary is run directly, as `cargo test` would (from
+# tests/), since a second `cargo test` would wait for the first one's lock;
+# the other suites run every test but that binary's (`--exact --skip` of
+# each name it lists, so a test added there runs twice rather than never).
+conformance_bin=$(cargo test --quiet --no-run --message-format=json -p moat-tests --test conformance |
+  python3 -c 'import json, sys
+for line in sys.stdin:
+    message = json.loads(line)
+    if message.get("reason") == "compiler-artifact" and message["target"]["kind"] == ["test"]:
+        print(message["executable"])')
+conformance_skips=()
+while IFS= read -r name; do
+  conformance_skips+=(--skip "$name")
+done < <(cd tests && "$conformance_bin" --list --format terse | sed -n 's/: test$//p')
+[ ${#conformance_skips[@]} -gt 0 ] || { echo "the conformance binary lists no tests" >&2; exit 1; }
+# The binaries it serves were built above; named here, the test does not
+# ask cargo for them (cargo would wait for the lock too).
+bin_dir=$(dirname "$(dirname "$conformance_bin")")
+(
+  cd tests
+  export MOAT_FS_BIN=$bin_dir/moat-fs MOAT_SCRAPE_BIN=$bin_dir/moat-scrape \
+    MOAT_CONFORMANCE_FIXTURE_BIN=$bin_dir/moat-conformance-fixture
+  exec "$conformance_bin" --quiet
+) >"$logs/conformance.log" 2>&1 &
+conformance_pid=$!
+cargo test --workspace --quiet -- --exact "${conformance_skips[@]}"
 # moat-fs for Windows (its stdio suites under Wine), macOS (linked by zig,
 # checked with `file`) and static musl; the MCP Bundle validated and packed
 # with the mcpb CLI; server.json against the registry's schema.
@@ -108,6 +139,16 @@ scripts/test-platforms.sh
 # browser pieces run on loopback (docs/fleet.md).
 step "kubernetes (test-k8s.sh)"
 scripts/test-k8s.sh
+step "wait for the conformance suite"
+conformance_status=0
+wait "$conformance_pid" || conformance_status=$?
+conformance_pid=""
+grep -E '^test result|FAILED|panicked' "$logs/conformance.log" >&2 || true
+if [ "$conformance_status" != 0 ]; then
+  cat "$logs/conformance.log" >&2
+  echo "FAIL: the conformance suite (log: $logs/conformance.log)" >&2
+  exit 1
+fi
 # Dockerfile.scrape built with buildah and checked from outside; the `ci`
 # cargo profile keeps the cold in-image build inside CI's budget.
 step "wait for the container's base images"
