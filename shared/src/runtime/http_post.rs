@@ -30,7 +30,7 @@
 //! - turn into JSON an answer stream that carries anything besides the
 //!   final answer (and rmcp's empty priming event).
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc};
 
 use axum::{
     Json,
@@ -43,16 +43,9 @@ use futures::StreamExt;
 use rmcp::model::{JsonRpcMessage, RequestId};
 
 use crate::runtime::{
-    http_session::SessionRoute,
+    http_session::{JSON_ANSWER_WAIT, SessionRoute},
     jsonrpc::{self, InflightIds, Refusal},
 };
-
-/// How long a request's answer stream is read before it is sent on as SSE
-/// rather than as one JSON body. A cheap call answers in well under a
-/// millisecond; past a second the client is better served by the SSE
-/// stream's priming event (it may reconnect and resume) and its
-/// keep-alives, which hold idle proxies open on a long call.
-pub const JSON_ANSWER_WAIT: Duration = Duration::from_secs(1);
 
 /// What the check keeps across requests.
 #[derive(Debug)]

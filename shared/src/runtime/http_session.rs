@@ -52,7 +52,14 @@ use rmcp::{
 use sse_stream::{KeepAlive, Sse, SseBody};
 use tokio_util::sync::CancellationToken;
 
-use crate::runtime::{http_post::JSON_ANSWER_WAIT, wire};
+use crate::runtime::wire;
+
+/// How long a request's answer stream is read before it is sent on as SSE
+/// rather than as one JSON body. A cheap call answers in well under a
+/// millisecond; past a second the client is better served by the SSE
+/// stream's priming event (it may reconnect and resume) and its
+/// keep-alives, which hold idle proxies open on a long call.
+pub const JSON_ANSWER_WAIT: Duration = Duration::from_secs(1);
 
 /// The header naming the session.
 const SESSION_HEADER: &str = "mcp-session-id";
