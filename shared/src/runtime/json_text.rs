@@ -1,6 +1,5 @@
 //! A text as the body of a JSON string, escaped byte for byte as
-//! serde_json escapes it, sixteen bytes at a time, and the length of that
-//! escape counted without writing it.
+//! serde_json escapes it, sixteen bytes at a time.
 //!
 //! serde_json looks every byte up in a table and writes each clean run
 //! separately: about thirteen instructions a byte on a file of short lines,
@@ -20,10 +19,6 @@ use wide::u8x16;
 
 /// Bytes tested and stored at once: one SSE2 or NEON register.
 const CHUNK: usize = 16;
-
-/// Chunks counted into `u8` lanes before the lanes are summed: a lane adds
-/// at most one a chunk, so 255 chunks cannot overflow it.
-const COUNT_BLOCK: usize = 255 * CHUNK;
 
 /// Escape bytes are below this (`\` is 0x5c, the highest).
 const TABLE_LEN: usize = 0x60;
@@ -101,75 +96,14 @@ pub fn escape_into(out: &mut Vec<u8>, text: &str) -> usize {
     out.len() - start
 }
 
-/// The length of `text` escaped for JSON (without the quotes), counted in
-/// `u8` lanes: every escape adds one byte, a `\u00XX` one five. Most texts
-/// have no control character but `\n`, so the `\u00XX` class is counted
-/// only in blocks that hold another one.
-pub fn escaped_len(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let mut extra = 0;
-    let whole = bytes.len() - bytes.len() % CHUNK;
-    for block in bytes[..whole].chunks(COUNT_BLOCK) {
-        let (mut escapes, mut other_controls) = (u8x16::ZERO, u8x16::ZERO);
-        for slice in block.chunks_exact(CHUNK) {
-            let lanes = load(slice);
-            let (all, control) = classes(lanes);
-            // A flagged lane is 0xff, minus one: subtracting it counts it.
-            escapes -= all;
-            other_controls |= control ^ lanes.simd_eq(u8x16::splat(b'\n'));
-        }
-        extra += lane_sum(escapes);
-        if other_controls.any() {
-            let mut unicode = u8x16::ZERO;
-            for slice in block.chunks_exact(CHUNK) {
-                unicode -= unicode_escapes(load(slice));
-            }
-            extra += 4 * lane_sum(unicode);
-        }
-    }
-    extra
-        + bytes[whole..]
-            .iter()
-            .map(|&byte| usize::from(ESCAPES[usize::from(byte.min(0x5f))].1).saturating_sub(1))
-            .sum::<usize>()
-        + bytes.len()
-}
-
-/// Sixteen bytes of `slice` (exactly that long) as lanes.
-fn load(slice: &[u8]) -> u8x16 {
-    let mut chunk = [0; CHUNK];
-    chunk.copy_from_slice(slice);
-    u8x16::new(chunk)
-}
-
-/// The sum of `lanes`.
-fn lane_sum(lanes: u8x16) -> usize {
-    lanes.to_array().iter().map(|&lane| usize::from(lane)).sum()
-}
-
-/// One bit per byte of `chunk` that JSON escapes (bit 0: the first byte).
+/// One bit per byte of `chunk` that JSON escapes (bit 0: the first byte):
+/// control characters, `"` and `\`.
 fn flagged(chunk: [u8; CHUNK]) -> u32 {
-    classes(u8x16::new(chunk)).0.to_bitmask()
-}
-
-/// The lanes JSON escapes, and those of them that are control characters.
-fn classes(lanes: u8x16) -> (u8x16, u8x16) {
+    let lanes = u8x16::new(chunk);
     let control = (lanes & u8x16::splat(0xe0)).simd_eq(u8x16::ZERO);
     let quote = lanes.simd_eq(u8x16::splat(b'"'));
     let backslash = lanes.simd_eq(u8x16::splat(b'\\'));
-    (control | quote | backslash, control)
-}
-
-/// The lanes JSON escapes as `\u00XX`: the control characters without a
-/// short form (all but 0x08-0x0d, save 0x0b).
-fn unicode_escapes(lanes: u8x16) -> u8x16 {
-    let (_, control) = classes(lanes);
-    let from_backspace = lanes - u8x16::splat(0x08);
-    let short_range = from_backspace
-        .min(u8x16::splat(0x0d - 0x08))
-        .simd_eq(from_backspace);
-    let vertical_tab = lanes.simd_eq(u8x16::splat(0x0b));
-    control & !(short_range & !vertical_tab)
+    (control | quote | backslash).to_bitmask()
 }
 
 /// Whether JSON escapes `byte`.
@@ -187,7 +121,7 @@ fn push_escape(out: &mut Vec<u8>, byte: u8) {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape_into, escaped_len};
+    use super::escape_into;
 
     /// What serde_json writes for `text`, without the quotes.
     fn serde_escape(text: &str) -> Vec<u8> {
@@ -196,18 +130,13 @@ mod tests {
     }
 
     /// Our escape of `text`, checked against serde_json's and against the
-    /// length both functions report.
+    /// length it reports.
     fn check(text: &str) {
         let mut out = b"prefix".to_vec();
         let written = escape_into(&mut out, text);
         let expected = serde_escape(text);
         assert_eq!(&out[6..], expected.as_slice(), "{text:?}");
         assert_eq!(written, expected.len(), "written length of {text:?}");
-        assert_eq!(
-            escaped_len(text),
-            expected.len(),
-            "counted length of {text:?}"
-        );
     }
 
     /// Every ASCII byte and a few non-ASCII characters, alone and at every
@@ -237,8 +166,7 @@ mod tests {
 
     /// A long clean run (many clean chunks in a row) and a long run of
     /// escapes only (an escape in every byte) match serde_json at every
-    /// length around a chunk edge, alone and next to each other, and past
-    /// the 255-chunk counting block.
+    /// length around a chunk edge, alone and next to each other.
     #[test]
     fn long_clean_and_dirty_runs_match_serde_json() {
         for length in [
