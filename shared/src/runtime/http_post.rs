@@ -12,7 +12,8 @@
 //!
 //! A request's answer goes back as one `application/json` body when its
 //! first message is the final answer and comes within
-//! [`JSON_ANSWER_WAIT`] (the spec lets the server pick JSON or SSE for any
+//! [`JSON_ANSWER_WAIT`](json_or_sse::JSON_ANSWER_WAIT) (the rule is
+//! [`json_or_sse`]'s; the spec lets the server pick JSON or SSE for any
 //! request; the client must accept both): rmcp always opens an SSE stream,
 //! whose priming event, answer and end leave as separate chunked writes,
 //! each waking the client. An answer that starts with anything else (a
@@ -43,7 +44,8 @@ use futures::StreamExt;
 use rmcp::model::{JsonRpcMessage, RequestId};
 
 use crate::runtime::{
-    http_session::{JSON_ANSWER_WAIT, SessionRoute},
+    http_session::SessionRoute,
+    json_or_sse::{self, First, Kind},
     jsonrpc::{self, InflightIds, Refusal},
 };
 
@@ -204,7 +206,8 @@ where
 }
 
 /// rmcp's SSE answer to a request as one JSON body (`Ok`), when its first
-/// message is the final answer and comes within [`JSON_ANSWER_WAIT`]; else
+/// message is the final answer and comes within
+/// [`JSON_ANSWER_WAIT`](json_or_sse::JSON_ANSWER_WAIT); else
 /// (`Err`) the same stream, what was read of it first.
 async fn as_json(response: Response) -> Result<Response, Response> {
     let is_stream = response.status() == StatusCode::OK
@@ -216,66 +219,46 @@ async fn as_json(response: Response) -> Result<Response, Response> {
         return Err(response);
     }
     let (mut parts, body) = response.into_parts();
-    // Fused: the stream may have ended here, and is then chained after
-    // what was read.
-    let mut stream = body.into_data_stream().fuse();
-    let mut read = Vec::new();
-    let wait = tokio::time::sleep(JSON_ANSWER_WAIT);
-    tokio::pin!(wait);
-    let answer = loop {
-        let frame = tokio::select! {
-            frame = stream.next() => frame,
-            () = &mut wait => break None,
-        };
-        let Some(Ok(frame)) = frame else {
-            read.extend(frame);
-            break None;
-        };
-        match sse_frame(&frame) {
-            SseFrame::Quiet => read.push(Ok(frame)),
-            SseFrame::Answer(data) => break Some(frame.slice(data)),
-            SseFrame::Other => {
-                read.push(Ok(frame));
-                break None;
-            }
+    let first = json_or_sse::read_first(
+        body.into_data_stream(),
+        |frame| match frame {
+            Ok(frame) => sse_frame(frame).map(|data| frame.slice(data)),
+            Err(_) => Kind::Other,
+        },
+        std::future::pending(),
+    )
+    .await;
+    match first {
+        First::Answer(json) => {
+            parts.headers.insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            parts.headers.remove(header::CACHE_CONTROL);
+            parts.headers.remove("x-accel-buffering");
+            Ok(Response::from_parts(parts, Body::from(json)))
         }
-    };
-    if let Some(json) = answer {
-        parts.headers.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        );
-        parts.headers.remove(header::CACHE_CONTROL);
-        parts.headers.remove("x-accel-buffering");
-        return Ok(Response::from_parts(parts, Body::from(json)));
+        First::Stream(replay) => Err(Response::from_parts(
+            parts,
+            Body::from_stream(replay.into_stream()),
+        )),
     }
-    let replay = futures::stream::iter(read).chain(stream);
-    Err(Response::from_parts(parts, Body::from_stream(replay)))
 }
 
-/// What one frame of rmcp's SSE body holds (one event a frame).
-#[derive(Debug, PartialEq, Eq)]
-enum SseFrame {
-    /// No message: the priming event or a keep-alive comment.
-    Quiet,
-    /// The final answer to the request: a JSON-RPC result or error, whose
-    /// JSON text is at this range of the frame.
-    Answer(std::ops::Range<usize>),
-    /// Anything else (a notification, a request, an unexpected shape).
-    Other,
-}
-
-/// Read one SSE frame as [`SseFrame`]; anything this does not recognise is
-/// [`SseFrame::Other`] (the stream then stays SSE, which is always right).
-fn sse_frame(frame: &[u8]) -> SseFrame {
+/// What one frame of rmcp's SSE body (one event a frame) holds: no
+/// message (the priming event or a keep-alive comment) is quiet; a
+/// JSON-RPC result or error is the final answer, whose JSON text is at the
+/// range given; anything else, including anything this does not
+/// recognise, is other (the stream then stays SSE, which is always right).
+fn sse_frame(frame: &[u8]) -> Kind<std::ops::Range<usize>> {
     let Some(event) = frame.strip_suffix(b"\n\n") else {
-        return SseFrame::Other;
+        return Kind::Other;
     };
     // CR line ends are not rmcp's shape. Both scans are memchr's: an
     // answer's data line is the whole answer (kilobytes for a file read),
     // and a byte-at-a-time split cost more than the rest of the check.
     if memchr::memchr(b'\r', event).is_some() {
-        return SseFrame::Other;
+        return Kind::Other;
     }
     let mut data = None;
     let mut start = 0;
@@ -285,11 +268,11 @@ fn sse_frame(frame: &[u8]) -> SseFrame {
         start = end + 1;
         if line.is_empty() {
             // Two events in one frame: not rmcp's shape.
-            return SseFrame::Other;
+            return Kind::Other;
         }
         if let Some(value) = line.strip_prefix(b"data:") {
             if data.is_some() {
-                return SseFrame::Other;
+                return Kind::Other;
             }
             let skip = usize::from(value.first() == Some(&b' '));
             data = Some(line_start + 5 + skip..end);
@@ -297,14 +280,14 @@ fn sse_frame(frame: &[u8]) -> SseFrame {
             || line.starts_with(b"id:")
             || line.starts_with(b"retry:"))
         {
-            return SseFrame::Other;
+            return Kind::Other;
         }
     }
     match data {
-        None => SseFrame::Quiet,
-        Some(range) if range.is_empty() => SseFrame::Quiet,
-        Some(range) if is_final_answer(&frame[range.clone()]) => SseFrame::Answer(range),
-        Some(_) => SseFrame::Other,
+        None => Kind::Quiet,
+        Some(range) if range.is_empty() => Kind::Quiet,
+        Some(range) if is_final_answer(&frame[range.clone()]) => Kind::Answer(range),
+        Some(_) => Kind::Other,
     }
 }
 
@@ -371,16 +354,13 @@ mod tests {
     /// not.
     #[test]
     fn frames_are_read_as_rmcp_writes_them() {
-        assert_eq!(
-            sse_frame(b"data: \nid: 0/3\nretry: 3000\n\n"),
-            SseFrame::Quiet
-        );
-        assert_eq!(sse_frame(b":\n\n"), SseFrame::Quiet);
+        assert_eq!(sse_frame(b"data: \nid: 0/3\nretry: 3000\n\n"), Kind::Quiet);
+        assert_eq!(sse_frame(b":\n\n"), Kind::Quiet);
         let answer = br#"data: {"jsonrpc":"2.0","id":7,"result":{}}
 id: 0/3
 
 "#;
-        let SseFrame::Answer(range) = sse_frame(answer) else {
+        let Kind::Answer(range) = sse_frame(answer) else {
             panic!("not an answer");
         };
         assert_eq!(&answer[range], br#"{"jsonrpc":"2.0","id":7,"result":{}}"#);
@@ -407,7 +387,7 @@ data: {"jsonrpc":"2.0","id":7,"result":{}}
         ] {
             assert_eq!(
                 sse_frame(other),
-                SseFrame::Other,
+                Kind::Other,
                 "{}",
                 String::from_utf8_lossy(other)
             );
@@ -422,7 +402,7 @@ data: {"jsonrpc":"2.0","id":7,"result":{}}
         let text = "x".repeat(10_000);
         let json = format!(r#"{{"jsonrpc":"2.0","id":3,"result":{{"text":"{text}"}}}}"#);
         let frame = format!("data: {json}\nid: 1/0\n\n");
-        let SseFrame::Answer(range) = sse_frame(frame.as_bytes()) else {
+        let Kind::Answer(range) = sse_frame(frame.as_bytes()) else {
             panic!("not an answer");
         };
         assert_eq!(&frame.as_bytes()[range], json.as_bytes());
@@ -430,7 +410,7 @@ data: {"jsonrpc":"2.0","id":7,"result":{}}
             let mut broken = json.clone();
             broken.insert_str(5_000, inserted);
             let frame = format!("data: {broken}\nid: 1/0\n\n");
-            assert_eq!(sse_frame(frame.as_bytes()), SseFrame::Other, "{inserted:?}");
+            assert_eq!(sse_frame(frame.as_bytes()), Kind::Other, "{inserted:?}");
         }
     }
 

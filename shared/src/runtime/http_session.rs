@@ -52,14 +52,10 @@ use rmcp::{
 use sse_stream::{KeepAlive, Sse, SseBody};
 use tokio_util::sync::CancellationToken;
 
-use crate::runtime::wire;
-
-/// How long a request's answer stream is read before it is sent on as SSE
-/// rather than as one JSON body. A cheap call answers in well under a
-/// millisecond; past a second the client is better served by the SSE
-/// stream's priming event (it may reconnect and resume) and its
-/// keep-alives, which hold idle proxies open on a long call.
-pub const JSON_ANSWER_WAIT: Duration = Duration::from_secs(1);
+use crate::runtime::{
+    json_or_sse::{self, First, Kind},
+    wire,
+};
 
 /// The header naming the session.
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -167,34 +163,27 @@ impl SessionRoute {
                     .into_response());
             }
         };
-        let mut stream = Box::pin(stream);
-        let mut read = Vec::new();
-        let wait = tokio::time::sleep(JSON_ANSWER_WAIT);
-        tokio::pin!(wait);
-        loop {
-            let event = tokio::select! {
-                event = stream.next() => event,
-                () = &mut wait => break,
-                () = self.cancel.cancelled() => break,
-            };
-            let Some(event) = event else { break };
-            match &event.message {
-                None => read.push(event),
+        let first = json_or_sse::read_first(
+            Box::pin(stream),
+            |event| match &event.message {
+                None => Kind::Quiet,
                 Some(answer)
                     if matches!(
                         **answer,
                         JsonRpcMessage::Response(_) | JsonRpcMessage::Error(_)
                     ) =>
                 {
-                    return Ok(as_json(answer.clone()));
+                    Kind::Answer(Arc::clone(answer))
                 }
-                Some(_) => {
-                    read.push(event);
-                    break;
-                }
-            }
+                Some(_) => Kind::Other,
+            },
+            self.cancel.cancelled(),
+        )
+        .await;
+        match first {
+            First::Answer(answer) => Ok(as_json(answer)),
+            First::Stream(replay) => Err(self.as_sse(replay.into_stream())),
         }
-        Err(self.as_sse(futures::stream::iter(read).chain(stream)))
     }
 
     /// Whether the `Host` header passes rmcp's check (which reads it as an

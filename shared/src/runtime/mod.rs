@@ -18,6 +18,8 @@
 //!   that is not, and the ids in flight per session.
 //! - [`http_post`]: the same checks for `/mcp` POST bodies, and the status
 //!   of a session `DELETE`.
+//! - [`json_or_sse`]: the rule that sends a request's answer as one JSON
+//!   body or as its SSE stream, read off the stream's first items.
 //! - [`http_session`]: a request in a live HTTP session handed straight
 //!   to its rmcp worker, the answer written as JSON by [`wire`].
 //! - [`http`]: serve many clients over Streamable HTTP at `/mcp`, with
@@ -53,6 +55,7 @@ pub mod http;
 pub mod http_post;
 pub mod http_session;
 pub mod inprocess;
+pub mod json_or_sse;
 pub mod json_text;
 pub mod jsonrpc;
 pub mod legacy_sse;
