@@ -3,7 +3,9 @@
 //! the same workloads, interleaved over several rounds, and writes a
 //! markdown report and SVG plots. A bench, not a test: it measures, it
 //! never asserts; a server that errs or answers wrongly is reported as
-//! such, never as a fast number.
+//! such, never as a fast number. The walk rows are also timed with the
+//! command-line tool a user would run instead (`find`, `rg`), checked the
+//! same way.
 //!
 //! ```text
 //! moat-compare --floor 'moat-echo|0.1.0||stdio:target/release/moat-echo' \
@@ -21,6 +23,7 @@
 //! adds a line to the report's machine table. scripts/bench-compare.sh
 //! builds, installs the peers and runs this with every server.
 
+mod baseline;
 mod client;
 mod outcome;
 mod plot;
@@ -49,6 +52,9 @@ const START_DEADLINE: Duration = Duration::from_secs(60);
 const MIN_SAMPLES: usize = 3;
 /// Most timed calls per workload per round.
 const MAX_SAMPLES: usize = 200;
+/// Longest failure message kept in a cell: a server's whole stderr or a
+/// long error chain would swamp the table.
+const FAILURE_CHARS: usize = 400;
 
 /// One server to measure.
 struct Spec {
@@ -74,9 +80,9 @@ struct Options {
 }
 
 impl Options {
-    /// Whether this run measures `workload`.
-    fn runs(&self, workload: &Workload) -> bool {
-        self.only.is_empty() || self.only.iter().any(|id| id == workload.id)
+    /// Whether this run measures the workload `id`.
+    fn runs(&self, id: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|only| only == id)
     }
 }
 
@@ -233,39 +239,39 @@ async fn measure(
     if let Plan::Missing(why) = workload::plan(workload, &connection.tools, data) {
         return (Outcome::Missing(why), false);
     }
-    let failed = |error: anyhow::Error| {
-        let broken = error.downcast_ref::<ToolError>().is_none();
-        let mut message = format!("{error:#}");
-        if message.len() > 400 {
-            let cut = (0..=400)
-                .rev()
-                .find(|index| message.is_char_boundary(*index))
-                .unwrap_or(0);
-            message.truncate(cut);
-            message.push('…');
+    match sample(budget, async || once(connection, workload, data).await).await {
+        Ok(outcome) => (outcome, false),
+        // A tool error leaves the server able to answer; anything else
+        // (timeout, exit, protocol) may not.
+        Err(error) => {
+            let broken = error.downcast_ref::<ToolError>().is_none();
+            (Outcome::Failed(failure(&error)), broken)
         }
-        (Outcome::Failed(message), broken)
-    };
+    }
+}
+
+/// One timed call (or tool run) and the check of its answer.
+type Timed = (Duration, std::result::Result<String, String>);
+
+/// Time `once` under the policy every cell follows: one warm-up run, not
+/// counted, then runs until `budget` is spent (at least [`MIN_SAMPLES`],
+/// at most [`MAX_SAMPLES`]); the first wrong answer ends it. Err when a
+/// run failed.
+async fn sample(budget: Duration, mut once: impl AsyncFnMut() -> Result<Timed>) -> Result<Outcome> {
     let mut samples = Vec::new();
     let mut detail = String::new();
     let started = Instant::now();
     let mut warm_up = true;
     while samples.len() < MIN_SAMPLES || (started.elapsed() < budget && samples.len() < MAX_SAMPLES)
     {
-        let (took, verdict) = match once(connection, workload, data).await {
-            Ok(answer) => answer,
-            Err(error) => return failed(error),
-        };
+        let (took, verdict) = once().await?;
         match verdict {
             Ok(text) => detail = text,
             Err(message) => {
-                return (
-                    Outcome::Wrong {
-                        message,
-                        took: took.as_secs_f64() * 1e6,
-                    },
-                    false,
-                );
+                return Ok(Outcome::Wrong {
+                    message,
+                    took: took.as_secs_f64() * 1e6,
+                });
             }
         }
         if !warm_up {
@@ -274,15 +280,56 @@ async fn measure(
         warm_up = false;
     }
     samples.sort();
-    (
-        Outcome::Measured {
-            p50: percentile(&samples, 0.5).as_secs_f64() * 1e6,
-            p99: percentile(&samples, 0.99).as_secs_f64() * 1e6,
-            samples: samples.len(),
-            detail,
-        },
-        false,
-    )
+    Ok(Outcome::Measured {
+        p50: percentile(&samples, 0.5).as_secs_f64() * 1e6,
+        p99: percentile(&samples, 0.99).as_secs_f64() * 1e6,
+        samples: samples.len(),
+        detail,
+    })
+}
+
+/// A failure's message for a cell: its whole chain, cut to
+/// [`FAILURE_CHARS`].
+fn failure(error: &anyhow::Error) -> String {
+    let mut message = format!("{error:#}");
+    if message.len() > FAILURE_CHARS {
+        let cut = (0..=FAILURE_CHARS)
+            .rev()
+            .find(|index| message.is_char_boundary(*index))
+            .unwrap_or(0);
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
+}
+
+/// One round of the command-line tools: each tool whose walk workload
+/// this run measures, on the same tree, under the same sampling.
+async fn tools_round(run: &mut Run, options: &Options, root: &Path) {
+    for baseline in baseline::BASELINES
+        .iter()
+        .filter(|baseline| options.runs(baseline.workload))
+    {
+        let began = Instant::now();
+        let outcome = if let Some(why) = baseline.missing() {
+            Outcome::Missing(why)
+        } else {
+            sample(options.budget, async || {
+                baseline.once(root, CALL_DEADLINE).await
+            })
+            .await
+            .unwrap_or_else(|error| Outcome::Failed(failure(&error)))
+        };
+        eprintln!(
+            "    {:<14} {:<16} {:>6.1} s  {}",
+            baseline.program(),
+            baseline.workload,
+            began.elapsed().as_secs_f64(),
+            summary(&outcome)
+        );
+        run.baselines
+            .push((baseline.workload.to_string(), baseline.shown(), outcome));
+    }
 }
 
 /// One round of one server: `spawns` fresh starts timed, then every
@@ -311,7 +358,7 @@ async fn round(
     let mut peak = (0, 0);
     for workload in WORKLOADS
         .iter()
-        .filter(|workload| workload.kind == kind && options.runs(workload))
+        .filter(|workload| workload.kind == kind && options.runs(workload.id))
     {
         let began = Instant::now();
         let (outcome, broken) = measure(&mut connection, workload, data, options.budget).await;
@@ -411,6 +458,14 @@ async fn measure_all(options: &Options) -> Result<Run> {
         rounds: options.rounds,
         ..Run::default()
     };
+    // The command-line tools' turn in the order (after the servers'
+    // indexes), taken when a filesystem server is there to hold them
+    // against and this run measures their workloads.
+    let tools = launches.len();
+    let with_tools = options.specs.iter().any(|spec| spec.server.kind == "fs")
+        && baseline::BASELINES
+            .iter()
+            .any(|baseline| options.runs(baseline.workload));
     let began = Instant::now();
     for number in 0..options.rounds {
         eprintln!(
@@ -420,14 +475,23 @@ async fn measure_all(options: &Options) -> Result<Run> {
             began.elapsed().as_secs_f64()
         );
         // The floor first, then the others in an order that rotates each
-        // round, so no server always runs right after the same one.
-        let others: Vec<usize> = (1..launches.len()).collect();
+        // round, so no server always runs right after the same one. The
+        // command-line tools take a turn like one more server.
+        let others: Vec<usize> = (1..launches.len())
+            .chain(with_tools.then_some(tools))
+            .collect();
         let mut order = vec![0];
         if !others.is_empty() {
             let shift = number % others.len();
             order.extend(others[shift..].iter().chain(&others[..shift]));
         }
-        for index in order.into_iter().filter(|index| *index < launches.len()) {
+        let runnable = |index: &usize| *index < launches.len() || (with_tools && *index == tools);
+        for index in order.into_iter().filter(runnable) {
+            if index == tools {
+                eprintln!("  command-line tools");
+                tools_round(&mut run, options, &root).await;
+                continue;
+            }
             eprintln!("  {}", run.servers[index].name);
             if let Err(error) = round(&mut run, index, &launches[index], options, &data).await {
                 eprintln!("    FAILED to start: {error:#}");

@@ -1,4 +1,5 @@
-//! What a run found: for every server and workload, one outcome a round,
+//! What a run found: for every server and workload, one outcome a round
+//! (and one for each command-line tool a walk row is measured against),
 //! and how rounds are folded into the figure the table shows (the median
 //! across rounds of each round's p50 and p99). Saved as JSON so the doc
 //! and plots can be written again without measuring again.
@@ -67,6 +68,11 @@ pub struct Run {
     /// round.
     #[serde(default)]
     pub own_memory: Vec<(usize, u64)>,
+    /// `(workload id, the command-line tool's command as shown, round
+    /// outcome)`: the tools the walk rows are measured against (absent
+    /// from runs saved before they were).
+    #[serde(default)]
+    pub baselines: Vec<(String, String, Outcome)>,
     /// Rounds run.
     pub rounds: usize,
     /// The machine, date and tool versions, as lines of text.
@@ -96,64 +102,81 @@ pub fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// One cell's round outcomes folded into one: the first failure if a
+/// round failed, else the first wrong answer (with the median time of the
+/// wrong answers), else the medians of the rounds' p50 and p99 (with the
+/// samples of all rounds). `None` when there are none.
+fn fold<'a>(rounds: impl Iterator<Item = &'a Outcome>) -> Option<Outcome> {
+    let rounds: Vec<&Outcome> = rounds.collect();
+    let first = |wanted: fn(&Outcome) -> bool| rounds.iter().find(|outcome| wanted(outcome));
+    if let Some(outcome) =
+        first(|outcome| matches!(outcome, Outcome::Failed(_) | Outcome::Missing(_)))
+    {
+        return Some((*outcome).clone());
+    }
+    if let Some(Outcome::Wrong { message, .. }) =
+        first(|outcome| matches!(outcome, Outcome::Wrong { .. }))
+    {
+        let mut times: Vec<f64> = rounds
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Outcome::Wrong { took, .. } => Some(*took),
+                _ => None,
+            })
+            .collect();
+        return Some(Outcome::Wrong {
+            message: message.clone(),
+            took: median(&mut times).unwrap_or(0.0),
+        });
+    }
+    let (mut p50s, mut p99s, mut total, mut last) = (Vec::new(), Vec::new(), 0, None);
+    for outcome in &rounds {
+        if let Outcome::Measured {
+            p50,
+            p99,
+            samples,
+            detail,
+        } = outcome
+        {
+            p50s.push(*p50);
+            p99s.push(*p99);
+            total += samples;
+            last = Some(detail.clone());
+        }
+    }
+    Some(Outcome::Measured {
+        p50: median(&mut p50s)?,
+        p99: median(&mut p99s)?,
+        samples: total,
+        detail: last?,
+    })
+}
+
 /// One figure of a server in a run (e.g. [`Run::memory`]).
 pub type Figure = fn(&Run, usize) -> Option<f64>;
 
 impl Run {
-    /// The outcome of `server` for `workload`, folded over rounds: the
-    /// first failure if a round failed, else the first wrong answer (with
-    /// the median time of the wrong answers), else the medians of the
-    /// rounds' p50 and p99 (with the samples of all rounds). `None` when
-    /// it was not run.
+    /// The outcome of `server` for `workload`, folded over rounds (see
+    /// [`fold`]). `None` when it was not run.
     pub fn cell(&self, server: usize, workload: &str) -> Option<Outcome> {
-        let rounds: Vec<&Outcome> = self
-            .outcomes
-            .iter()
-            .filter(|(index, id, _)| *index == server && id == workload)
-            .map(|(_, _, outcome)| outcome)
-            .collect();
-        let first = |wanted: fn(&Outcome) -> bool| rounds.iter().find(|outcome| wanted(outcome));
-        if let Some(outcome) =
-            first(|outcome| matches!(outcome, Outcome::Failed(_) | Outcome::Missing(_)))
-        {
-            return Some((*outcome).clone());
-        }
-        if let Some(Outcome::Wrong { message, .. }) =
-            first(|outcome| matches!(outcome, Outcome::Wrong { .. }))
-        {
-            let mut times: Vec<f64> = rounds
+        fold(
+            self.outcomes
                 .iter()
-                .filter_map(|outcome| match outcome {
-                    Outcome::Wrong { took, .. } => Some(*took),
-                    _ => None,
-                })
-                .collect();
-            return Some(Outcome::Wrong {
-                message: message.clone(),
-                took: median(&mut times).unwrap_or(0.0),
-            });
-        }
-        let (mut p50s, mut p99s, mut total, mut last) = (Vec::new(), Vec::new(), 0, None);
-        for outcome in &rounds {
-            if let Outcome::Measured {
-                p50,
-                p99,
-                samples,
-                detail,
-            } = outcome
-            {
-                p50s.push(*p50);
-                p99s.push(*p99);
-                total += samples;
-                last = Some(detail.clone());
-            }
-        }
-        Some(Outcome::Measured {
-            p50: median(&mut p50s)?,
-            p99: median(&mut p99s)?,
-            samples: total,
-            detail: last?,
-        })
+                .filter(|(index, id, _)| *index == server && id == workload)
+                .map(|(_, _, outcome)| outcome),
+        )
+    }
+
+    /// The command-line tool measured against `workload`: its command and
+    /// its outcome folded over rounds. `None` when none was run.
+    pub fn baseline(&self, workload: &str) -> Option<(String, Outcome)> {
+        let mut rounds = self
+            .baselines
+            .iter()
+            .filter(|(id, _, _)| id == workload)
+            .peekable();
+        let command = rounds.peek()?.1.clone();
+        Some((command, fold(rounds.map(|(_, _, outcome)| outcome))?))
     }
 
     /// Median spawn-to-initialize of `server` across rounds, µs.

@@ -1,13 +1,14 @@
 //! The markdown report (docs/BENCHMARKS.md): machine and versions, one
 //! table per kind of server with every figure also as a ratio to the
-//! floor, what each server returned, the plots, the method, and where
-//! moat is not ahead in this run. Written from a [`Run`] alone.
+//! floor, what each server returned, the walk rows against the
+//! command-line tools, the plots, the method, and where moat is not ahead
+//! in this run. Written from a [`Run`] alone.
 
 use std::{fmt::Write as _, path::Path};
 
 use crate::{
     outcome::{Figure, Outcome, Run},
-    workload::{Kind, WORKLOADS, thousands},
+    workload::{Kind, WORKLOADS, Workload, thousands},
 };
 
 /// A duration in microseconds, for people.
@@ -22,6 +23,10 @@ pub fn time(micros: f64) -> String {
         format!("{:.2} s", micros / 1e6)
     }
 }
+
+/// Issue 15's goal for the walk rows: moat-fs's p50 within this multiple
+/// of the command-line tool's on the same query (`find`, `rg`).
+const TOOL_GOAL: f64 = 1.5;
 
 fn ratio(value: f64, floor: Option<f64>) -> String {
     match floor {
@@ -180,20 +185,142 @@ fn table(out: &mut String, run: &Run, kind: Kind, kind_name: &str) {
     for workload in WORKLOADS.iter().filter(|workload| workload.kind == kind) {
         let _ = write!(out, "| {} |", workload.label);
         for index in &columns {
-            let text = match run.cell(*index, workload.id) {
-                Some(Outcome::Measured {
-                    samples, detail, ..
-                }) => format!("{}; {samples} timed", escape(&detail)),
-                Some(Outcome::Missing(_)) => "—".into(),
-                Some(Outcome::Failed(_)) => "error (above)".into(),
-                Some(Outcome::Wrong { .. }) => "wrong (above)".into(),
-                None => String::new(),
-            };
+            let text = returned(run.cell(*index, workload.id));
             let _ = write!(out, " {text} |");
         }
         out.push('\n');
     }
     out.push('\n');
+}
+
+/// What came back in `cell`, and how many runs were timed.
+fn returned(cell: Option<Outcome>) -> String {
+    match cell {
+        Some(Outcome::Measured {
+            samples, detail, ..
+        }) => format!("{}; {samples} timed", escape(&detail)),
+        Some(Outcome::Missing(_)) => "—".into(),
+        Some(Outcome::Failed(_)) => "error (above)".into(),
+        Some(Outcome::Wrong { .. }) => "wrong (above)".into(),
+        None => String::new(),
+    }
+}
+
+/// The p50 of `cell` when it was measured.
+fn p50_of(cell: Option<&Outcome>) -> Option<f64> {
+    match cell {
+        Some(Outcome::Measured { p50, .. }) => Some(*p50),
+        _ => None,
+    }
+}
+
+/// The moat filesystem servers of `run`.
+fn moat_fs(run: &Run) -> Vec<usize> {
+    (0..run.servers.len())
+        .filter(|index| run.servers[*index].kind == "fs" && is_moat(run, *index))
+        .collect()
+}
+
+/// The walk rows that have a command-line tool: workload, the tool's
+/// command and its outcome over rounds.
+fn tool_rows(run: &Run) -> Vec<(&'static Workload, String, Outcome)> {
+    WORKLOADS
+        .iter()
+        .filter_map(|workload| {
+            let (command, outcome) = run.baseline(workload.id)?;
+            Some((workload, command, outcome))
+        })
+        .collect()
+}
+
+/// The table of the walk rows against the command-line tools (nothing
+/// when no tool was run, as in runs saved before they were).
+fn against_tools(out: &mut String, run: &Run) {
+    let rows = tool_rows(run);
+    if rows.is_empty() {
+        return;
+    }
+    let moat = moat_fs(run);
+    let _ = write!(
+        out,
+        "### Against the command-line tools\n\nIssue 15's goals: `search_files` within {TOOL_GOAL}× of `find`, \
+         the content search within {TOOL_GOAL}× of `rg`, on the same query over the same `tree/` (TREE below). \
+         Each tool runs as a subprocess, timed from spawn to exit with its output read, sampled like the \
+         servers; its output is checked like their answers: exactly the files moat must return. \
+         Each moat cell: its p50 (that over the tool's p50, and whether the goal is met).\n\n\
+         | workload | command-line tool | tool p50 / p99 | tool returned |"
+    );
+    for index in &moat {
+        let _ = write!(out, " {} p50 (× tool) |", run.servers[*index].name);
+    }
+    out.push_str(" goal |\n|---|---|---|---|");
+    out.push_str(&"---|".repeat(moat.len() + 1));
+    out.push('\n');
+    for (workload, command, outcome) in rows {
+        let tool = p50_of(Some(&outcome)).filter(|p50| *p50 > 0.0);
+        let checked = if tool.is_some() {
+            returned(Some(outcome.clone()))
+        } else {
+            "—".into()
+        };
+        let _ = write!(
+            out,
+            "| {} | `{}` | {} | {checked} |",
+            workload.label,
+            escape(&command),
+            cell_text(Some(outcome), None),
+        );
+        for index in &moat {
+            let cell = run.cell(*index, workload.id);
+            let text = match (p50_of(cell.as_ref()), tool) {
+                (Some(ours), Some(theirs)) => {
+                    let times = ours / theirs;
+                    let verdict = if times <= TOOL_GOAL {
+                        "met"
+                    } else {
+                        "**missed**"
+                    };
+                    format!("{} (×{times:.2}, {verdict})", time(ours))
+                }
+                (Some(ours), None) => time(ours),
+                (None, _) => cell_text(cell, None),
+            };
+            let _ = write!(out, " {text} |");
+        }
+        let _ = writeln!(out, " ≤ ×{TOOL_GOAL} |");
+    }
+    out.push('\n');
+}
+
+/// Lines saying where a command-line tool was faster than the best moat
+/// server on its walk row, and whether the goal was still met.
+fn behind_tools(run: &Run) -> Vec<String> {
+    let moat = moat_fs(run);
+    let mut lines = Vec::new();
+    for (workload, command, outcome) in tool_rows(run) {
+        let Some(theirs) = p50_of(Some(&outcome)) else {
+            continue;
+        };
+        let best = moat
+            .iter()
+            .filter_map(|index| Some((p50_of(run.cell(*index, workload.id).as_ref())?, *index)))
+            .min_by(|left, right| left.0.total_cmp(&right.0));
+        if let Some((ours, us)) = best
+            && theirs < ours
+        {
+            let times = ours / theirs;
+            let goal = if times <= TOOL_GOAL { "met" } else { "missed" };
+            let program = command.split_whitespace().next().unwrap_or_default();
+            lines.push(format!(
+                "{} against the command line: `{program}` {} against {} {} (×{times:.2}; the goal, ≤ ×{TOOL_GOAL}, is {goal}).",
+                workload.label,
+                time(theirs),
+                run.servers[us].name,
+                time(ours),
+            ));
+        }
+    }
+    lines
 }
 
 /// A line when moat's answer to `workload` was cut with a cursor while a
@@ -302,6 +429,7 @@ fn not_ahead(run: &Run) -> Vec<String> {
             "larger",
         );
     }
+    lines.extend(behind_tools(run));
     lines.extend(caveats);
     lines
 }
@@ -343,6 +471,7 @@ pub fn markdown(run: &Run, plots: &[(String, std::path::PathBuf)], doc: &Path) -
     );
     out.push_str("\n## Filesystem servers\n\nEach cell: p50 / p99 of the round trip (request written to answer read, client included), median over rounds (×p50 over the floor).\n\n");
     table(&mut out, run, Kind::Fs, "fs");
+    against_tools(&mut out, run);
     out.push_str("## Scrapers\n\nEach cell: p50 / p99, median over rounds (×p50 over the floor). The concurrent rows time the wall clock of a batch of 10 calls sent at once.\n\n");
     table(&mut out, run, Kind::Scrape, "scrape");
     out.push_str("## Plots\n\n");
@@ -363,4 +492,119 @@ pub fn markdown(run: &Run, plots: &[(String, std::path::PathBuf)], doc: &Path) -
     }
     out.push_str(include_str!("report_method.md"));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Server;
+
+    fn server(name: &str, kind: &str) -> Server {
+        Server {
+            name: name.into(),
+            version: "1".into(),
+            kind: kind.into(),
+            command: name.into(),
+            note: String::new(),
+        }
+    }
+
+    fn measured(p50: f64, detail: &str) -> Outcome {
+        Outcome::Measured {
+            p50,
+            p99: p50 * 2.0,
+            samples: 10,
+            detail: detail.into(),
+        }
+    }
+
+    /// A run with a floor, moat-fs and a peer; moat-fs answered the two
+    /// walk rows in 12 ms and 30 ms.
+    fn walk_run() -> Run {
+        Run {
+            servers: vec![
+                server("moat-echo", "floor"),
+                server("moat-fs", "fs"),
+                server("peer", "fs"),
+            ],
+            outcomes: vec![
+                (1, "glob".into(), measured(12_000.0, "100 matches")),
+                (1, "grep".into(), measured(30_000.0, "101 files matched")),
+                (2, "glob".into(), measured(50_000.0, "100 matches")),
+            ],
+            rounds: 1,
+            ..Run::default()
+        }
+    }
+
+    /// The tools' table, or "" when the report has none.
+    fn tools_table(run: &Run) -> String {
+        let page = markdown(run, &[], Path::new("B.md"));
+        page.split("### Against the command-line tools")
+            .nth(1)
+            .map(|rest| rest.split("## ").next().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Each walk row shows the tool's figures and moat-fs's p50 over the
+    /// tool's, met at 1.5× or less and missed above; a tool missing from
+    /// PATH is said, with no ratio.
+    #[test]
+    fn tools_table_gives_the_ratio_and_the_goal() {
+        let mut run = walk_run();
+        run.baselines = vec![
+            (
+                "glob".into(),
+                "find TREE".into(),
+                measured(10_000.0, "100 files"),
+            ),
+            (
+                "grep".into(),
+                "rg TREE".into(),
+                measured(10_000.0, "101 files"),
+            ),
+        ];
+        let table = tools_table(&run);
+        assert!(table.contains("| moat-fs p50 (× tool) | goal |"), "{table}");
+        assert!(!table.contains("peer p50"), "{table}");
+        assert!(
+            table.contains("| `find TREE` | 10.0 ms / 20.0 ms | 100 files; 10 timed | 12.0 ms (×1.20, met) | ≤ ×1.5 |"),
+            "{table}"
+        );
+        assert!(table.contains("30.0 ms (×3.00, **missed**)"), "{table}");
+        let page = markdown(&run, &[], Path::new("B.md"));
+        assert!(
+            page.contains(
+                "`rg` 10.0 ms against moat-fs 30.0 ms (×3.00; the goal, ≤ ×1.5, is missed)"
+            ),
+            "{page}"
+        );
+
+        run.baselines = vec![(
+            "grep".into(),
+            "rg TREE".into(),
+            Outcome::Missing("rg is not on PATH".into()),
+        )];
+        let table = tools_table(&run);
+        assert!(
+            table.contains("| `rg TREE` | n/a (rg is not on PATH) | — | 30.0 ms |"),
+            "{table}"
+        );
+        assert!(!table.contains("`find TREE`"), "{table}");
+    }
+
+    /// A run saved before the tools were measured (no `baselines` in its
+    /// JSON) still loads, and its page has no tools' table.
+    #[test]
+    fn run_saved_without_tools_still_writes_the_page() {
+        let mut saved = serde_json::to_value(walk_run()).unwrap_or_default();
+        let removed = saved
+            .as_object_mut()
+            .and_then(|fields| fields.remove("baselines"));
+        assert!(removed.is_some());
+        let run: Run = serde_json::from_value(saved).unwrap_or_default();
+        assert_eq!(run.outcomes.len(), 3);
+        assert_eq!(tools_table(&run), "");
+        assert!(markdown(&run, &[], Path::new("B.md")).contains("## Filesystem servers"));
+    }
 }

@@ -1,9 +1,9 @@
 //! The data every filesystem server reads: a 4 KiB file, three 1 MiB files
 //! (short lines, prose lines, non-ASCII lines), a flat directory of 1,000 entries and a tree of 100,000 files, generated
-//! once per run in a temp directory. It writes nothing outside that
-//! directory.
+//! once per run in a temp directory, and which of the tree's files a
+//! query must find. It writes nothing outside that directory.
 
-use std::path::Path;
+use std::{collections::BTreeSet, path::Path};
 
 use anyhow::Result;
 
@@ -13,6 +13,9 @@ pub const SMALL_FILE_BYTES: usize = 4 * 1024;
 pub const LARGE_FILE_BYTES: usize = 1024 * 1024;
 /// Entries of the flat directory `list_directory` lists.
 pub const FLAT_ENTRIES: usize = 1_000;
+/// The big tree's folder under the root: every walk workload, and each
+/// command-line tool they are measured against, starts there.
+pub const TREE_DIR: &str = "tree";
 /// Files in the big tree.
 pub const TREE_FILES: usize = 100_000;
 /// Folders the big tree's files are spread over (two levels of 100 x 10,
@@ -26,6 +29,8 @@ const NEEDLE_EVERY: usize = 997;
 
 /// Files named `*.rs` in the tree.
 pub const RUST_FILES: usize = TREE_FILES / RUST_EVERY;
+/// The text the content search looks for.
+pub const NEEDLE: &str = "needle_";
 /// Files holding `needle_` in the tree (indexes 0, 997, ... below
 /// 100,000).
 pub const NEEDLE_FILES: usize = TREE_FILES.div_ceil(NEEDLE_EVERY);
@@ -68,27 +73,49 @@ pub fn generate(root: &Path) -> Result<()> {
     for index in 0..FLAT_ENTRIES {
         std::fs::write(flat.join(format!("entry{index:04}.txt")), "x")?;
     }
-    let per_folder = TREE_FILES / TREE_FOLDERS;
-    for folder in 0..TREE_FOLDERS {
-        let directory = root
-            .join("tree")
-            .join(format!("d{:02}", folder / 10))
-            .join(format!("e{}", folder % 10));
-        std::fs::create_dir_all(&directory)?;
-        for file in 0..per_folder {
-            let index = folder * per_folder + file;
-            let extension = if index.is_multiple_of(RUST_EVERY) {
-                "rs"
-            } else {
-                "txt"
-            };
-            let body = if index.is_multiple_of(NEEDLE_EVERY) {
-                format!("line one\nfn needle_{index}() {{}}\n")
-            } else {
-                format!("line one\nnothing here {index}\n")
-            };
-            std::fs::write(directory.join(format!("f{file:03}.{extension}")), body)?;
+    for index in 0..TREE_FILES {
+        let file = root.join(TREE_DIR).join(tree_file(index));
+        if index.is_multiple_of(TREE_FILES / TREE_FOLDERS) {
+            std::fs::create_dir_all(file.parent().unwrap_or(root))?;
         }
+        let body = if holds_needle(index) {
+            format!("line one\nfn needle_{index}() {{}}\n")
+        } else {
+            format!("line one\nnothing here {index}\n")
+        };
+        std::fs::write(file, body)?;
     }
     Ok(())
+}
+
+/// The path of the big tree's file number `index`, relative to
+/// [`TREE_DIR`]: `d00/e0/f000.rs`.
+fn tree_file(index: usize) -> String {
+    let per_folder = TREE_FILES / TREE_FOLDERS;
+    let (folder, file) = (index / per_folder, index % per_folder);
+    let extension = if is_rust(index) { "rs" } else { "txt" };
+    format!(
+        "d{:02}/e{}/f{file:03}.{extension}",
+        folder / 10,
+        folder % 10
+    )
+}
+
+/// Whether the big tree's file number `index` is named `*.rs`.
+pub fn is_rust(index: usize) -> bool {
+    index.is_multiple_of(RUST_EVERY)
+}
+
+/// Whether the big tree's file number `index` holds `needle_`.
+pub fn holds_needle(index: usize) -> bool {
+    index.is_multiple_of(NEEDLE_EVERY)
+}
+
+/// The big tree's files for which `wanted` holds, as paths relative to
+/// [`TREE_DIR`] (`d00/e0/f000.rs`): what a query must find, no more.
+pub fn tree_files(wanted: fn(usize) -> bool) -> BTreeSet<String> {
+    (0..TREE_FILES)
+        .filter(|index| wanted(*index))
+        .map(tree_file)
+        .collect()
 }

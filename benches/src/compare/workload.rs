@@ -273,19 +273,20 @@ pub fn plan(workload: &Workload, tools: &Tools, data: &Data<'_>) -> Plan {
         }
         "glob" if has(tools, "search_files") => call(
             "search_files",
-            json!({"path": path(root, "tree"), "pattern": "**/*.rs"}),
+            json!({"path": path(root, tree::TREE_DIR), "pattern": "**/*.rs"}),
         ),
         "grep" if has(tools, "search_file_contents") => call(
             "search_file_contents",
-            json!({"path": path(root, "tree"), "query": "needle_"}),
+            json!({"path": path(root, tree::TREE_DIR), "query": tree::NEEDLE}),
         ),
         "grep" if has(tools, "search_files_content") => call(
             "search_files_content",
-            json!({"path": path(root, "tree"), "pattern": "*", "query": "needle_"}),
+            json!({"path": path(root, tree::TREE_DIR), "pattern": "*", "query": tree::NEEDLE}),
         ),
-        "tree" if has(tools, "directory_tree") => {
-            call("directory_tree", json!({"path": path(root, "tree")}))
-        }
+        "tree" if has(tools, "directory_tree") => call(
+            "directory_tree",
+            json!({"path": path(root, tree::TREE_DIR)}),
+        ),
         "tree-2" if has(tools, "directory_tree") => {
             // moat-fs spells it in camelCase like the reference server's
             // other arguments; rust-mcp-filesystem in snake_case.
@@ -295,7 +296,7 @@ pub fn plan(workload: &Workload, tools: &Tools, data: &Data<'_>) -> Plan {
             {
                 Some(name) => call(
                     "directory_tree",
-                    json!({"path": path(root, "tree"), name: 2}),
+                    json!({"path": path(root, tree::TREE_DIR), name: 2}),
                 ),
                 None => missing("no depth limit"),
             }
@@ -421,7 +422,7 @@ pub fn check(workload: &Workload, text: &str) -> Result<String, String> {
             expect("matches", found, tree::RUST_FILES)
         }
         "grep" => {
-            let distinct: BTreeSet<&str> = numbers_after(text, "needle_").into_iter().collect();
+            let distinct: BTreeSet<&str> = numbers_after(text, tree::NEEDLE).into_iter().collect();
             expect("files matched", distinct.len(), tree::NEEDLE_FILES)
         }
         "tree" | "tree-2" => {
