@@ -330,6 +330,21 @@ impl Roots {
         !self.deny.is_empty()
     }
 
+    /// True when a deny glob matches `rel` (inside `root`) itself, for a
+    /// walk that never lists inside a denied directory: `rel`'s ancestors
+    /// were matched when they were listed. One glob match instead of one
+    /// per ancestor.
+    pub fn is_denied_leaf(&self, root: &Root, rel: &Path) -> bool {
+        if self.deny.is_empty() {
+            return false;
+        }
+        if root.deny_base.as_os_str().is_empty() {
+            self.deny.is_match(rel)
+        } else {
+            self.deny.is_match(root.deny_base.join(rel))
+        }
+    }
+
     /// True when a deny glob matches `rel` (inside `root`) or one of its
     /// ancestors.
     pub fn is_denied(&self, root: &Root, rel: &Path) -> bool {

@@ -180,7 +180,10 @@ pub fn glob_matches(
     rel: &std::path::Path,
     name: &std::ffi::OsStr,
 ) -> bool {
-    set.is_match(rel) || name_set.is_match(name)
+    // An empty set (no exclusions given, or no slash-free pattern) is
+    // skipped before globset builds its candidate: building one per entry
+    // per set was a tenth of a 100,000-file walk's instructions.
+    (!set.is_empty() && set.is_match(rel)) || (!name_set.is_empty() && name_set.is_match(name))
 }
 
 /// Excluding by glob patterns ([`glob_pair`]): by path or, for patterns

@@ -18,9 +18,10 @@ use std::{
     collections::{BTreeMap, VecDeque},
     io::{self, Read},
     num::NonZeroUsize,
+    ffi::OsString,
     path::{Path, PathBuf},
     sync::{
-        Mutex,
+        Arc, Mutex,
         mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender, channel, sync_channel},
     },
     thread::{Scope, available_parallelism},
@@ -94,15 +95,17 @@ const MAX_GITIGNORE_BYTES: u64 = 1024 * 1024;
 /// Most threads searching files at once: past the cores the walk and the
 /// disk are the limit, not the matching.
 const MAX_SEARCH_THREADS: usize = 8;
-/// Files handed to a worker at once: one hand-over (a lock and a wake on
-/// each side) per file was more system calls than searching a small file.
+/// Files handed to a worker at once, and answered in one message: one
+/// hand-over (a lock and a wake on each side) per file was more system
+/// calls than searching a small file.
 const BATCH_FILES: usize = 8;
 /// Largest file read whole in one system call and searched as one slice
 /// ([`read_small`]): source files are mostly smaller, and the searcher's
 /// own buffer is this size.
 const SLICE_MAX_BYTES: u64 = 64 * 1024;
-/// Most files opened and not yet merged: bounds the descriptors held
-/// (each queued file is open) and the results waiting to be put in order.
+/// Most files queued and not yet merged: bounds the descriptors held (each
+/// queued file keeps its directory's handle open) and the results waiting
+/// to be put in order.
 const MAX_FILES_IN_FLIGHT: usize = 64;
 
 moat_shared::tool! {
@@ -187,6 +190,9 @@ struct Collect<'a> {
     exclude: &'a (globset::GlobSet, globset::GlobSet),
     gitignore: bool,
     ignores: Vec<(usize, Gitignore)>,
+    /// The directories being walked, by the depth `enter` gave them: a
+    /// worker opens a queued file through its directory's handle, shared.
+    dirs: Vec<(usize, Arc<Dir>)>,
     base: &'a str,
     resume: Option<Cursor>,
     hits: Vec<Hit>,
@@ -239,31 +245,27 @@ impl Collect<'_> {
             _ => 0,
         };
         let shown = walk::shown(self.base, entry.rel);
-        let (file, size) = match open_regular_in(entry.parent, Path::new(entry.name), &shown) {
-            Ok((file, metadata)) => (file, metadata.len()),
+        let parent = match self.parent_of(entry) {
+            Ok(parent) => parent,
             Err(error) => {
-                // Gone since the listing: it is simply not there any more.
-                if !matches!(&error, FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
-                {
-                    self.unreadable_files += 1;
-                }
-                self.open_failure = Some(error);
+                self.unreadable_files += 1;
+                self.open_failure = Some(FsError::io(&shown, error));
                 return true;
             }
         };
         let job = Job {
-            file,
-            size,
+            parent,
+            name: entry.name.clone(),
             shown,
             skip_through,
         };
         let rel = entry.rel.to_path_buf();
         let Some(pool) = &mut self.pool else {
-            let found = search_file(
+            let found = search_job(
                 self.matcher,
                 &mut searcher(),
                 &mut Vec::new(),
-                job,
+                &job,
                 self.deadline,
                 &self.cancel,
                 Budget::of(self.server),
@@ -293,6 +295,16 @@ impl Collect<'_> {
         true
     }
 
+    /// The handle of the directory holding `entry`: the one entered just
+    /// above its depth, shared; a duplicate of `entry.parent` if the walk
+    /// did not announce it.
+    fn parent_of(&self, entry: &Entry<'_>) -> io::Result<Arc<Dir>> {
+        match self.dirs.last() {
+            Some((depth, dir)) if *depth + 1 == entry.depth => Ok(dir.clone()),
+            _ => entry.parent.try_clone().map(Arc::new),
+        }
+    }
+
     /// Merge the next file's hits, in walk order, once its worker is done:
     /// `Some(false)` when the budget filled, `None` when it is not done yet
     /// (or, waiting with `block`, the deadline passed).
@@ -315,8 +327,8 @@ impl Collect<'_> {
                     .map_err(|error| matches!(error, std::sync::mpsc::TryRecvError::Disconnected))
             };
             match received {
-                Ok((seq, found)) => {
-                    pool.done.insert(seq, found);
+                Ok((first, batch)) => {
+                    pool.done.extend((first..).zip(batch));
                 }
                 Err(gone) => {
                     if gone {
@@ -335,6 +347,15 @@ impl Collect<'_> {
     /// Count one searched file and take its hits into the result, in
     /// order, until the budget is full; false when it filled.
     fn merge(&mut self, rel: PathBuf, skip_through: u64, found: Found) -> bool {
+        if let Some(error) = found.open_failure {
+            // Gone since the listing: it is simply not there any more.
+            if !matches!(&error, FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+            {
+                self.unreadable_files += 1;
+            }
+            self.open_failure = Some(error);
+            return true;
+        }
         self.files_searched += 1;
         if found.timed_out {
             self.timed_out = true;
@@ -383,11 +404,14 @@ impl Collect<'_> {
     }
 }
 
-/// A file queued for a worker.
+/// A file queued for a worker, not yet opened: the worker opens it, so
+/// the walking thread's system calls are only the directories' and the
+/// files' opens and reads are spread over the workers.
 struct Job {
-    file: cap_std::fs::File,
-    /// Its size when it was opened.
-    size: u64,
+    /// The directory holding it.
+    parent: Arc<Dir>,
+    /// Its name there.
+    name: OsString,
     /// Its path as the client names it.
     shown: String,
     /// Lines up to this one were returned by an earlier call.
@@ -395,7 +419,10 @@ struct Job {
 }
 
 /// What searching one file found.
+#[derive(Default)]
 struct Found {
+    /// It could not be opened (or is not a regular file): why.
+    open_failure: Option<FsError>,
     hits: Vec<Hit>,
     timed_out: bool,
     /// The file alone filled a whole budget: the last line kept.
@@ -406,6 +433,9 @@ struct Found {
 /// in walk order.
 type Batch = (u64, Vec<Job>);
 
+/// What a worker found in each file of one batch, in the batch's order.
+type Batched = (u64, Vec<Found>);
+
 /// The workers of one directory search, seen from the walking thread.
 struct Pool {
     jobs: SyncSender<Batch>,
@@ -413,7 +443,8 @@ struct Pool {
     batch: Vec<Job>,
     /// Files handed over so far (the number of the batch's first file).
     sent: u64,
-    results: Receiver<(u64, Found)>,
+    /// Each batch's results, numbered like the batch.
+    results: Receiver<Batched>,
     /// Each queued file, in walk order: where it is, and the line a
     /// continued search starts after.
     waiting: VecDeque<(PathBuf, u64)>,
@@ -440,7 +471,7 @@ impl Pool {
         let queue = std::sync::Arc::new(Mutex::new(queue));
         for _ in 0..threads {
             let queue = queue.clone();
-            let done: Sender<(u64, Found)> = done.clone();
+            let done: Sender<Batched> = done.clone();
             let cancel = cancel.clone();
             scope.spawn(move || {
                 let mut searcher = searcher();
@@ -450,19 +481,22 @@ impl Pool {
                     let Some((first, batch)) = next else {
                         return;
                     };
-                    for (seq, job) in (first..).zip(batch) {
-                        let found = search_file(
-                            matcher,
-                            &mut searcher,
-                            &mut buffer,
-                            job,
-                            deadline,
-                            &cancel,
-                            Budget::of(server),
-                        );
-                        if done.send((seq, found)).is_err() {
-                            return;
-                        }
+                    let found = batch
+                        .iter()
+                        .map(|job| {
+                            search_job(
+                                matcher,
+                                &mut searcher,
+                                &mut buffer,
+                                job,
+                                deadline,
+                                &cancel,
+                                Budget::of(server),
+                            )
+                        })
+                        .collect();
+                    if done.send((first, found)).is_err() {
+                        return;
                     }
                 }
             });
@@ -500,19 +534,28 @@ fn searcher() -> Searcher {
         .build()
 }
 
-/// Every hit in one file, up to a whole `budget`. `buffer` is the
-/// worker's, reused from file to file.
-fn search_file(
+/// Every hit in one file, up to a whole `budget`, or why it could not be
+/// opened. `buffer` is the worker's, reused from file to file.
+fn search_job(
     matcher: &RegexMatcher,
     searcher: &mut Searcher,
     buffer: &mut Vec<u8>,
-    job: Job,
+    job: &Job,
     deadline: Instant,
     cancel: &CancellationToken,
     mut budget: Budget,
 ) -> Found {
+    let (file, size) = match open_regular_in(&job.parent, Path::new(&job.name), &job.shown) {
+        Ok((file, metadata)) => (file, metadata.len()),
+        Err(error) => {
+            return Found {
+                open_failure: Some(error),
+                ..Found::default()
+            };
+        }
+    };
     let mut reader = super::Bounded {
-        inner: job.file,
+        inner: file,
         deadline,
         cancel: cancel.clone(),
     };
@@ -525,7 +568,7 @@ fn search_file(
         budget: &mut budget,
         full_at: None,
     };
-    let result = match read_small(&mut reader, job.size, buffer) {
+    let result = match read_small(&mut reader, size, buffer) {
         Ok(Small::Whole(bytes)) => searcher.search_slice(matcher, bytes, &mut sink),
         Ok(Small::Started(bytes)) => searcher.search_reader(matcher, bytes.chain(reader), &mut sink),
         Err(error) => Err(error),
@@ -533,6 +576,7 @@ fn search_file(
     let full_at = sink.full_at;
     let timed_out = matches!(result, Err(error) if error.kind() == io::ErrorKind::TimedOut);
     Found {
+        open_failure: None,
         hits,
         timed_out,
         full_at,
@@ -674,6 +718,11 @@ impl Visitor for Collect<'_> {
     }
 
     fn enter(&mut self, dir: &Dir, rel: &Path, depth: usize) {
+        // One duplicate handle per directory (not per file); a failed
+        // duplicate leaves `parent_of` to try again per file.
+        if let Ok(shared) = dir.try_clone() {
+            self.dirs.push((depth, Arc::new(shared)));
+        }
         if !self.gitignore {
             return;
         }
@@ -704,6 +753,9 @@ impl Visitor for Collect<'_> {
     }
 
     fn leave(&mut self, depth: usize) {
+        while self.dirs.last().is_some_and(|(at, _)| *at >= depth) {
+            self.dirs.pop();
+        }
         while self.ignores.last().is_some_and(|(at, _)| *at >= depth) {
             self.ignores.pop();
         }
@@ -751,6 +803,7 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             exclude: &exclude,
             gitignore: args.respect_gitignore,
             ignores: Vec::new(),
+            dirs: Vec::new(),
             base: if is_dir { &args.path } else { &single_base },
             resume,
             hits: Vec::new(),
@@ -780,6 +833,8 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         } else {
             // One file: search it directly through its parent directory.
             let (dir, name) = target.open_parent()?;
+            let dir = Arc::new(dir);
+            collect.dirs.push((0, dir.clone()));
             let rel = PathBuf::from(&name);
             let entry = Entry {
                 rel: &rel,
