@@ -85,8 +85,12 @@ step fmt
 cargo fmt --all --check
 # fuzz/ is its own workspace with its own lock file: a dependency added to a
 # moat crate must be recorded there too, or the fuzz step fails at the very
-# end of the run. Checked here, in a second, instead.
-if ! (cd fuzz && cargo metadata --format-version 1 --locked --offline >/dev/null 2>&1); then
+# end of the run. Checked here, in a second, instead: offline first; on a
+# fresh machine whose cargo cache lacks the fuzz workspace's crates that
+# fails without saying anything about the lock file, so it is asked again
+# online, and only a refusal then means the lock file is out of date.
+fuzz_locked() { (cd fuzz && cargo metadata --format-version 1 --locked "$@" >/dev/null 2>&1); }
+if ! fuzz_locked --offline && ! fuzz_locked; then
   echo "fuzz/Cargo.lock is out of date: run (cd fuzz && cargo metadata --format-version 1 >/dev/null) and commit it" >&2
   exit 1
 fi
