@@ -17,8 +17,9 @@ say() { echo "bench-compare: $*" >&2; }
 say "building moat (release)"
 cargo build --release -q -p moat-fs -p moat-scrape -p moat-benches \
   --bin moat-fs --bin moat-scrape --bin moat-compare --bin moat-echo
-# A hot-symbol list made stale by a dependency or toolchain update would
-# measure moat-fs's start-up and memory with its code scattered.
+# A hot-symbol list made stale by a change to the code (a renamed or newly
+# hot function) would measure moat-fs's start-up and memory with its code
+# scattered.
 scripts/hot-symbols.sh --check || scripts/hot-symbols.sh
 
 mkdir -p "$peers"

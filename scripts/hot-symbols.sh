@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Regenerates servers/fs/link/hot-symbols.txt: the functions a moat-fs
 # session runs (start-up, initialize, tools/list and every tool on a small
-# data set), which servers/fs/build.rs asks lld to place together at the
-# front of .text so the code a session touches sits on a few pages instead
-# of ~135 scattered 64 KiB windows (docs/fs.md, "Memory and start-up").
+# data set), which servers/fs/build.rs places together in a `.text.hot`
+# section before .text (a linker script generated from the list) so the
+# code a session touches sits on a few pages instead of ~135 scattered
+# 64 KiB windows (docs/fs.md, "Memory and start-up").
 #
-# The names carry ThinLTO's `.llvm.N` suffixes (which change with the code
-# of their module) and hashes of the crate graph and the toolchain (which a
-# dependency or toolchain update changes), so the list goes stale (names
-# lld no longer finds are skipped: a stale list only loses the gain).
-# `--check` says how many of the list's names the built binary defines and
-# fails below MIN_FOUND_PERCENT; scripts/bench-compare.sh runs it and
-# regenerates a stale list before measuring. Needs valgrind (apt: valgrind).
+# The names are v0-mangled (.cargo/config.toml) and stored normalised, so a
+# list written on one machine still orders a build of the same source on
+# another: the crate disambiguators (`Cs<base62>_`, hashes of each crate's
+# `-C metadata`, which differ between checkouts) and the back-references
+# (`B<base62>_`, byte offsets that shift when a disambiguator's length
+# does) become `*`, and ThinLTO's `.llvm.<hash>` suffixes are dropped;
+# build.rs's script matches them back. What still makes the list stale is
+# a change to the code: a renamed, moved or newly hot function (names the
+# script does not match are skipped: a stale list only loses the gain).
+# `--check` normalises the built binary's names the same way, says how many
+# of the list's names it defines and fails below MIN_FOUND_PERCENT;
+# scripts/bench-compare.sh runs it and regenerates a stale list before
+# measuring. Needs valgrind (apt: valgrind).
 # Usage: scripts/hot-symbols.sh [--check]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,11 +31,18 @@ say() { echo "hot-symbols: $*" >&2; }
 # function left out of place faulting in a 64 KiB window of its own.
 MIN_FOUND_PERCENT=99
 
+# A name as the list stores it (one per line on stdin): see the top.
+normalise() {
+  sed -E 's/Cs[0-9A-Za-z]+_/Cs*_/g; s/B[0-9A-Za-z]*_/B*_/g; s/\.llvm\.[0-9]+$//'
+}
+
 if [ "${1:-}" = "--check" ]; then
   binary=target/release/moat-fs
-  found=$(nm "$binary" | awk '{print $NF}' | sort -u | comm -12 - <(sort -u "$out") | wc -l)
+  found=$(nm "$binary" | awk '{print $NF}' | normalise | sort -u | comm -12 - <(sort -u "$out") | wc -l)
   listed=$(sort -u "$out" | wc -l)
   say "$found of $listed names found in $binary"
+  hot=$(size -A "$binary" | awk '$1 == ".text.hot" {print $2}')
+  say "hot section: ${hot:-no} bytes (none: not linked with the script, see servers/fs/build.rs)"
   [ $((found * 100)) -ge $((listed * MIN_FOUND_PERCENT)) ]
   exit
 fi
@@ -118,12 +132,21 @@ for line in open(profile):
         continue
     if line[:1] in "0123456789+-*" and current_object and os.path.realpath(current_object) == binary and current_function:
         ran.add(current_function)
-defined = {fields[2] for fields in (line.split() for line in open(nm))
+address = {fields[2]: fields[0] for fields in (line.split() for line in open(nm))
            if len(fields) == 3 and fields[1] in "tTwW"}
-hot = sorted(ran & defined)
+# LLVM merges functions with identical code (two instances of a generic
+# over types of one layout): the second name becomes an alias inside the
+# first one's section, and the script places sections by the name they
+# were compiled under. So every name sharing a hot function's address is
+# listed too (35 of 1,636 hot functions were such aliases).
+hot_addresses = {address[name] for name in ran if name in address}
+hot = sorted(name for name, at in address.items() if at in hot_addresses)
 with open(out, "w") as f:
     f.write("\n".join(hot) + "\n")
 print(f"hot-symbols: {len(hot)} functions", file=sys.stderr)
 PY
+normalise < "$out" | sort -u > "$work/normalised.txt"
+mv "$work/normalised.txt" "$out"
+say "$(wc -l < "$out") names after normalising"
 say "relinking moat-fs with the new list"
 cargo build --release -q -p moat-fs --bin moat-fs
