@@ -71,6 +71,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=link/hot-symbols.txt");
     println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    println!("cargo:rerun-if-env-changed={HOT_TEXT_ENV}");
     let target = env::var("TARGET").unwrap_or_default();
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let target_env = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
@@ -83,11 +84,19 @@ fn main() {
     if target == "x86_64-unknown-linux-gnu"
         && default_lld()
         && v0_mangling()
+        && !env::var(HOT_TEXT_ENV).is_ok_and(|value| value == "off")
         && let Ok(script) = write_hot_text_script()
     {
         println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", script.display());
     }
 }
+
+/// `off` links without the script: scripts/hot-symbols.sh profiles such a
+/// build, because valgrind names only the functions in `.text`, so in a
+/// binary linked with the script the listed functions ran unnamed and a
+/// regenerated list kept only the few new ones (157 names instead of
+/// ~1,760).
+const HOT_TEXT_ENV: &str = "MOAT_HOT_TEXT";
 
 /// Reads `link/hot-symbols.txt` and writes its linker script to
 /// `OUT_DIR/hot-text.ld`, returning that path.
