@@ -608,3 +608,50 @@ async fn idle_browser_is_closed_and_the_next_call_relaunches() {
         "an idle close counted as a crash relaunch: {metrics}"
     );
 }
+
+/// Between calls the launched browser holds no tab and no renderer process:
+/// no initial about:blank tab in the default context (which no call uses)
+/// and no spare renderer kept for a context that was already disposed.
+/// Regression: an idle browser held two renderers (about 130 MiB of PSS)
+/// for its whole life.
+#[tokio::test(flavor = "multi_thread")]
+async fn between_calls_the_browser_holds_no_tab_and_no_renderer() {
+    let world = World::new("cache_entries = 0\n").await;
+    let server =
+        HttpServer::start("moat-scrape", &["--policy", &world.policy()], &[]).expect("server");
+    let client = server.client(Era::Handshake).await.expect("client");
+    for round in 0..2 {
+        let result = call(
+            &client,
+            "scrape",
+            json!({ "url": world.url(&format!("/spa?round={round}")), "render": "browser" }),
+        )
+        .await
+        .expect("answers");
+        assert!(!is_error(&result), "{}", text(&result));
+        assert!(
+            text(&result).contains("JAVASCRIPT-BUILT"),
+            "{}",
+            text(&result)
+        );
+    }
+    let pid = server.child.id();
+    let (port, _) = devtools_port_file(&profile_of(pid));
+    // A disposed context's renderer exits shortly after the call answers.
+    let started = Instant::now();
+    let (mut pages, mut live) = (usize::MAX, usize::MAX);
+    while started.elapsed() < SETTLE {
+        pages = chromium_pages(port).await;
+        live = renderers(pid);
+        if pages == 0 && live == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pages, 0, "Chromium lists tabs while no call runs");
+    assert_eq!(live, 0, "Chromium keeps renderers while no call runs");
+    assert!(
+        processes_under(pid, "chrom") > 0,
+        "the browser itself should still run (it closes only when idle)"
+    );
+}

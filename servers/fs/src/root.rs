@@ -335,32 +335,28 @@ impl Roots {
     /// were matched when they were listed. One glob match instead of one
     /// per ancestor.
     pub fn is_denied_leaf(&self, root: &Root, rel: &Path) -> bool {
-        if self.deny.is_empty() {
-            return false;
-        }
-        if root.deny_base.as_os_str().is_empty() {
-            self.deny.is_match(rel)
-        } else {
-            self.deny.is_match(root.deny_base.join(rel))
-        }
+        !self.deny.is_empty() && self.deny.is_match(Self::deny_path(root, rel))
     }
 
     /// True when a deny glob matches `rel` (inside `root`) or one of its
     /// ancestors.
     pub fn is_denied(&self, root: &Root, rel: &Path) -> bool {
-        if self.deny.is_empty() {
-            return false;
-        }
-        let full;
-        let rel = if root.deny_base.as_os_str().is_empty() {
-            rel
+        !self.deny.is_empty()
+            && Self::deny_path(root, rel)
+                .ancestors()
+                .filter(|path| !path.as_os_str().is_empty() && *path != Path::new("."))
+                .any(|path| self.deny.is_match(path))
+    }
+
+    /// The path the deny globs see for `rel` inside `root`: `rel` under the
+    /// root's deny base, borrowed when the base is empty (the common case,
+    /// no allocation).
+    fn deny_path<'a>(root: &Root, rel: &'a Path) -> std::borrow::Cow<'a, Path> {
+        if root.deny_base.as_os_str().is_empty() {
+            std::borrow::Cow::Borrowed(rel)
         } else {
-            full = root.deny_base.join(rel);
-            &full
-        };
-        rel.ancestors()
-            .filter(|path| !path.as_os_str().is_empty() && *path != Path::new("."))
-            .any(|path| self.deny.is_match(path))
+            std::borrow::Cow::Owned(root.deny_base.join(rel))
+        }
     }
 }
 

@@ -130,7 +130,14 @@ const CHROME_FLAGS: &[&str] = &[
     "disable-component-update",
     "disable-sync",
     "disable-dev-shm-usage",
-    "disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
+    // Chromium keeps a spare renderer warm for the next navigation, but only
+    // in the context that last navigated: every call's context is fresh and
+    // disposed afterwards, so the spare was never used and cost a process.
+    "disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,SpareRendererForSitePerProcess",
+    // No initial tab: without it Chromium opens about:blank in the default
+    // context (which no call uses) and keeps that renderer for the browser's
+    // whole life. Measured (PSS of the tree, idle): 388 MiB -> 235 MiB.
+    "no-startup-window",
     "mute-audio",
     "hide-scrollbars",
     // Chromium never resolves names itself: the proxy does, once, checked.
@@ -417,6 +424,7 @@ impl BrowserPool {
                 })?
                 .map_err(|_| ScrapeError::Browser("the browser is shutting down".into()))?;
         let running = self.ensure_running().await?;
+        let opening = Instant::now();
         let (tab, page) = match open_tab(running.clone(), slot).await {
             Ok(opened) => opened,
             Err(OpenError::Failed(error)) => {
@@ -432,6 +440,8 @@ impl BrowserPool {
                 ));
             }
         };
+        tracing::debug!(elapsed = ?opening.elapsed(), "tab opened");
+        let working = Instant::now();
         let outcome = if self.outbound.declared_hosts().next().is_some() {
             match add_declared_headers(&page, self.outbound.clone()).await {
                 Ok(()) => tokio::time::timeout_at(deadline, work(page)).await,
@@ -440,8 +450,11 @@ impl BrowserPool {
         } else {
             tokio::time::timeout_at(deadline, work(page)).await
         };
+        tracing::debug!(elapsed = ?working.elapsed(), "tab work done");
+        let closing = Instant::now();
         let crashed = !running.alive.load(Ordering::SeqCst);
         let closed = !crashed && tab.close().await;
+        tracing::debug!(elapsed = ?closing.elapsed(), "tab closed");
         *self
             .last_used
             .lock()
@@ -1362,6 +1375,7 @@ async fn navigate_and_read(
         .map_err(cdp_error)?;
     let navigation_budget = timeout * NAVIGATION_SHARE_PERCENT / 100;
     let navigation_end = (Instant::now() + navigation_budget).min(deadline);
+    let navigating = Instant::now();
     let navigated = tokio::time::timeout_at(
         navigation_end,
         page.execute(NavigateParams::new(url.to_string())),
@@ -1385,6 +1399,8 @@ async fn navigate_and_read(
             });
         }
     }
+    tracing::debug!(elapsed = ?navigating.elapsed(), "navigated");
+    let settling = Instant::now();
     let read_by = deadline.checked_sub(READ_MARGIN).unwrap_or(deadline);
     let load = navigation_end.saturating_duration_since(Instant::now());
     let settle = SETTLE_MAX.min(read_by.saturating_duration_since(Instant::now()));
@@ -1402,6 +1418,7 @@ async fn navigate_and_read(
             Err(_) => break,
         }
     }
+    tracing::debug!(elapsed = ?settling.elapsed(), "settled and read");
     let state = match settled {
         Some(state) => state,
         // The page held the wait past its bound: read it as it is.
