@@ -4,8 +4,8 @@
 //! markdown report and SVG plots. A bench, not a test: it measures, it
 //! never asserts; a server that errs or answers wrongly is reported as
 //! such, never as a fast number. The walk rows are also timed with the
-//! command-line tool a user would run instead (`find`, `rg`), checked the
-//! same way.
+//! command-line tool a user would run instead (`find`, `rg`), and the
+//! JavaScript page with bare chromiumoxide, checked the same way.
 //!
 //! ```text
 //! moat-compare --floor 'moat-echo|0.1.0||stdio:target/release/moat-echo' \
@@ -24,6 +24,7 @@
 //! builds, installs the peers and runs this with every server.
 
 mod baseline;
+mod chromium;
 mod client;
 mod outcome;
 mod plot;
@@ -41,7 +42,7 @@ use anyhow::{Context, Result, bail};
 use client::{Connection, Launch, ToolError, text_of};
 use outcome::{Outcome, Run, Server, percentile};
 use serde_json::Value;
-use workload::{Data, Kind, Plan, WORKLOADS, Workload};
+use workload::{Data, Plan, WORKLOADS, Workload};
 
 /// The longest one call (or batch) may take before it counts as failed
 /// and the server is restarted.
@@ -190,14 +191,6 @@ fn substitute(launch: &Launch, root: &Path, site: &str) -> Launch {
     }
 }
 
-fn kind_of(server: &Server) -> Kind {
-    match server.kind.as_str() {
-        "floor" => Kind::Floor,
-        "fs" => Kind::Fs,
-        _ => Kind::Scrape,
-    }
-}
-
 /// One timed call (or batch) of `workload`; checks the answer.
 async fn once(
     connection: &mut Connection,
@@ -332,6 +325,46 @@ async fn tools_round(run: &mut Run, options: &Options, root: &Path) {
     }
 }
 
+/// One round of bare chromiumoxide on the JavaScript page: one Chromium
+/// launched (not timed), then sampled like a server's workload, then
+/// closed, so no idle browser runs during the other servers' turns.
+async fn browser_round(run: &mut Run, options: &Options, site: &str) {
+    let Some(workload) = WORKLOADS
+        .iter()
+        .find(|workload| workload.id == chromium::WORKLOAD)
+    else {
+        return;
+    };
+    let began = Instant::now();
+    let outcome = if let Some(why) = chromium::missing() {
+        Outcome::Missing(why)
+    } else {
+        match chromium::Bare::launch().await {
+            Ok(bare) => {
+                let outcome = sample(options.budget, async || {
+                    bare.once(workload, site, CALL_DEADLINE).await
+                })
+                .await;
+                bare.close().await;
+                outcome.unwrap_or_else(|error| Outcome::Failed(failure(&error)))
+            }
+            Err(error) => Outcome::Failed(failure(&error)),
+        }
+    };
+    eprintln!(
+        "    {:<14} {:<16} {:>6.1} s  {}",
+        "chromiumoxide",
+        chromium::WORKLOAD,
+        began.elapsed().as_secs_f64(),
+        summary(&outcome)
+    );
+    run.baselines.push((
+        chromium::WORKLOAD.to_string(),
+        chromium::SHOWN.to_string(),
+        outcome,
+    ));
+}
+
 /// One round of one server: `spawns` fresh starts timed, then every
 /// workload of its kind on one long-lived instance, then its peak memory.
 async fn round(
@@ -353,7 +386,7 @@ async fn round(
     if let Some(median) = outcome::median(&mut starts) {
         run.spawns.push((index, median));
     }
-    let kind = kind_of(&server);
+    let kind = server.workloads();
     let (mut connection, _) = Connection::open(launch, START_DEADLINE).await?;
     let mut peak = (0, 0);
     for workload in WORKLOADS
@@ -466,6 +499,14 @@ async fn measure_all(options: &Options) -> Result<Run> {
         && baseline::BASELINES
             .iter()
             .any(|baseline| options.runs(baseline.workload));
+    // Bare chromiumoxide's turn, next, when a scraper is there to hold it
+    // against and this run measures the JavaScript page.
+    let browser = tools + 1;
+    let with_browser = options
+        .specs
+        .iter()
+        .any(|spec| spec.server.kind == "scrape")
+        && options.runs(chromium::WORKLOAD);
     let began = Instant::now();
     for number in 0..options.rounds {
         eprintln!(
@@ -476,20 +517,31 @@ async fn measure_all(options: &Options) -> Result<Run> {
         );
         // The floor first, then the others in an order that rotates each
         // round, so no server always runs right after the same one. The
-        // command-line tools take a turn like one more server.
+        // command-line tools and bare chromiumoxide each take a turn like
+        // one more server.
         let others: Vec<usize> = (1..launches.len())
             .chain(with_tools.then_some(tools))
+            .chain(with_browser.then_some(browser))
             .collect();
         let mut order = vec![0];
         if !others.is_empty() {
             let shift = number % others.len();
             order.extend(others[shift..].iter().chain(&others[..shift]));
         }
-        let runnable = |index: &usize| *index < launches.len() || (with_tools && *index == tools);
+        let runnable = |index: &usize| {
+            *index < launches.len()
+                || (with_tools && *index == tools)
+                || (with_browser && *index == browser)
+        };
         for index in order.into_iter().filter(runnable) {
             if index == tools {
                 eprintln!("  command-line tools");
                 tools_round(&mut run, options, &root).await;
+                continue;
+            }
+            if index == browser {
+                eprintln!("  bare chromiumoxide");
+                browser_round(&mut run, options, data.site).await;
                 continue;
             }
             eprintln!("  {}", run.servers[index].name);
@@ -497,7 +549,7 @@ async fn measure_all(options: &Options) -> Result<Run> {
                 eprintln!("    FAILED to start: {error:#}");
                 for workload in WORKLOADS
                     .iter()
-                    .filter(|workload| workload.kind == kind_of(&run.servers[index]))
+                    .filter(|workload| workload.kind == run.servers[index].workloads())
                 {
                     run.outcomes.push((
                         index,

@@ -1,12 +1,15 @@
 //! What a run found: for every server and workload, one outcome a round
-//! (and one for each command-line tool a walk row is measured against),
-//! and how rounds are folded into the figure the table shows (the median
-//! across rounds of each round's p50 and p99). Saved as JSON so the doc
-//! and plots can be written again without measuring again.
+//! (and one for each baseline a row is measured against: a command-line
+//! tool, bare chromiumoxide), and how rounds are folded into the figure
+//! the table shows (the median across rounds of each round's p50 and
+//! p99). Saved as JSON so the doc and plots can be written again without
+//! measuring again.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::workload::Kind;
 
 /// One server as measured.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -21,6 +24,17 @@ pub struct Server {
     pub command: String,
     /// Limits and arguments worth knowing when reading its figures.
     pub note: String,
+}
+
+impl Server {
+    /// The kind of workload it runs.
+    pub fn workloads(&self) -> Kind {
+        match self.kind.as_str() {
+            "floor" => Kind::Floor,
+            "fs" => Kind::Fs,
+            _ => Kind::Scrape,
+        }
+    }
 }
 
 /// One workload on one server in one round.
@@ -68,9 +82,10 @@ pub struct Run {
     /// round.
     #[serde(default)]
     pub own_memory: Vec<(usize, u64)>,
-    /// `(workload id, the command-line tool's command as shown, round
-    /// outcome)`: the tools the walk rows are measured against (absent
-    /// from runs saved before they were).
+    /// `(workload id, the baseline's command as shown, round outcome)`:
+    /// what rows are measured against, the command-line tools on the walk
+    /// rows and bare chromiumoxide on the JavaScript page (absent from runs
+    /// saved before they were).
     #[serde(default)]
     pub baselines: Vec<(String, String, Outcome)>,
     /// Rounds run.

@@ -225,6 +225,17 @@ fn fresh(url: &str) -> String {
     format!("{url}?n={}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A fresh URL of the page a scrape `workload` reads on the local `site`
+/// (`http://127.0.0.1:PORT`).
+pub fn page_url(workload: &Workload, site: &str) -> String {
+    let page = if workload.id.starts_with("article") {
+        "article"
+    } else {
+        "spa"
+    };
+    fresh(&format!("{site}/{page}"))
+}
+
 /// A server's tools: each name with the names of its arguments.
 pub type Tools = BTreeMap<String, Vec<String>>;
 
@@ -302,12 +313,7 @@ pub fn plan(workload: &Workload, tools: &Tools, data: &Data<'_>) -> Plan {
             }
         }
         "article" | "spa" | "article-10" | "spa-10" => {
-            let page = if workload.id.starts_with("article") {
-                "article"
-            } else {
-                "spa"
-            };
-            let url = fresh(&format!("{}/{page}", data.site));
+            let url = page_url(workload, data.site);
             if has(tools, "scrape") {
                 call("scrape", json!({"url": url, "max_length": MAX_LENGTH}))
             } else if has(tools, "fetch") {
