@@ -1,14 +1,14 @@
 //! The bare chromiumoxide scraper the JavaScript-page row is measured
 //! against (issue 15's goal: a warm moat-scrape within 1.3× of it). One
-//! headless Chromium, launched before timing with the flags moat-scrape
-//! gives its own, and per run what a minimal chromiumoxide scraper does per
-//! URL: open a tab at the URL, wait for the navigation, read the HTML,
-//! close the tab. It has none of what moat adds (the egress proxy and its
-//! policy, a browser context per call, the settle wait, text extraction):
-//! the ratio is the price of those. Its answer is checked like the
-//! servers': the script-built text must be in the HTML. It only reads the
-//! local site, and never times a browser that is not there: that is
-//! reported as not found.
+//! headless Chromium, launched before timing with moat-scrape's quiet
+//! flags (no idle tab, no spare renderer), and per run what a minimal
+//! chromiumoxide scraper does per URL: open a tab at the URL, wait for the
+//! navigation, read the HTML, close the tab. It has none of what moat adds
+//! (the egress proxy and its policy, a browser context per call, the settle
+//! wait, text extraction): the ratio is the price of those. Its answer is
+//! checked like the servers': the script-built text must be in the HTML.
+//! It only reads the local site, and never times a browser that is not
+//! there: that is reported as not found.
 
 use std::{
     path::PathBuf,
@@ -37,24 +37,6 @@ const DEFAULT_CHROME: &str = "/usr/bin/chromium";
 /// How long Chromium may take to start and print its DevTools address:
 /// ~0.3 s measured, a few seconds on a loaded machine.
 const LAUNCH_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// moat-scrape's Chromium flags less its egress ones (the proxy and the
-/// host-resolver rule), which are moat's policy and so part of what is
-/// priced. As root Chromium does not start without no-sandbox (set by the
-/// builder); without the others it reaches for the network at start-up,
-/// which would land in the timed runs.
-const FLAGS: &[&str] = &[
-    "disable-gpu",
-    "no-first-run",
-    "no-default-browser-check",
-    "disable-background-networking",
-    "disable-component-update",
-    "disable-sync",
-    "disable-dev-shm-usage",
-    "disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication",
-    "mute-audio",
-    "hide-scrollbars",
-];
 
 /// The Chromium to launch: `$CHROME`, else Debian's.
 fn chrome() -> PathBuf {
@@ -85,7 +67,10 @@ impl Bare {
             .user_data_dir(profile.path())
             .no_sandbox()
             .launch_timeout(LAUNCH_TIMEOUT);
-        for flag in FLAGS {
+        // moat-scrape's flags less its egress ones (the proxy and the
+        // host-resolver rule), which are moat's policy and so part of what
+        // is priced.
+        for flag in moat_scrape::browser::QUIET_CHROME_FLAGS {
             builder = builder.arg(*flag);
         }
         let config = builder.build().map_err(anyhow::Error::msg)?;

@@ -31,7 +31,7 @@ pub const PROTOCOL: &str = "2025-11-25";
 /// Lines of a server's stderr kept for error messages.
 const STDERR_LINES: usize = 20;
 
-/// How often the memory sampler reads the process tree's RSS.
+/// How often the memory sampler reads the process tree's memory (PSS).
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
 /// How to reach a server.
@@ -88,7 +88,7 @@ pub struct Connection {
 }
 
 /// Spawn `command` with piped stdio; its stderr is kept (last lines) by a
-/// task, and its process tree's RSS sampled by a thread.
+/// task, and its process tree's memory (PSS) sampled by a thread.
 fn spawn(command: &[String]) -> Result<Child> {
     let (program, arguments) = command.split_first().context("empty command")?;
     Command::new(program)
@@ -195,7 +195,7 @@ impl Connection {
             let (peak, sampling) = (sampled_peak_kib.clone(), sampling.clone());
             std::thread::spawn(move || {
                 while sampling.load(Ordering::Relaxed) {
-                    peak.fetch_max(memory::tree_rss_kib(pid), Ordering::Relaxed);
+                    peak.fetch_max(memory::tree_pss_kib(pid), Ordering::Relaxed);
                     std::thread::sleep(SAMPLE_EVERY);
                 }
             });
@@ -247,7 +247,7 @@ impl Connection {
 
     /// The highest memory of the server so far, in KiB: its own process's
     /// peak (`VmHWM`), and that of its process tree (the larger of its own
-    /// peak and the highest sum of the RSS of it and its descendants seen
+    /// peak and the highest sum of the PSS of it and its descendants seen
     /// by the sampler). `None` when the server was not spawned here.
     pub fn peak_kib(&self) -> Option<(u64, u64)> {
         let pid = self.child.as_ref()?.id()?;

@@ -75,7 +75,8 @@ pub struct Run {
     /// `(server index, spawn-to-initialize of every start, µs)`, per round
     /// (the median of each round's starts).
     pub spawns: Vec<(usize, f64)>,
-    /// `(server index, peak RSS of it and its children in KiB)`, per
+    /// `(server index, peak memory of it and its children in KiB: its
+    /// own `VmHWM` or its tree's PSS, the larger)`, per
     /// round.
     pub memory: Vec<(usize, u64)>,
     /// `(server index, peak RSS of the server process alone in KiB)`, per
@@ -199,7 +200,8 @@ impl Run {
         Self::median_of(&self.spawns, server, |micros| micros)
     }
 
-    /// Median peak RSS of `server` and its children across rounds, KiB.
+    /// Median peak memory (PSS) of `server` and its children across rounds,
+    /// KiB.
     pub fn memory(&self, server: usize) -> Option<f64> {
         Self::median_of(&self.memory, server, |kib| kib as f64)
     }

@@ -210,7 +210,7 @@ pub fn all(run: &Run, folder: &Path) -> Result<Vec<(String, PathBuf)>> {
         ),
         (
             "memory",
-            "Peak RSS after all workloads",
+            "Peak memory after all workloads (PSS of the tree; RSS of the server alone)",
             "MiB (log scale)",
             &[
                 ("server and its children", Run::memory),

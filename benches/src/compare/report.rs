@@ -217,7 +217,7 @@ fn table(out: &mut String, run: &Run, kind: Kind, kind_name: &str) {
         out.push('\n');
     }
     let rows: [(&str, Figure); 2] = [
-        ("peak RSS, server and its children", Run::memory),
+        ("peak memory (PSS), server and its children", Run::memory),
         ("peak RSS, server process alone", Run::own_memory),
     ];
     for (label, memory) in rows {
@@ -473,7 +473,7 @@ fn not_ahead(run: &Run) -> Vec<String> {
             caveats.extend(partial(run, workload.id, workload.label, &moat, &peers));
         }
         compare(
-            "peak RSS, server and its children",
+            "peak memory (PSS), server and its children",
             best(&moat, &memory),
             best(&peers, &memory),
             &mebibytes,

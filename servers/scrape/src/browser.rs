@@ -119,10 +119,14 @@ const READ_MARGIN: Duration = Duration::from_millis(300);
 /// a page's requests to 127.0.0.1 go through the proxy (and its policy) too.
 const PROXY_BYPASS: &str = "<-loopback>";
 
-/// Chromium flags (without the leading `--`; chromiumoxide adds them).
-/// As root Chromium does not start without no-sandbox; without the others
-/// it tries to reach the network at start-up and is refused many times.
-const CHROME_FLAGS: &[&str] = &[
+/// Flags for a quiet headless Chromium (without the leading `--`;
+/// chromiumoxide adds them): no start-up network traffic, no idle tab or
+/// spare renderer. moat-compare launches its bare-chromiumoxide baseline
+/// with these too, so the comparison prices moat's own work and not the
+/// flags. As root Chromium does not start without no-sandbox (set by the
+/// launcher); without the first group it tries to reach the network at
+/// start-up and is refused many times.
+pub const QUIET_CHROME_FLAGS: &[&str] = &[
     "disable-gpu",
     "no-first-run",
     "no-default-browser-check",
@@ -140,9 +144,11 @@ const CHROME_FLAGS: &[&str] = &[
     "no-startup-window",
     "mute-audio",
     "hide-scrollbars",
-    // Chromium never resolves names itself: the proxy does, once, checked.
-    "host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ];
+
+/// Chromium never resolves names itself: the egress proxy does, once,
+/// checked against the URL policy.
+const EGRESS_CHROME_FLAGS: &[&str] = &["host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"];
 
 /// How the browser is reached.
 #[derive(Debug, Clone)]
@@ -638,7 +644,7 @@ impl BrowserPool {
                 self.proxy_address(&proxy)
             ))
             .arg(format!("proxy-bypass-list={PROXY_BYPASS}"));
-        for flag in CHROME_FLAGS {
+        for flag in QUIET_CHROME_FLAGS.iter().chain(EGRESS_CHROME_FLAGS) {
             builder = builder.arg(*flag);
         }
         let config = builder
