@@ -23,6 +23,13 @@ cargo build --release -q -p moat-fs -p moat-scrape -p moat-benches \
 scripts/hot-symbols.sh --check || scripts/hot-symbols.sh
 
 mkdir -p "$peers"
+# The content-search row is measured against ripgrep's own command line;
+# a fresh Debian machine has no `rg`, which would leave that row empty.
+if ! command -v rg >/dev/null 2>&1; then
+  say "installing ripgrep (Debian)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get install -y -qq ripgrep >/dev/null 2>&1 || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq ripgrep >/dev/null; }
+fi
 reference=$peers/npm/node_modules/@modelcontextprotocol/server-filesystem
 if [ ! -f "$reference/dist/index.js" ]; then
   say "installing @modelcontextprotocol/server-filesystem (npm)"
