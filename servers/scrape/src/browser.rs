@@ -1499,6 +1499,10 @@ mod tests {
     /// forever (seen after a benchmark run); the next launch's sweep kills
     /// browsers whose profile names a dead owner, and only those.
     #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test reads its own stand-in's /proc/PID/cmdline"
+    )]
     fn orphaned_browsers_are_killed() {
         let temp = tempfile::tempdir().expect("tempdir");
         let browser = |owner: u32| {
@@ -1513,8 +1517,27 @@ mod tests {
                 .spawn()
                 .expect("spawn sh")
         };
+        // `spawn` returns once the child's exec has begun, but the kernel
+        // sets up the new command line a little later: until then
+        // /proc/PID/cmdline is empty and the sweep could not know the
+        // stand-in (seen in about 1 run of 20 with 8 test threads).
+        let exec_done = |child: &std::process::Child| {
+            let path = format!("/proc/{}/cmdline", child.id());
+            let started = std::time::Instant::now();
+            while !std::fs::read(&path)
+                .is_ok_and(|line| line.windows(16).any(|w| w == b"--user-data-dir="))
+            {
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(10),
+                    "the stand-in never showed its command line"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        };
         let mut orphan = browser(999_999_999);
         let mut owned = browser(std::process::id());
+        exec_done(&orphan);
+        exec_done(&owned);
         sweep_orphan_profiles(temp.path());
         let status = orphan.wait().expect("wait");
         assert!(!status.success(), "the orphaned browser was not killed");
