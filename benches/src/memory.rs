@@ -2,13 +2,13 @@
 //! elsewhere every reading is 0). Read-only: it never signals or changes a
 //! process.
 
-/// One `kB` field of /proc/PID/status (`VmRSS`, `VmHWM`...), in KiB.
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+/// One `kB` field (`FIELD:   1234 kB`) of /proc/PID/FILE, in KiB: `VmRSS`
+/// or `VmHWM` of `status`, `Pss` of `smaps_rollup`. 0 when unreadable.
+fn proc_kib(pid: u32, file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .ok()
-        .and_then(|status| {
-            status
-                .lines()
+        .and_then(|text| {
+            text.lines()
                 .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
                 .and_then(|value| value.split_whitespace().next()?.parse().ok())
         })
@@ -17,12 +17,12 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 /// The resident set of `pid` now, in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmRSS")
+    proc_kib(pid, "status", "VmRSS")
 }
 
 /// The highest resident set `pid` has had (`VmHWM`), in KiB.
 pub fn peak_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmHWM")
+    proc_kib(pid, "status", "VmHWM")
 }
 
 /// Every descendant of `pid` (children, their children...), from
@@ -54,15 +54,7 @@ pub fn descendants(pid: u32) -> Vec<u32> {
 /// the pages it shares, so summing it over processes counts each page
 /// once. 0 when the process is gone or the kernel lacks smaps_rollup.
 pub fn pss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .ok()
-        .and_then(|rollup| {
-            rollup
-                .lines()
-                .find_map(|line| line.strip_prefix("Pss:"))
-                .and_then(|value| value.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
+    proc_kib(pid, "smaps_rollup", "Pss")
 }
 
 /// The memory of `pid` and all its descendants now, in KiB, as the sum of
