@@ -259,3 +259,45 @@ async fn read_is_cut_at_the_budget_and_continues() {
     }
     assert_eq!(collected, lines);
 }
+
+/// moat-fs on stdio enlarges its stdout pipe to 1 MiB, so a big answer (a
+/// 1 MiB read is 2 MiB on the wire) goes out in a few writes instead of
+/// one round trip with the client per 64 KiB.
+#[cfg(target_os = "linux")]
+#[test]
+fn stdio_stdout_pipe_is_enlarged() {
+    use std::{
+        io::{BufRead, BufReader, Write},
+        process::Stdio,
+    };
+
+    use moat_tests::{
+        raw_stdio::{initialize_params, request},
+        server_command,
+    };
+
+    let tree = Tree::new();
+    let mut child = server_command("moat-fs")
+        .arg(tree.root_arg())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn moat-fs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = request(&json!(1), "initialize", &initialize_params());
+    line.push(b'\n');
+    stdin.write_all(&line).expect("send initialize");
+    let mut answer = String::new();
+    stdout.read_line(&mut answer).expect("read the answer");
+    assert!(answer.contains("\"result\""), "initialize failed: {answer}");
+    let after = rustix::pipe::fcntl_getpipe_size(stdout.get_ref()).expect("pipe size");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        after,
+        1 << 20,
+        "the server left its stdout pipe at {after} bytes"
+    );
+}

@@ -45,8 +45,33 @@ pub async fn serve_stdio(
     state: Arc<RuntimeState>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
+    enlarge_stdout_pipe();
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
     serve_stream_until(toolbox, state, stdin, stdout, shutdown).await
+}
+
+/// The stdout pipe's capacity asked of Linux: the default
+/// `/proc/sys/fs/pipe-max-size`, which an unprivileged process may ask.
+/// A pipe holds 64 KiB by default, so a 1 MiB file read (2 MiB on the
+/// wire: its text is in `content` and again in `structuredContent`) went
+/// out in 35 rounds of "the pipe is full, wait for the client to read";
+/// with 1 MiB it goes in three. Measured with moat-compare on 2 cores,
+/// p50 of 1 MiB reads: 2.0-2.2 ms before, 1.8-1.9 ms after (16-byte
+/// lines), 3.5-3.7 ms before, 3.2-3.3 ms after (non-ASCII text). The kernel
+/// allocates a pipe's pages as they are written, so a pipe that carries
+/// small answers costs nothing more.
+#[cfg(target_os = "linux")]
+const STDOUT_PIPE_BYTES: usize = 1 << 20;
+
+/// Give stdout [`STDOUT_PIPE_BYTES`] of room when it is a pipe. Best
+/// effort: stdout may be a file or a terminal, or the machine's limit may
+/// be lower, and the server then writes in smaller rounds as before.
+fn enlarge_stdout_pipe() {
+    #[cfg(target_os = "linux")]
+    match rustix::pipe::fcntl_setpipe_size(std::io::stdout(), STDOUT_PIPE_BYTES) {
+        Ok(size) => tracing::debug!(size, "stdout pipe enlarged"),
+        Err(error) => tracing::debug!(%error, "stdout pipe left at its size"),
+    }
 }
 
 /// Serve `toolbox` on any reader/writer pair (stdio, a pipe, an in-memory
