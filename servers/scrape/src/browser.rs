@@ -147,8 +147,11 @@ pub const QUIET_CHROME_FLAGS: &[&str] = &[
 ];
 
 /// Chromium never resolves names itself: the egress proxy does, once,
-/// checked against the URL policy.
-const EGRESS_CHROME_FLAGS: &[&str] = &["host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"];
+/// checked against the URL policy. Public so the remote browser's
+/// Kubernetes manifest can be checked against it; a bench that runs
+/// Chromium without moat's proxy leaves it out.
+pub const EGRESS_CHROME_FLAGS: &[&str] =
+    &["host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"];
 
 /// How the browser is reached.
 #[derive(Debug, Clone)]
