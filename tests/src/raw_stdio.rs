@@ -150,6 +150,18 @@ impl RawStdio {
         lines[start..].join("\n")
     }
 
+    /// Every line the server has printed on stderr so far that contains
+    /// `text`.
+    pub fn logged(&self, text: &str) -> Vec<String> {
+        self.stderr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|line| line.contains(text))
+            .cloned()
+            .collect()
+    }
+
     /// Write `bytes` and a newline.
     pub fn send(&mut self, bytes: &[u8]) {
         let mut line = bytes.to_vec();

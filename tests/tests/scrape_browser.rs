@@ -20,6 +20,7 @@ use moat_tests::{
     Era, HttpServer, Session, Transport, call,
     fake_sites::{FakeProxy, FakeServer, Reply, site_router},
     is_error,
+    raw_stdio::RawStdio,
     scrape_net::{COOKIE_ENV, SecretWorld, TOKEN_ENV},
     text,
 };
@@ -654,4 +655,47 @@ async fn between_calls_the_browser_holds_no_tab_and_no_renderer() {
         processes_under(pid, "chrom") > 0,
         "the browser itself should still run (it closes only when idle)"
     );
+}
+
+/// Chromium makes no request of its own while calls run: no search-engine
+/// preconnect (one CONNECT to www.google.com:443 in every call's new
+/// browser context, with Google as the profile's search engine) and no
+/// network-time query. Each would go through the egress proxy, which lets
+/// public hosts through, so in production every scrape reached Google.
+/// Here nothing resolves, so the proxy refuses each and logs it; the
+/// account check Chromium makes once while it starts is let settle first.
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_makes_no_request_of_its_own_during_calls() {
+    const REFUSED: &str = "egress proxy refused a browser request";
+    let world = World::new("cache_entries = 0\n").await;
+    let mut server = RawStdio::spawn_logging("moat-scrape", &["--policy", &world.policy()], "info");
+    server.initialize();
+    let scrape = |server: &mut RawStdio, round: usize| {
+        let answer = server.call(
+            "tools/call",
+            &json!({"name": "scrape", "arguments": {
+                "url": world.url(&format!("/spa?round={round}")), "render": "browser"}}),
+        );
+        let shown = answer["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(shown.contains("JAVASCRIPT-BUILT"), "{answer}");
+    };
+    scrape(&mut server, 0);
+    // Chromium's start-up requests (an account check about a second after
+    // launch) are not the calls' doing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = server.logged(REFUSED);
+    for round in 1..=3 {
+        scrape(&mut server, round);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = server.logged(REFUSED);
+    assert_eq!(
+        after.len(),
+        before.len(),
+        "Chromium sent requests of its own during the calls: {:?}",
+        &after[before.len()..]
+    );
+    world.assert_blocked_untouched();
 }

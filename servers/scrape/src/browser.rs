@@ -137,14 +137,34 @@ pub const QUIET_CHROME_FLAGS: &[&str] = &[
     // Chromium keeps a spare renderer warm for the next navigation, but only
     // in the context that last navigated: every call's context is fresh and
     // disposed afterwards, so the spare was never used and cost a process.
-    "disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,SpareRendererForSitePerProcess",
+    // The last three are Chromium's own traffic that disable-background-
+    // networking leaves on (Chromium 148, counted at the egress proxy over
+    // 4 calls): a network-time query to clients2.google.com, and search-
+    // engine preconnects, 19 CONNECTs to www.google.com:443 (5 without
+    // them; the profile's PROFILE_PREFERENCES removes the rest). Through the
+    // egress proxy they would reach Google on every call.
+    "disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,SpareRendererForSitePerProcess,NetworkTimeServiceQuerying,PreconnectToSearch,SearchEnginePreconnect2",
     // No initial tab: without it Chromium opens about:blank in the default
     // context (which no call uses) and keeps that renderer for the browser's
     // whole life. Measured (PSS of the tree, idle): 388 MiB -> 235 MiB.
     "no-startup-window",
+    // Google's sign-in service on a closed loopback port: Chromium checks
+    // the signed-in accounts at accounts.google.com while it starts, and
+    // retries (about 1 s and 3 s later, into the first calls) when that
+    // fails. No call signs in to the browser.
+    "gaia-url=http://127.0.0.1:9/",
     "mute-audio",
     "hide-scrollbars",
 ];
+
+/// The launched Chromium's profile preferences (`Default/Preferences`,
+/// written before launch): a default search engine on a closed loopback
+/// port instead of Google. Chromium preconnects to its search engine in
+/// every new browser context, and every call opens one: with Google as the
+/// search engine that was one CONNECT to www.google.com:443 per call
+/// through the egress proxy, which the flags above cannot turn off. No
+/// call searches from an omnibox, so the engine is never used.
+const PROFILE_PREFERENCES: &str = r#"{"default_search_provider_data":{"template_url_data":{"keyword":"moat","short_name":"moat","url":"http://127.0.0.1:9/?q={searchTerms}"}}}"#;
 
 /// Chromium never resolves names itself: the egress proxy does, once,
 /// checked against the URL policy. Public so the remote browser's
@@ -635,6 +655,9 @@ impl BrowserPool {
             .map_err(|error| {
                 ScrapeError::Browser(format!("cannot create a browser profile folder: {error}"))
             })?;
+        seed_profile(profile.path()).map_err(|error| {
+            ScrapeError::Browser(format!("cannot prepare the browser profile: {error}"))
+        })?;
         let mut builder = BrowserConfig::builder()
             .chrome_executable(&self.settings.chrome)
             .user_data_dir(profile.path())
@@ -1015,6 +1038,21 @@ async fn kill(running: &Running) {
 /// and may still write into the profile while it is being removed.
 const PROFILE_REMOVE_TRIES: u32 = 40;
 const PROFILE_REMOVE_PAUSE: Duration = Duration::from_millis(50);
+
+/// Write [`PROFILE_PREFERENCES`] into a new, empty profile folder.
+///
+/// # Ambient Authority
+/// Writes into the profile folder this process has just created in the
+/// temp directory.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "moat-scrape's own new profile folder in the temp directory, not a served root"
+)]
+fn seed_profile(profile: &std::path::Path) -> std::io::Result<()> {
+    let default = profile.join("Default");
+    std::fs::create_dir(&default)?;
+    std::fs::write(default.join("Preferences"), PROFILE_PREFERENCES)
+}
 
 /// Remove a dead browser's profile folder, retrying while its helper
 /// processes finish writing into it.
