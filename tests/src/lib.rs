@@ -185,6 +185,20 @@ pub fn links_and_fifos_visible(part: &str) -> bool {
     visible
 }
 
+/// Whether the server under test is the native Linux build, not a build
+/// run through `MOAT_BIN_WRAPPER` (the Windows build under Wine), saying on
+/// stderr what `part` of a test is left out when it is not: Linux-only
+/// behaviour (the stdout pipe's size) is the native runs' to check.
+pub fn native_linux_server(part: &str) -> bool {
+    let native = cfg!(target_os = "linux") && server_sees_host_symlinks();
+    if !native {
+        eprintln!(
+            "skipped for a wrapped or non-Linux build: {part} (the native Linux run covers it)"
+        );
+    }
+    native
+}
+
 /// `path` as the Windows build sees it under Wine: drive `Z:` is `/`.
 pub fn on_drive_z(path: &str) -> String {
     format!("Z:{}", path.replace('/', "\\"))
