@@ -137,12 +137,12 @@ pub const QUIET_CHROME_FLAGS: &[&str] = &[
     // Chromium keeps a spare renderer warm for the next navigation, but only
     // in the context that last navigated: every call's context is fresh and
     // disposed afterwards, so the spare was never used and cost a process.
-    // The last three are Chromium's own traffic that disable-background-
-    // networking leaves on (Chromium 148, counted at the egress proxy over
-    // 4 calls): a network-time query to clients2.google.com, and search-
-    // engine preconnects, 19 CONNECTs to www.google.com:443 (5 without
-    // them; the profile's PROFILE_PREFERENCES removes the rest). Through the
-    // egress proxy they would reach Google on every call.
+    // The last three turn off Chromium's own traffic that disable-
+    // background-networking leaves on (Chromium 148, counted at the egress
+    // proxy over 4 calls): a network-time query to clients2.google.com, and
+    // search-engine preconnects, 19 CONNECTs to www.google.com:443 (5 with
+    // these three off; the profile's PROFILE_PREFERENCES removes the rest).
+    // Through the egress proxy they would reach Google on every call.
     "disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,SpareRendererForSitePerProcess,NetworkTimeServiceQuerying,PreconnectToSearch,SearchEnginePreconnect2",
     // No initial tab: without it Chromium opens about:blank in the default
     // context (which no call uses) and keeps that renderer for the browser's
