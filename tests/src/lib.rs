@@ -152,7 +152,7 @@ fn binary_variable(name: &str) -> String {
 /// `MOAT_BIN_WRAPPER` is set (e.g. `wine`, for the Windows build), the
 /// wrapper with the binary as its first argument. Unset, nothing changes.
 pub fn server_command(name: &str) -> Command {
-    match std::env::var_os("MOAT_BIN_WRAPPER").filter(|wrapper| !wrapper.is_empty()) {
+    match bin_wrapper() {
         Some(wrapper) => {
             let mut command = Command::new(wrapper);
             command.arg(binary(name));
@@ -168,7 +168,13 @@ pub fn server_command(name: &str) -> Command {
 /// NTFS link that cap-std refuses to follow out. Link attacks are left out
 /// of that run only; every native run has them.
 pub fn server_sees_host_symlinks() -> bool {
-    std::env::var_os("MOAT_BIN_WRAPPER").is_none_or(|wrapper| wrapper.is_empty())
+    bin_wrapper().is_none()
+}
+
+/// `MOAT_BIN_WRAPPER` when set and not empty: the command the servers under
+/// test run through (e.g. `wine`, for the Windows build).
+fn bin_wrapper() -> Option<std::ffi::OsString> {
+    std::env::var_os("MOAT_BIN_WRAPPER").filter(|wrapper| !wrapper.is_empty())
 }
 
 /// [`server_sees_host_symlinks`], saying on stderr what `part` of a test
@@ -190,7 +196,7 @@ pub fn links_and_fifos_visible(part: &str) -> bool {
 /// stderr what `part` of a test is left out when it is not: Linux-only
 /// behaviour (the stdout pipe's size) is the native runs' to check.
 pub fn native_linux_server(part: &str) -> bool {
-    let native = cfg!(target_os = "linux") && server_sees_host_symlinks();
+    let native = cfg!(target_os = "linux") && bin_wrapper().is_none();
     if !native {
         eprintln!(
             "skipped for a wrapped or non-Linux build: {part} (the native Linux run covers it)"
@@ -290,7 +296,7 @@ impl HttpServer {
     ) -> Result<Self> {
         // A wrapped binary (the Windows build under Wine) cannot take a
         // Unix socket as stdin.
-        if std::env::var_os("MOAT_BIN_WRAPPER").is_some_and(|wrapper| !wrapper.is_empty()) {
+        if bin_wrapper().is_some() {
             return Self::start_binding(binary_name, args, serve_args, env);
         }
         let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind loopback")?;
