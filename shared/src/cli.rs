@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
     process::ExitCode,
     sync::Arc,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use rmcp::model::{CallToolRequestParams, ContentBlock, JsonObject};
@@ -34,8 +34,9 @@ use crate::{
 /// Exit code for bad usage or a bad policy file.
 pub const EXIT_USAGE: u8 = 2;
 
-/// How long the runtime waits for blocking work (a read stuck on a slow
-/// disk) when the process exits. Past it the process leaves anyway.
+/// How long the runtime and the blocking pool wait, together, for blocking
+/// work (a read stuck on a slow disk) when the process exits. Past it the
+/// process leaves anyway.
 const RUNTIME_EXIT_WAIT: Duration = Duration::from_millis(500);
 
 /// A subcommand shared by every moat binary.
@@ -226,7 +227,9 @@ fn run_on<F: Future<Output = ExitCode>>(
         }
     };
     let code = runtime.block_on(future);
+    let waited = Instant::now();
     runtime.shutdown_timeout(RUNTIME_EXIT_WAIT);
+    crate::runtime::blocking::drain(RUNTIME_EXIT_WAIT.saturating_sub(waited.elapsed()));
     code
 }
 

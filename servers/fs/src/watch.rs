@@ -197,7 +197,7 @@ impl Watches {
                     continue;
                 }
                 let confirm = confirm.clone();
-                let confirmed = tokio::task::spawn_blocking(move || confirm())
+                let confirmed = moat_shared::runtime::blocking::spawn(move || confirm())
                     .await
                     .unwrap_or(false);
                 if confirmed {

@@ -9,12 +9,17 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
+    pin::Pin,
     sync::{
         Arc, Mutex, RwLock,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
+    task::{Context, Poll},
     time::Instant as StdInstant,
 };
+
+use futures::future::Either;
 
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler,
@@ -33,6 +38,7 @@ use crate::{
     error::ToolError,
     runtime::{
         accounting::{Audit, CallRecord, Metrics},
+        blocking,
         resources::{MAX_SUBSCRIPTIONS_PER_SESSION, Subscription, UpdateSink, on_blocking_pool},
         toolbox::{Call, CallContext, ProgressReporter, Toolbox},
     },
@@ -133,12 +139,29 @@ impl Drop for InflightGuard {
     }
 }
 
-/// Aborts a spawned call when the request that started it goes away.
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// A spawned async call, aborted when the request that started it goes
+/// away; it ends as a blocking body does ([`blocking::Failed`]).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, blocking::Failed>;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(context).map(|joined| {
+            joined.map_err(|join| {
+                if join.is_panic() {
+                    blocking::Failed::Panicked
+                } else {
+                    blocking::Failed::Dropped
+                }
+            })
+        })
     }
 }
 
@@ -353,21 +376,21 @@ impl Handler {
         };
         // The one place a call runs. Spawned (a blocking body on the
         // blocking pool, so a slow disk never stalls the protocol) so that a
-        // panic stays inside the task (JoinError::is_panic) instead of
-        // unwinding through the transport.
+        // panic stays inside the task instead of unwinding through the
+        // transport. Dropping `task` (timeout, cancel) stops a body that has
+        // not begun, and aborts an async one at its next await.
         let task = match call {
-            Call::Blocking(run) => tokio::task::spawn_blocking(run),
-            Call::Async(future) => tokio::spawn(future),
+            Call::Blocking(run) => Either::Left(blocking::spawn(run)),
+            Call::Async(future) => Either::Right(AbortOnDrop(tokio::spawn(future))),
         };
-        let _abort = AbortOnDrop(task.abort_handle());
         let outcome = tokio::select! {
             joined = task => match joined {
                 Ok(result) => result,
-                Err(join) if join.is_panic() => {
+                Err(blocking::Failed::Panicked) => {
                     tracing::error!(tool = %name, "tool panicked; the server keeps serving");
                     Err(ToolError::Panicked(name.clone()))
                 }
-                Err(_) => Err(ToolError::Cancelled),
+                Err(blocking::Failed::Dropped) => Err(ToolError::Cancelled),
             },
             () = tokio::time::sleep(timeout) => Err(ToolError::Timeout(timeout)),
             () = context.ct.cancelled() => Err(ToolError::Cancelled),

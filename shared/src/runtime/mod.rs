@@ -9,6 +9,8 @@
 //! - [`tool_prefix`]: `--tool-prefix`, a toolbox's tools under prefixed
 //!   names.
 //! - [`auth`]: static bearer tokens for HTTP.
+//! - [`blocking`]: the threads that run tool bodies and other blocking
+//!   work, one thread for calls made one after another.
 //! - [`handler`]: the rmcp `ServerHandler` that routes calls to a toolbox and
 //!   applies the one error mapping, deadlines and panic isolation.
 //! - [`stdio`]: serve one client on stdin/stdout.
@@ -47,6 +49,7 @@
 
 pub mod accounting;
 pub mod auth;
+pub mod blocking;
 pub mod bounds;
 pub mod call_context;
 pub mod confirm;

@@ -169,7 +169,7 @@ pub(crate) async fn on_blocking_pool<T: Send + 'static>(
     uri: Option<String>,
     run: impl FnOnce() -> Result<T, ResourceError> + Send + 'static,
 ) -> Result<T, rmcp::ErrorData> {
-    let outcome = tokio::task::spawn_blocking(run)
+    let outcome = crate::runtime::blocking::spawn(run)
         .await
         .map_err(|_| rmcp::ErrorData::internal_error("resource request failed", None))?;
     outcome.map_err(|error| {
