@@ -11,15 +11,16 @@
 //!   right `encoding`. A sample with NUL bytes is binary, not 8-bit text:
 //!   it stays with the UTF-8 reader, which shows stray bytes as U+FFFD.
 //!
-//! UTF-8 files never come here: they keep the streaming reader. A file
-//! that must be decoded is read whole, so it is refused past the read
-//! limit.
+//! UTF-8 files are not decoded: the bytes sniffed are handed back to be
+//! read before the rest of the file (no seek back, no second read of a
+//! small file), and lines stream from there. A file that must be decoded
+//! is read whole, so it is refused past the read limit.
 //!
 //! # Must never
 //! - fail on bytes that are not valid in the encoding (they become U+FFFD);
 //! - decode without saying which encoding was used.
 
-use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::io::{Cursor, Read};
 
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 use moat_shared::ToolOutput;
@@ -43,18 +44,32 @@ pub struct Decoded {
     pub reason: &'static str,
 }
 
-/// Decode `file` when it is not UTF-8 (see the module doc); `None` for a
-/// UTF-8 file, which is left at its start for the streaming reader.
+/// A file's start, sniffed: UTF-8 to stream, or decoded text.
+#[derive(Debug)]
+pub enum Sniffed {
+    /// UTF-8 (or binary): the first bytes, already read from the file.
+    Utf8 {
+        /// The bytes read; the file goes on after them.
+        head: Vec<u8>,
+        /// Whether `head` is the whole file (the read met its end).
+        whole: bool,
+    },
+    /// Text in another encoding, decoded whole.
+    Decoded(Decoded),
+}
+
+/// Sniff `file` from its current position and decode it when it is not
+/// UTF-8 (see the module doc).
 ///
 /// # Errors
 /// An unknown `encoding` label, a file over `max_bytes` that needs
 /// decoding, or a read error.
-pub fn decode_if_needed<F: Read + Seek>(
+pub fn decode_if_needed<F: Read>(
     file: &mut F,
     requested: Option<&str>,
     max_bytes: u64,
     shown: &str,
-) -> Result<Option<Decoded>, FsError> {
+) -> Result<Sniffed, FsError> {
     let io = |error| FsError::io(shown, error);
     let requested = requested
         .map(|label| {
@@ -71,7 +86,6 @@ pub fn decode_if_needed<F: Read + Seek>(
         .take(SNIFF_BYTES as u64)
         .read_to_end(&mut sample)
         .map_err(io)?;
-    file.seek(SeekFrom::Start(0)).map_err(io)?;
     let (encoding, reason) = match (Encoding::for_bom(&sample), requested) {
         (Some((bom, _)), _) => (bom, "byte-order mark"),
         (None, Some(given)) => (given, "requested"),
@@ -81,11 +95,17 @@ pub fn decode_if_needed<F: Read + Seek>(
         (None, None) => (WINDOWS_1252, "detected: not UTF-8"),
     };
     if encoding == UTF_8 {
-        return Ok(None);
+        // `take` stops short of its limit only at the end of the file.
+        let whole = sample.len() < SNIFF_BYTES;
+        return Ok(Sniffed::Utf8 {
+            head: sample,
+            whole,
+        });
     }
-    let mut bytes = Vec::new();
+    let mut bytes = sample;
+    let rest = (max_bytes + 1).saturating_sub(bytes.len() as u64);
     file.by_ref()
-        .take(max_bytes + 1)
+        .take(rest)
         .read_to_end(&mut bytes)
         .map_err(io)?;
     if bytes.len() as u64 > max_bytes {
@@ -97,7 +117,7 @@ pub fn decode_if_needed<F: Read + Seek>(
     }
     // `decode` removes a BOM (and lets it override the encoding).
     let (text, used, _had_errors) = encoding.decode(&bytes);
-    Ok(Some(Decoded {
+    Ok(Sniffed::Decoded(Decoded {
         utf8: Cursor::new(text.into_owned().into_bytes()),
         encoding: used.name(),
         reason,
@@ -129,7 +149,20 @@ mod tests {
     use super::*;
 
     fn decode(bytes: &[u8], requested: Option<&str>) -> Result<Option<Decoded>, FsError> {
-        decode_if_needed(&mut Cursor::new(bytes.to_vec()), requested, 1024, "f.txt")
+        let sniffed = decode_if_needed(&mut Cursor::new(bytes.to_vec()), requested, 1024, "f.txt")?;
+        Ok(match sniffed {
+            Sniffed::Utf8 { head, whole } => {
+                // What was read is the file's start, and says so when it is
+                // all of it.
+                assert!(bytes.starts_with(&head));
+                assert_eq!(
+                    whole,
+                    head.len() == bytes.len() && bytes.len() < SNIFF_BYTES
+                );
+                None
+            }
+            Sniffed::Decoded(decoded) => Some(decoded),
+        })
     }
 
     fn text(decoded: Option<Decoded>) -> (String, &'static str) {
@@ -164,6 +197,30 @@ mod tests {
         assert!(decode(b"\xEF\xBB\xBFbom", None).expect("ok").is_none());
         assert!(decode(b"x", Some("utf-8")).expect("ok").is_none());
         assert!(decode(b"\x89PNG\0\0\xFF", None).expect("ok").is_none());
+        // Longer than the sniff: the head is its first part, not the whole.
+        assert!(
+            decode("ab\n".repeat(SNIFF_BYTES).as_bytes(), None)
+                .expect("ok")
+                .is_none()
+        );
+    }
+
+    /// A decoded file is the sniffed bytes and the rest, each read once:
+    /// a windows-1252 file longer than the sniff decodes whole.
+    #[test]
+    fn a_long_decoded_file_keeps_its_start() {
+        let mut bytes = b"caf\xE9\n".repeat(SNIFF_BYTES / 4);
+        bytes.extend_from_slice(b"end \xE9");
+        let sniffed =
+            decode_if_needed(&mut Cursor::new(bytes.clone()), None, 1 << 20, "f.txt").expect("ok");
+        let Sniffed::Decoded(decoded) = sniffed else {
+            panic!("not decoded: {sniffed:?}");
+        };
+        let text = String::from_utf8(decoded.utf8.into_inner()).expect("utf-8");
+        assert_eq!(
+            text,
+            format!("{}end \u{e9}", "caf\u{e9}\n".repeat(SNIFF_BYTES / 4))
+        );
     }
 
     /// Latin-1 bytes are detected as not UTF-8 and read as windows-1252;

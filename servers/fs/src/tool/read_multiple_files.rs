@@ -100,8 +100,8 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
             continue;
         }
         let result = server.roots.resolve(path).and_then(|target| {
-            let (file, _) = target.open_regular()?;
-            read_range(file.into_std(), 1, None, remaining, context)
+            let (file, metadata) = target.open_regular()?;
+            read_range(file.into_std(), metadata.len(), 1, None, remaining, context)
                 .map_err(|error| FsError::io(&target.shown, error))
         });
         match result {

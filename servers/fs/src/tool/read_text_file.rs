@@ -6,7 +6,7 @@
 
 use std::{
     fmt::Write as _,
-    io::{BufRead, BufReader, Read, Seek, SeekFrom},
+    io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom},
 };
 
 use moat_shared::{CallContext, ToolError, ToolOutput};
@@ -14,7 +14,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{FsServer, error::FsError, text_encoding};
+use crate::{
+    FsServer,
+    error::FsError,
+    text_encoding::{self, Sniffed},
+};
 
 /// Arguments of `read_text_file`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -80,14 +84,14 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
         return Err(FsError::Invalid("offset is 1-based: the first line is 1".into()).into());
     }
     let target = server.roots.resolve(&args.path)?;
-    let (file, _metadata) = target.open_regular()?;
+    let (file, metadata) = target.open_regular()?;
     // std's `File` reads into uninitialised buffers; cap-std's does not
     // forward that, so every read first zeroed its whole buffer (a 64 KiB
     // memset per call, more than the rest of a 4 KiB read).
     let mut file = file.into_std();
     let budget = server.policy.max_result_bytes;
     let max_read = server.policy.max_read_bytes;
-    let decoded = text_encoding::decode_if_needed(
+    let sniffed = text_encoding::decode_if_needed(
         &mut file,
         args.encoding.as_deref(),
         max_read,
@@ -95,18 +99,42 @@ pub fn run(server: &FsServer, args: &Args, context: &CallContext) -> Result<Tool
     )?;
     let first = args.offset.unwrap_or(1);
     let limit = args.head.or(args.limit);
-    let page = match (args.tail, &decoded) {
-        (Some(count), None) => read_tail(file, count, max_read, budget, context),
-        (Some(count), Some(text)) => read_tail(text.utf8.clone(), count, max_read, budget, context),
-        (None, None) => read_range(file, first, limit, budget, context),
-        (None, Some(text)) => read_range(text.utf8.clone(), first, limit, budget, context),
+    let page = match (args.tail, &sniffed) {
+        // A tail read seeks from the end, wherever the sniff left the file.
+        (Some(count), Sniffed::Utf8 { .. }) => read_tail(file, count, max_read, budget, context),
+        (Some(count), Sniffed::Decoded(text)) => {
+            read_tail(decoded_bytes(text), count, max_read, budget, context)
+        }
+        // The sniffed start is read first, then the rest of the file: a
+        // file the sniff read whole is not read again.
+        (None, Sniffed::Utf8 { head, whole: true }) => {
+            read_range(head.as_slice(), metadata.len(), first, limit, budget, context)
+        }
+        (None, Sniffed::Utf8 { head, whole: false }) => read_range(
+            head.as_slice().chain(file),
+            metadata.len(),
+            first,
+            limit,
+            budget,
+            context,
+        ),
+        (None, Sniffed::Decoded(text)) => {
+            let bytes = decoded_bytes(text);
+            let size = bytes.get_ref().len() as u64;
+            read_range(bytes, size, first, limit, budget, context)
+        }
     }
     .map_err(|error| FsError::io(&target.shown, error))?;
     let mut output = page.into_output(args.with_line_numbers);
-    if let Some(text) = &decoded {
+    if let Sniffed::Decoded(text) = &sniffed {
         text_encoding::label(&mut output, text);
     }
     Ok(output)
+}
+
+/// A decoded file's UTF-8 bytes, to read lines from without a copy.
+fn decoded_bytes(text: &text_encoding::Decoded) -> Cursor<&[u8]> {
+    Cursor::new(text.utf8.get_ref().as_slice())
 }
 
 /// Some lines of a file, kept as one string: a 1 MiB read is one buffer,
@@ -171,21 +199,22 @@ fn numbered(text: &str, first: u64, count: u64) -> String {
     out
 }
 
-/// Lines `first..first+limit` (1-based), stopping at `budget` bytes. At
-/// least one line is returned even when it alone exceeds the budget (cut).
-/// A line longer than `budget + 1` bytes counts as one line per
-/// `budget + 1`-byte piece, so such a line is never held whole.
+/// Lines `first..first+limit` (1-based) of `file` from where it stands,
+/// stopping at `budget` bytes. At least one line is returned even when it
+/// alone exceeds the budget (cut). A line longer than `budget + 1` bytes
+/// counts as one line per `budget + 1`-byte piece, so such a line is never
+/// held whole. `size` is the file's size when opened, a hint for the
+/// buffer (the read goes to the end of the file whatever it says: a file
+/// may grow, and some report no size).
 pub(crate) fn read_range(
-    mut file: impl Read + Seek,
+    file: impl Read,
+    size: u64,
     first: u64,
     limit: Option<u64>,
     budget: usize,
     context: &CallContext,
 ) -> std::io::Result<Page> {
     let piece = budget as u64 + 1;
-    // A whole-file read knows its size: one allocation, no regrowth.
-    let size = file.seek(SeekFrom::End(0))?;
-    file.rewind()?;
     let mut reader = BufReader::with_capacity(64 * 1024, file);
     let mut number = 0u64;
     // Lines before `first` are skipped without being kept.
@@ -208,6 +237,7 @@ pub(crate) fn read_range(
     // The kept lines are read into one buffer; a line that does not fit is
     // taken back out (or cut, when it is the first).
     let mut bytes = Vec::new();
+    // A whole-file read knows its size: one allocation, no regrowth.
     if first == 1 && limit.is_none() {
         bytes.reserve(usize::try_from(size.min(piece)).unwrap_or(budget));
     }
@@ -450,6 +480,51 @@ mod tests {
         (lines.concat(), count, truncated.then(|| first + count))
     }
 
+    /// Through the tool: files shorter and longer than the encoding sniff
+    /// (whose bytes are read once and handed to the line reader) give
+    /// every line range exactly as the file holds it, lines that cross the
+    /// sniff's end included.
+    #[test]
+    fn reads_across_the_sniffed_start_match_the_file() {
+        use crate::{FsServer, FsPolicy, Mode, text_encoding::SNIFF_BYTES};
+        let temp = tempfile::tempdir().expect("tempdir");
+        let dir = cap_std::fs::Dir::open_ambient_dir(temp.path(), cap_std::ambient_authority())
+            .expect("open");
+        let line = "0123456789 \u{e9}t\u{e9} abcdefghijklmnopqrstuvw\n"; // 40 bytes, not a divisor
+        let sizes = [0, 1, SNIFF_BYTES - 1, SNIFF_BYTES, SNIFF_BYTES + 1, 3 * SNIFF_BYTES + 7];
+        for (index, size) in sizes.iter().enumerate() {
+            let text: String = line.repeat(size / line.len() + 1).chars().take(*size).collect();
+            dir.write(format!("f{index}.txt"), &text).expect("write");
+        }
+        let roots = [(temp.path().to_string_lossy().into_owned(), Mode::Ro)];
+        let server = FsServer::new(&roots, FsPolicy::default()).expect("server");
+        let context = CallContext::detached(Duration::from_secs(60));
+        for (index, size) in sizes.iter().enumerate() {
+            let text: String = line.repeat(size / line.len() + 1).chars().take(*size).collect();
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            for (offset, limit) in [(None, None), (Some(200), Some(10)), (Some(205), None), (None, Some(300))] {
+                let args = super::Args {
+                    path: format!("f{index}.txt"),
+                    head: None,
+                    tail: None,
+                    offset,
+                    limit,
+                    with_line_numbers: false,
+                    encoding: None,
+                };
+                let output = super::run(&server, &args, &context).expect("read");
+                let first = offset.unwrap_or(1) as usize - 1;
+                let end = limit.map_or(lines.len(), |limit| (first + limit as usize).min(lines.len()));
+                let expected = lines.get(first..end).map(<[&str]>::concat).unwrap_or_default();
+                let shown = match &output.content[0] {
+                    rmcp::model::ContentBlock::Text(block) => block.text.clone(),
+                    other => panic!("not text: {other:?}"),
+                };
+                assert_eq!(shown, expected, "size {size}, offset {offset:?}, limit {limit:?}");
+            }
+        }
+    }
+
     /// Regression guard for the one-buffer reader: for whole reads, heads,
     /// offsets, budgets that cut mid-line or mid-character, lines longer
     /// than the budget, invalid UTF-8 and files without a final newline,
@@ -477,7 +552,9 @@ mod tests {
                 for first in [1, 2, 3, 5] {
                     for limit in [None, Some(1), Some(2), Some(100)] {
                         let file = dir.open(&name).expect("open");
-                        let page = read_range(file, first, limit, budget, &context).expect("read");
+                        let size = content.len() as u64;
+                        let page = read_range(file, size, first, limit, budget, &context)
+                            .expect("read");
                         let expected = model(content, first, limit, budget);
                         assert_eq!(
                             (page.text, page.line_count, page.next_offset),
