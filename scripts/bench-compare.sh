@@ -16,7 +16,7 @@ say() { echo "bench-compare: $*" >&2; }
 
 say "building moat (release)"
 cargo build --release -q -p moat-fs -p moat-scrape -p moat-benches \
-  --bin moat-fs --bin moat-scrape --bin moat-compare --bin moat-echo
+  --bin moat-fs --bin moat-scrape --bin moat-compare --bin moat-echo --bin moat-echo-http
 # A hot-symbol list made stale by a change to the code (a renamed or newly
 # hot function) would measure moat-fs's start-up and memory with its code
 # scattered.
@@ -71,6 +71,7 @@ target/release/moat-compare \
   --machine "chromium=$(/usr/bin/chromium --version 2>/dev/null || echo none)" \
   --machine "load average (1, 5, 15 min) at the start=$(cut -d' ' -f1-3 /proc/loadavg)" \
   --floor "moat-echo|$moat_version|protocol floor: answers at once|stdio:target/release/moat-echo" \
+  --floor "moat-echo-http|$moat_version|the floor over Streamable HTTP: rmcp's own service, answers at once|http:target/release/moat-echo-http" \
   --fs "moat-fs|$moat_version|--max-result-bytes $budget; directory_tree and searches stop at 1,000 entries (its default cap) with a cursor|stdio:target/release/moat-fs --max-result-bytes $budget {root}" \
   --fs "moat-fs (HTTP)|$moat_version|same, over Streamable HTTP on loopback (one session)|http:target/release/moat-fs --max-result-bytes $budget {root} serve --http 127.0.0.1:0" \
   --fs "reference|$reference_version|no content search; directory_tree has no depth limit|stdio:node $reference/dist/index.js {root}" \

@@ -225,19 +225,28 @@ impl Run {
         median(&mut values)
     }
 
-    /// The floor's echo p50, µs, and spawn time, µs.
+    /// The floor's echo p50, µs, and spawn time, µs (the first floor:
+    /// the one every cell's multiple is of).
     pub fn floor(&self) -> (Option<f64>, Option<f64>) {
-        let Some(index) = self
-            .servers
-            .iter()
-            .position(|server| server.kind == "floor")
-        else {
-            return (None, None);
-        };
-        let echo = match self.cell(index, "echo") {
-            Some(Outcome::Measured { p50, .. }) => Some(p50),
-            _ => None,
-        };
-        (echo, self.spawn(index))
+        self.floors()
+            .into_iter()
+            .next()
+            .map_or((None, None), |(_, echo, spawn)| (echo, spawn))
+    }
+
+    /// Every floor, in the order given: its name, echo p50 and spawn time,
+    /// µs. A second floor (rmcp's own Streamable HTTP service) is what an
+    /// HTTP column is best read against.
+    pub fn floors(&self) -> Vec<(&str, Option<f64>, Option<f64>)> {
+        (0..self.servers.len())
+            .filter(|index| self.servers[*index].kind == "floor")
+            .map(|index| {
+                let echo = match self.cell(index, "echo") {
+                    Some(Outcome::Measured { p50, .. }) => Some(p50),
+                    _ => None,
+                };
+                (self.servers[index].name.as_str(), echo, self.spawn(index))
+            })
+            .collect()
     }
 }

@@ -522,6 +522,17 @@ pub fn markdown(run: &Run, plots: &[(String, std::path::PathBuf)], doc: &Path) -
         spawn.map_or_else(|| "n/a".into(), time),
         echo.map_or_else(|| "n/a".into(), time),
     );
+    for (name, echo, spawn) in run.floors().into_iter().skip(1) {
+        let _ = write!(
+            out,
+            "\nOver Streamable HTTP, the same client against `{name}` (rmcp's own Streamable HTTP \
+             service, answering at once): spawn to initialize answer {}, one `tools/call` round trip \
+             {} (p50). An HTTP column's latencies are best read against this one; the multiples \
+             stay those of the stdio floor.\n",
+            spawn.map_or_else(|| "n/a".into(), time),
+            echo.map_or_else(|| "n/a".into(), time),
+        );
+    }
     out.push_str("\n## Filesystem servers\n\nEach cell: p50 / p99 of the round trip (request written to answer read, client included), median over rounds (×p50 over the floor).\n\n");
     table(&mut out, run, Kind::Fs, "fs");
     against_table(&mut out, run, &AGAINST[0]);
@@ -650,6 +661,29 @@ mod tests {
             "{table}"
         );
         assert!(!table.contains("`find TREE`"), "{table}");
+    }
+
+    /// A second floor (over HTTP) is named with its own figures under
+    /// "The floor"; the multiples stay those of the first.
+    #[test]
+    fn a_second_floor_is_given_beside_the_first() {
+        let mut run = walk_run();
+        run.servers.push(server("moat-echo-http", "floor"));
+        run.outcomes.push((0, "echo".into(), measured(50.0, "")));
+        run.outcomes.push((3, "echo".into(), measured(400.0, "")));
+        let floor = section(&run, "### The floor");
+        assert!(
+            floor.contains("one `tools/call` round trip 50 µs (p50)"),
+            "{floor}"
+        );
+        assert!(
+            floor.contains("against `moat-echo-http` (rmcp's own Streamable HTTP service, answering at once): spawn to initialize answer n/a, one `tools/call` round trip 400 µs (p50)"),
+            "{floor}"
+        );
+        assert_eq!(run.floor().0, Some(50.0));
+        // With one floor, no HTTP sentence.
+        run.servers.pop();
+        assert!(!section(&run, "### The floor").contains("Streamable HTTP"));
     }
 
     /// The JavaScript page shows bare chromiumoxide's figures and
