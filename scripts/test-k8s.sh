@@ -13,7 +13,8 @@
 #    the overlay's init container writes; then checks that Chromium refuses
 #    a DevTools request by name, the gate accepts it, and moat-scrape renders
 #    a JavaScript page through the gate with every request of the page going
-#    through its egress proxy. Uses target/debug/moat-scrape (built when
+#    through its egress proxy, and none of Chromium's own (the browser pod's
+#    init container seeds its profile first). Uses target/debug/moat-scrape (built when
 #    missing) or $MOAT_SCRAPE_BIN; installs nginx-light with apt-get when missing.
 #
 # Usage: scripts/test-k8s.sh
@@ -98,6 +99,8 @@ for doc in yaml.safe_load_all(open(rendered)):
     if doc["kind"] == "Deployment" and name == "moat-browser":
         chromium = doc["spec"]["template"]["spec"]["containers"][0]
         open(f"{work}/chromium.args", "w").write("\n".join(chromium["command"]) + "\n")
+        profile = doc["spec"]["template"]["spec"]["initContainers"][0]
+        open(f"{work}/profile-init.sh", "w").write(profile["command"][2])
     if doc["kind"] == "Deployment" and name == "moat-scrape":
         init = doc["spec"]["template"]["spec"]["initContainers"][0]
         open(f"{work}/init.sh", "w").write(init["command"][2])
@@ -119,6 +122,12 @@ mapfile -t chromium_cmd < <(sed -e "s|^--remote-debugging-port=9223$|--remote-de
 grep -qx -- "--remote-debugging-port=$devtools" < <(printf '%s\n' "${chromium_cmd[@]}") ||
   fail "the browser command has no --remote-debugging-port=9223 to check"
 
+# The browser pod's init container seeds the profile Chromium starts on.
+sed -e "s|/tmp/profile|$work/profile|g" "$work/profile-init.sh" >"$work/profile-init-local.sh"
+grep -q "$work/profile/Default/Preferences" "$work/profile-init-local.sh" ||
+  fail "the browser's init container does not write /tmp/profile/Default/Preferences"
+sh "$work/profile-init-local.sh"
+log "browser init container: $(cat "$work/profile/Default/Preferences")"
 "${chromium_cmd[@]}" >"$work/chromium.log" 2>&1 &
 pids+=($!)
 nginx -c "$work/nginx.conf" -g 'daemon off;' >"$work/nginx.log" 2>&1 &
@@ -193,7 +202,9 @@ for index in "${!scrape_flags[@]}"; do
     http://moat-browser:9222) scrape_flags[index]="http://127.0.0.1:$gate" ;;
   esac
 done
-MOAT_TOKENS="$token" "$bin" "${scrape_flags[@]}" serve --http "127.0.0.1:$server" --stateless \
+# The egress proxy logs (debug) every request it challenges or refuses:
+# the check below reads which hosts the browser asked for.
+RUST_LOG="info,moat_scrape::egress=debug" MOAT_TOKENS="$token" "$bin" "${scrape_flags[@]}" serve --http "127.0.0.1:$server" --stateless \
   >"$work/scrape.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:$server/health" "moat-scrape"
@@ -212,4 +223,12 @@ if grep -q 'GET /forbidden.png' "$work/closed.log"; then
   fail "the remote browser reached a destination the policy refuses"
 fi
 log "the page's allowed image arrived; the refused one never reached 127.0.0.1:$closed"
+# Chromium asked the egress proxy for nothing but the page's own requests
+# (all on loopback here): no request of its own, such as the preconnect to
+# its default search engine that every new browser context makes when the
+# profile has Google as its search engine (a CONNECT to www.google.com:443).
+others="$(sed 's/\x1b\[[0-9;]*m//g' "$work/scrape.log" | grep -E 'egress proxy (challenged|refused)' |
+  grep -vE 'target=(http://)?127\.0\.0\.1:' || true)"
+[ -z "$others" ] || fail "the remote browser made requests of its own through the egress proxy: $others"
+log "the egress proxy saw no request but the page's own"
 log "PASSED"

@@ -2,19 +2,24 @@
 //! browser's Chromium is started from YAML in its own container, so it
 //! cannot share moat-scrape's flag lists: these tests keep the two in step.
 
-use moat_scrape::browser::{EGRESS_CHROME_FLAGS, QUIET_CHROME_FLAGS};
+use moat_scrape::browser::{EGRESS_CHROME_FLAGS, PROFILE_PREFERENCES, QUIET_CHROME_FLAGS};
 use moat_tests::workspace_root;
 
 /// The remote browser's manifest, relative to the workspace.
 const REMOTE_BROWSER: &str = "deploy/kubernetes/remote-browser/browser.yaml";
 
+/// The remote browser's manifest, as text.
+fn manifest() -> String {
+    let path = workspace_root().join(REMOTE_BROWSER);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
+}
+
 /// The `--flag` arguments in the manifest's command lists, without `--`
 /// (tini's bare `--` separator is not a flag).
 fn manifest_flags() -> Vec<String> {
-    let path = workspace_root().join(REMOTE_BROWSER);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()));
-    text.lines()
+    manifest()
+        .lines()
         .filter_map(|line| line.trim().strip_prefix("- --"))
         .map(|flag| flag.trim_matches(['"', '\'']).to_string())
         .filter(|flag| !flag.is_empty())
@@ -38,5 +43,25 @@ fn remote_browser_gets_moat_scrapes_chromium_flags() {
         missing.is_empty(),
         "{REMOTE_BROWSER} lacks --{}: it gives {flags:?}",
         missing.join(", --")
+    );
+}
+
+/// The remote browser's init container writes the profile preferences
+/// moat-scrape writes for its own Chromium (a search engine that is not
+/// Google, whose preconnect would leave through the egress proxy on every
+/// call), into the profile folder Chromium is started with.
+#[test]
+fn remote_browser_profile_gets_moat_scrapes_preferences() {
+    let text = manifest();
+    let written = format!("printf '%s' '{PROFILE_PREFERENCES}' >/tmp/profile/Default/Preferences");
+    assert!(
+        text.lines().any(|line| line.trim() == written),
+        "{REMOTE_BROWSER} does not write {PROFILE_PREFERENCES} into the profile: expected the line {written:?}"
+    );
+    assert!(
+        manifest_flags()
+            .iter()
+            .any(|flag| flag == "user-data-dir=/tmp/profile"),
+        "{REMOTE_BROWSER} starts Chromium on another profile folder"
     );
 }

@@ -163,8 +163,10 @@ pub const QUIET_CHROME_FLAGS: &[&str] = &[
 /// every new browser context, and every call opens one: with Google as the
 /// search engine that was one CONNECT to www.google.com:443 per call
 /// through the egress proxy, which the flags above cannot turn off. No
-/// call searches from an omnibox, so the engine is never used.
-const PROFILE_PREFERENCES: &str = r#"{"default_search_provider_data":{"template_url_data":{"keyword":"moat","short_name":"moat","url":"http://127.0.0.1:9/?q={searchTerms}"}}}"#;
+/// call searches from an omnibox, so the engine is never used. Public so
+/// the remote browser's Kubernetes manifest, whose init container writes
+/// the same file, can be checked against it.
+pub const PROFILE_PREFERENCES: &str = r#"{"default_search_provider_data":{"template_url_data":{"keyword":"moat","short_name":"moat","url":"http://127.0.0.1:9/?q={searchTerms}"}}}"#;
 
 /// Chromium never resolves names itself: the egress proxy does, once,
 /// checked against the URL policy. Public so the remote browser's

@@ -272,7 +272,10 @@ async fn serve(mut client: TcpStream, gate: &Gate<'_>) {
         && !request.authorized(expected)
     {
         // Chromium answers the challenge through DevTools and retries on a
-        // new connection; anyone else is stuck here.
+        // new connection; anyone else is stuck here. Logged (debug) so a
+        // check can see requests Chromium makes of its own, which have no
+        // page to answer the challenge for them.
+        tracing::debug!(target = %request.target, "egress proxy challenged a request without the credential");
         let _ = respond(&mut client, 407, "proxy credential required").await;
         return;
     }
