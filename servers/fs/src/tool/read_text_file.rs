@@ -492,15 +492,17 @@ mod tests {
             .expect("open");
         let line = "0123456789 \u{e9}t\u{e9} abcdefghijklmnopqrstuvw\n"; // 40 bytes, not a divisor
         let sizes = [0, 1, SNIFF_BYTES - 1, SNIFF_BYTES, SNIFF_BYTES + 1, 3 * SNIFF_BYTES + 7];
-        for (index, size) in sizes.iter().enumerate() {
-            let text: String = line.repeat(size / line.len() + 1).chars().take(*size).collect();
-            dir.write(format!("f{index}.txt"), &text).expect("write");
+        let texts: Vec<String> = sizes
+            .iter()
+            .map(|size| line.repeat(size / line.len() + 1).chars().take(*size).collect())
+            .collect();
+        for (index, text) in texts.iter().enumerate() {
+            dir.write(format!("f{index}.txt"), text).expect("write");
         }
         let roots = [(temp.path().to_string_lossy().into_owned(), Mode::Ro)];
         let server = FsServer::new(&roots, FsPolicy::default()).expect("server");
         let context = CallContext::detached(Duration::from_secs(60));
-        for (index, size) in sizes.iter().enumerate() {
-            let text: String = line.repeat(size / line.len() + 1).chars().take(*size).collect();
+        for ((index, text), size) in texts.iter().enumerate().zip(sizes) {
             let lines: Vec<&str> = text.split_inclusive('\n').collect();
             for (offset, limit) in [(None, None), (Some(200), Some(10)), (Some(205), None), (None, Some(300))] {
                 let args = super::Args {
